@@ -1,0 +1,36 @@
+# hts-realtime: `make run` serves the demo, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: run test lint bench install clean
+
+install: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): setup.cfg setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+run: $(STAMP) $(NODE_STAMP)
+	$(VENV)/bin/hts-realtime serve --demo
+
+test: $(STAMP) $(NODE_STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check hts_realtime clients tests
+	$(VENV)/bin/mypy hts_realtime
+
+bench: $(STAMP) $(NODE_STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from hts_realtime.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""The composition root: builds the whole server from ``Settings``.
+
+This is the only place that knows every component; each one takes its
+dependencies in its constructor. Background work (the market clock, the
+private-stream delivery loop, the price streamer) starts inside the
+running loop via ``cleanup_ctx`` and is cancelled and awaited on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import socketio
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+from hts_realtime.domain.broker import PaperBroker
+from hts_realtime.domain.events import EventBus, Journal
+from hts_realtime.domain.market import MarketHours, MarketSimulator
+from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.domain.users import UserError, UserStore
+from hts_realtime.services.market_feed import MarketFeed
+from hts_realtime.settings import Settings
+from hts_realtime.storage.db import Database
+from hts_realtime.tokens import TokenService
+from hts_realtime.topics import TopicAuthorizer
+from hts_realtime.transport.fanout import Fanout
+from hts_realtime.transport.gateway import Gateway
+from hts_realtime.transport.http import HttpApi, error_middleware
+from hts_realtime.transport.sessions import SessionRegistry
+from hts_realtime.transport.streamers import PriceStreamer
+
+log = logging.getLogger("hts.app")
+
+DEMO_USERS = (("testuser", "testpass", False), ("admin", "adminpass", True))
+
+
+@dataclass
+class Components:
+    settings: Settings
+    db: Database
+    users: UserStore
+    tokens: TokenService
+    master: SymbolMaster
+    market: MarketSimulator
+    feed: MarketFeed
+    journal: Journal
+    bus: EventBus
+    broker: PaperBroker
+    registry: SessionRegistry
+    sio: socketio.AsyncServer
+    fanout: Fanout
+    streamer: PriceStreamer
+    gateway: Gateway
+
+
+COMPONENTS = web.AppKey("components", Components)
+
+
+def seed_demo_users(users: UserStore) -> None:
+    for name, password, admin in DEMO_USERS:
+        if users.by_username(name) is None:
+            with contextlib.suppress(UserError):
+                users.add(name, password, admin=admin)
+
+
+def token_service(settings: Settings) -> TokenService:
+    return TokenService(
+        settings.jwt_secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+
+
+def build(settings: Settings) -> Components:
+    db = Database(settings.database)
+    users = UserStore(db)
+    if settings.demo:
+        seed_demo_users(users)
+    tokens = token_service(settings)
+    master = SymbolMaster()
+    market = MarketSimulator(master, seed=settings.market_seed,
+                             hours=MarketHours(settings.market_hours))
+    feed = MarketFeed(market, settings.market_tick_seconds)
+    journal = Journal(db, settings.journal_retention)
+    bus = EventBus()
+    broker = PaperBroker(
+        db, journal, bus, master, market,
+        initial_cash=settings.initial_cash,
+        max_quantity=settings.max_order_quantity,
+        participation=settings.fill_participation,
+    )
+    feed.listeners.append(broker.on_quotes)
+    registry = SessionRegistry()
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        cors_allowed_origins=list(settings.cors_origins) or None,
+        max_http_buffer_size=settings.max_payload_bytes,
+        ping_interval=settings.ping_interval_seconds,
+        ping_timeout=settings.ping_timeout_seconds,
+        logger=False,
+        engineio_logger=False,
+    )
+    fanout = Fanout(sio, registry, journal)
+    bus.subscribe(fanout.publish)
+    streamer = PriceStreamer(market, registry, fanout, settings.price_interval_seconds)
+    authorizer = TopicAuthorizer(master, broker.owner_of, lambda _id: None)
+    gateway = Gateway(sio, settings, tokens, registry, authorizer, fanout, streamer, master,
+                      market, broker)
+    return Components(settings, db, users, tokens, master, market, feed, journal, bus, broker,
+                      registry, sio, fanout, streamer, gateway)
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    c = app[COMPONENTS]
+    tasks = [
+        asyncio.create_task(c.feed.run(), name="market-feed"),
+        asyncio.create_task(c.fanout.run_private(), name="private-stream"),
+    ]
+    log.info("background tasks started")
+    yield
+    await c.streamer.stop()
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    c.db.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    components = build(settings)
+    app = web.Application(middlewares=[error_middleware],
+                          client_max_size=settings.max_payload_bytes)
+    app[COMPONENTS] = components
+    components.sio.attach(app)
+    api = HttpApi(components.tokens, components.users, components.broker, components.master,
+                  components.registry, components.streamer)
+    app.add_routes(api.routes())
+    app.cleanup_ctx.append(_background)
+    return app
+
+
+class SafeAccessLogger(AbstractAccessLogger):
+    """Access log without query strings: a ``?token=`` must never reach a log."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        self.logger.info('%s "%s %s" %s %.1fms', request.remote, request.method, request.path,
+                         response.status, time * 1000)
+
+
+def build_user_store(database: str) -> tuple[UserStore, Database]:
+    """A user store on ``database`` for the CLI (the caller closes the db)."""
+    db = Database(database)
+    return UserStore(db), db

@@ -1,0 +1,123 @@
+"""The private event stream: journal entries and the in-process bus.
+
+Each ``order_update``, ``strategy_signal`` and ``strategy_status`` of a
+user gets the next per-user ``seq`` and is written to the ``events`` table
+in the same transaction as the state change it reports. After commit the
+events are published on the ``EventBus``; the transport delivers them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hts_realtime.storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateEvent:
+    user_id: str
+    seq: int
+    event: str
+    topics: tuple[str, ...]
+    payload: dict[str, Any]  # the wire payload, including "type" and "seq"
+
+
+Listener = Callable[[PrivateEvent], None]
+
+
+class EventBus:
+    """Synchronous in-process publish/subscribe for committed events."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def publish(self, events: list[PrivateEvent]) -> None:
+        for ev in events:
+            for listener in self._listeners:
+                listener(ev)
+
+
+class Journal:
+    """The durable per-user event stream."""
+
+    def __init__(self, db: Database, retention: int) -> None:
+        self.db = db
+        self.retention = retention
+
+    def append(
+        self,
+        conn: sqlite3.Connection,
+        user_id: str,
+        event: str,
+        topics: tuple[str, ...],
+        body: dict[str, Any],
+    ) -> PrivateEvent:
+        """Append within the caller's open transaction; returns the event with its seq."""
+        row = conn.execute(
+            "INSERT INTO user_streams (user_id, last_seq) VALUES (?, 1) "
+            "ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+            (user_id,),
+        ).fetchone()
+        seq = int(row[0])
+        payload = {"type": event, "seq": seq, **body}
+        conn.execute(
+            "INSERT INTO events (user_id, seq, event, topics, payload, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                user_id,
+                seq,
+                event,
+                json.dumps(topics),
+                json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+                datetime.now(UTC).isoformat(),
+            ),
+        )
+        if self.retention and seq > self.retention and seq % 64 == 0:
+            conn.execute(
+                "DELETE FROM events WHERE user_id = ? AND seq <= ?",
+                (user_id, seq - self.retention),
+            )
+        return PrivateEvent(user_id, seq, event, topics, payload)
+
+    def last_seq(self, user_id: str) -> int:
+        row = self.db.conn.execute(
+            "SELECT last_seq FROM user_streams WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def first_kept_seq(self, user_id: str) -> int | None:
+        row = self.db.conn.execute(
+            "SELECT MIN(seq) FROM events WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def read_after(
+        self, user_id: str, after: int, upto: int, batch: int = 1000
+    ) -> Iterator[PrivateEvent]:
+        """Events with after < seq <= upto, in order, read in batches."""
+        cursor = after
+        while cursor < upto:
+            rows = self.db.conn.execute(
+                "SELECT seq, event, topics, payload FROM events "
+                "WHERE user_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (user_id, cursor, upto, batch),
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield PrivateEvent(
+                    user_id,
+                    int(r["seq"]),
+                    str(r["event"]),
+                    tuple(json.loads(r["topics"])),
+                    json.loads(r["payload"]),
+                )
+            cursor = int(rows[-1]["seq"])

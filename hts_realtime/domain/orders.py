@@ -1,0 +1,86 @@
+"""Orders: the vocabulary (sides, types, statuses) and the order record."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class Side(str, Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(str, Enum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class OrderStatus(str, Enum):
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+
+
+def new_order_id() -> str:
+    return "ORD" + secrets.token_hex(8).upper()
+
+
+@dataclass(slots=True)
+class Order:
+    order_id: str
+    user_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: int
+    price: int | None  # limit price; None for market orders
+    status: OrderStatus
+    created_at: str
+    updated_at: str
+    filled_quantity: int = 0
+    filled_amount: int = 0  # sum of fill quantity x fill price, KRW
+    last_fill_price: int | None = None
+    last_fill_quantity: int = 0
+    reserve_price: int = 0  # per-share cash held for an open buy
+    reason: str | None = None
+    strategy_id: str | None = None
+
+    @property
+    def remaining_quantity(self) -> int:
+        return self.quantity - self.filled_quantity
+
+    @property
+    def filled_price(self) -> int | None:
+        """Average fill price, rounded half up to whole won."""
+        if not self.filled_quantity:
+            return None
+        return (2 * self.filled_amount + self.filled_quantity) // (2 * self.filled_quantity)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "symbol": self.symbol,
+            "side": self.side.value,
+            "order_type": self.order_type.value,
+            "quantity": self.quantity,
+            "price": self.price,
+            "status": self.status.value,
+            "filled_quantity": self.filled_quantity,
+            "filled_price": self.filled_price,
+            "remaining_quantity": self.remaining_quantity,
+            "last_fill_price": self.last_fill_price,
+            "last_fill_quantity": self.last_fill_quantity,
+            "reason": self.reason,
+            "strategy_id": self.strategy_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }

@@ -1,0 +1,127 @@
+"""The error vocabulary: one exception per wire error code.
+
+Domain and transport raise these; the transport maps them to the wire in
+one place (``transport.replies``). ``code`` is what clients dispatch on;
+``message`` is for humans; ``http_status`` is used by the REST routes.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class HtsError(Exception):
+    code: ClassVar[str] = "internal_error"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message()
+        super().__init__(self.message)
+
+    @classmethod
+    def default_message(cls) -> str:
+        return cls.code.replace("_", " ")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidMessage(HtsError):
+    code = "invalid_message"
+    http_status = 400
+
+
+class UnknownEvent(HtsError):
+    code = "unknown_event"
+    http_status = 400
+
+
+class InvalidTopic(HtsError):
+    code = "invalid_topic"
+    http_status = 400
+
+
+class UnknownSymbol(HtsError):
+    code = "unknown_symbol"
+    http_status = 404
+
+
+class NotFound(HtsError):
+    code = "not_found"
+    http_status = 404
+
+
+class Forbidden(HtsError):
+    code = "forbidden"
+    http_status = 403
+
+
+class RateLimited(HtsError):
+    code = "rate_limited"
+    http_status = 429
+
+
+class SubscriptionLimit(HtsError):
+    code = "subscription_limit"
+    http_status = 400
+
+
+class AuthRequired(HtsError):
+    code = "auth_required"
+    http_status = 401
+
+
+class AuthFailed(HtsError):
+    code = "auth_failed"
+    http_status = 401
+
+
+class TokenExpired(HtsError):
+    code = "token_expired"
+    http_status = 401
+
+
+class SlowConsumer(HtsError):
+    code = "slow_consumer"
+    http_status = 503
+
+
+class InternalError(HtsError):
+    code = "internal_error"
+    http_status = 500
+
+
+# Paper trading refusals (contract §2: "4xx with an error code when refused").
+class InvalidOrder(HtsError):
+    code = "invalid_order"
+    http_status = 400
+
+
+class InvalidPrice(HtsError):
+    code = "invalid_price"
+    http_status = 400
+
+
+class InsufficientFunds(HtsError):
+    code = "insufficient_funds"
+    http_status = 400
+
+
+class InsufficientHoldings(HtsError):
+    code = "insufficient_holdings"
+    http_status = 400
+
+
+class OrderNotCancellable(HtsError):
+    code = "order_not_cancellable"
+    http_status = 409
+
+
+class Conflict(HtsError):
+    code = "conflict"
+    http_status = 409
+
+
+ALL_ERRORS: tuple[type[HtsError], ...] = tuple(
+    sorted({c for c in HtsError.__subclasses__()}, key=lambda c: c.code)
+)

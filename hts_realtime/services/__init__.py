@@ -1,0 +1,1 @@
+"""Services: the background work that drives the domain on a clock."""

@@ -1,0 +1,144 @@
+"""Settings: read once, at start-up, from flags and ``HTS_*`` variables.
+
+Nothing else in the package reads the environment. Every limit the server
+enforces is a field here, so operators can tune it without code changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MIN_SECRET_BYTES = 32
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message says which setting."""
+
+
+class Secret:
+    """A string that never prints: ``repr`` and ``str`` hide it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # where to listen
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo: bool = False
+    # identity
+    jwt_secret: Secret = field(default_factory=lambda: Secret(""))
+    jwt_issuer: str = "hts-realtime"
+    jwt_audience: str = "hts-clients"
+    jwt_leeway_seconds: int = 5
+    access_token_ttl_seconds: int = 3600
+    # storage and scale-out
+    database: str = "./hts.db"
+    redis_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    # the simulated market
+    market_tick_seconds: float = 0.5
+    market_seed: int | None = None
+    market_hours: str = "always"
+    price_interval_seconds: float = 1.0
+    # limits, per connection
+    max_subscriptions: int = 200
+    max_topics_per_request: int = 100
+    max_payload_bytes: int = 64 * 1024
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 100
+    ping_interval_seconds: float = 25.0
+    ping_timeout_seconds: float = 20.0
+    # paper trading
+    initial_cash: int = 100_000_000
+    journal_retention: int = 100_000
+    max_order_quantity: int = 1_000_000
+    fill_participation: float = 0.5
+    # logging
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        secret = self.jwt_secret.reveal()
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise SettingsError(
+                f"HTS_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes "
+                "(or run with --demo to generate one)"
+            )
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"port {self.port} is out of range")
+        for name in ("market_tick_seconds", "price_interval_seconds", "rate_limit_per_second"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be positive")
+        if not 0 < self.fill_participation <= 1:
+            raise SettingsError("fill_participation must be in (0, 1]")
+
+    @classmethod
+    def load(cls, env: Mapping[str, str], **overrides: Any) -> Settings:
+        """Build settings from ``HTS_*`` variables, then flag overrides.
+
+        Flags win over the environment. ``demo=True`` allows a generated
+        JWT secret when none is configured.
+        """
+        values: dict[str, Any] = {}
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name, f in fields.items():
+            raw = env.get("HTS_" + name.upper())
+            if raw is not None and raw != "":
+                values[name] = _parse(name, f.type, raw)
+        # contract-level aliases
+        if env.get("HTS_DATABASE"):
+            values["database"] = env["HTS_DATABASE"]
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = value
+        demo = bool(values.get("demo", False))
+        if "jwt_secret" in values and not isinstance(values["jwt_secret"], Secret):
+            values["jwt_secret"] = Secret(str(values["jwt_secret"]))
+        if "jwt_secret" not in values and demo:
+            values["jwt_secret"] = Secret(secrets.token_urlsafe(48))
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(name: str, type_name: object, raw: str) -> Any:
+    t = str(type_name)
+    try:
+        if t == "Secret":
+            return Secret(raw)
+        if t == "bool":
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if t == "int":
+            return int(raw)
+        if t == "float":
+            return float(raw)
+        if t == "int | None":
+            return int(raw)
+        if t == "tuple[str, ...]":
+            return tuple(p.strip() for p in raw.split(",") if p.strip())
+    except ValueError as exc:
+        raise SettingsError(f"HTS_{name.upper()}: cannot parse {raw!r}") from exc
+    return raw

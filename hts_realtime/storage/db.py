@@ -1,0 +1,162 @@
+"""The embedded SQLite database: one connection, WAL, schema migrations.
+
+All access goes through one ``sqlite3.Connection`` owned by the event-loop
+thread. Statements are short (indexed lookups, single-row writes), so they
+run inline; ``transaction()`` groups a state change with the journal entry
+that reports it, so both commit or neither does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+SCHEMA: tuple[str, ...] = (
+    # v1: users
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        roles TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+    # v2: paper trading and the private event journal
+    """
+    CREATE TABLE accounts (
+        user_id TEXT PRIMARY KEY,
+        cash INTEGER NOT NULL,
+        reserved_cash INTEGER NOT NULL DEFAULT 0,
+        realized_pnl INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE user_streams (
+        user_id TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL
+    );
+    CREATE TABLE positions (
+        user_id TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        reserved_quantity INTEGER NOT NULL DEFAULT 0,
+        cost INTEGER NOT NULL,
+        PRIMARY KEY (user_id, symbol)
+    );
+    CREATE TABLE orders (
+        order_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        order_type TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        price INTEGER,
+        status TEXT NOT NULL,
+        filled_quantity INTEGER NOT NULL DEFAULT 0,
+        filled_amount INTEGER NOT NULL DEFAULT 0,
+        last_fill_price INTEGER,
+        reserve_price INTEGER NOT NULL DEFAULT 0,
+        reason TEXT,
+        strategy_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX orders_by_user ON orders (user_id, created_at);
+    CREATE INDEX orders_open ON orders (symbol, status);
+    CREATE TABLE idempotency_keys (
+        user_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, key)
+    );
+    CREATE TABLE events (
+        user_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        topics TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, seq)
+    ) WITHOUT ROWID;
+    """,
+    # v3: strategies
+    """
+    CREATE TABLE strategies (
+        strategy_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        params TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        auto_trade INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        position INTEGER NOT NULL DEFAULT 0,
+        cost INTEGER NOT NULL DEFAULT 0,
+        realized_pnl INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX strategies_by_user ON strategies (user_id);
+    """,
+)
+
+
+class Database:
+    """A SQLite database with the project's schema applied."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.execute("PRAGMA busy_timeout=5000")
+        self._depth = 0
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        for i, script in enumerate(SCHEMA[version:], start=version + 1):
+            with self.transaction():
+                for stmt in script.split(";"):
+                    if stmt.strip():
+                        self.conn.execute(stmt)
+                self.conn.execute(f"PRAGMA user_version={i}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error. Nests (savepoint-free):
+        an inner ``transaction()`` joins the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.conn
+        except BaseException:
+            self._depth = 0
+            self.conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.conn.execute("COMMIT")
+
+    def meta(self, key: str, default: str) -> str:
+        """Get ``key`` from the meta table, storing ``default`` if it is absent."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, default))
+            return str(conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,121 @@
+"""Topics: the one place that parses topic names, checks who may subscribe,
+and names the Socket.IO room a topic maps to.
+
+| topic                  | who may subscribe                          |
+| ---------------------- | ------------------------------------------ |
+| ``price:{symbol}``     | anyone; symbol must be in the master       |
+| ``order:*``            | anyone; carries the subscriber's own orders |
+| ``order:{order_id}``   | the order's owner (others: ``not_found``)  |
+| ``strategy:{id}``      | the strategy's owner (others: ``not_found``)|
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.errors import InvalidTopic, NotFound, UnknownSymbol
+
+MAX_TOPIC_LENGTH = 80
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class TopicKind(str, Enum):
+    PRICE = "price"
+    ORDERS = "order:*"
+    ORDER = "order"
+    STRATEGY = "strategy"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    kind: TopicKind
+    key: str  # symbol, order id or strategy id; "*" for order:*
+
+    @property
+    def name(self) -> str:
+        if self.kind is TopicKind.ORDERS:
+            return "order:*"
+        return f"{self.kind.value}:{self.key}"
+
+    @property
+    def is_private(self) -> bool:
+        return self.kind is not TopicKind.PRICE
+
+    def room(self, user_id: str) -> str:
+        """The Socket.IO room. ``order:*`` is per user: each subscriber's own."""
+        if self.kind is TopicKind.ORDERS:
+            return f"order:*@{user_id}"
+        return self.name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def parse_topic(raw: object) -> Topic:
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_TOPIC_LENGTH:
+        raise InvalidTopic("a topic is a non-empty string such as 'price:005930'")
+    if raw == "order:*":
+        return Topic(TopicKind.ORDERS, "*")
+    prefix, sep, key = raw.partition(":")
+    if not sep or not _KEY_RE.match(key):
+        raise InvalidTopic(f"malformed topic {raw!r}")
+    kinds = {"price": TopicKind.PRICE, "order": TopicKind.ORDER, "strategy": TopicKind.STRATEGY}
+    kind = kinds.get(prefix)
+    if kind is None:
+        raise InvalidTopic(f"unknown topic kind {prefix!r}; use price:, order: or strategy:")
+    return Topic(kind, key)
+
+
+def price_topic(symbol: str) -> str:
+    return f"price:{symbol}"
+
+
+def order_topics(order_id: str) -> tuple[str, ...]:
+    """The topics an ``order_update`` of this order is published on."""
+    return ("order:*", f"order:{order_id}")
+
+
+def strategy_topics(strategy_id: str) -> tuple[str, ...]:
+    return (f"strategy:{strategy_id}",)
+
+
+OwnerLookup = Callable[[str], "str | None"]
+
+
+class TopicAuthorizer:
+    """Decides whether a user may subscribe to a topic.
+
+    Private ids that exist but belong to someone else answer ``not_found``,
+    exactly like ids that do not exist, so ids cannot be probed.
+    """
+
+    def __init__(
+        self, master: SymbolMaster, order_owner: OwnerLookup, strategy_owner: OwnerLookup
+    ) -> None:
+        self._master = master
+        self._order_owner = order_owner
+        self._strategy_owner = strategy_owner
+
+    def authorize(self, topic: Topic, user_id: str) -> None:
+        if topic.kind is TopicKind.PRICE:
+            if topic.key not in self._master:
+                raise UnknownSymbol(f"unknown symbol {topic.key!r}")
+        elif topic.kind is TopicKind.ORDER:
+            if self._order_owner(topic.key) != user_id:
+                raise NotFound(f"no order {topic.key!r}")
+        elif topic.kind is TopicKind.STRATEGY and self._strategy_owner(topic.key) != user_id:
+            raise NotFound(f"no strategy {topic.key!r}")
+
+    def parse_all(self, raws: Iterable[object], user_id: str) -> list[Topic]:
+        """Parse and authorize every topic, or raise on the first bad one."""
+        topics: list[Topic] = []
+        for raw in raws:
+            topic = parse_topic(raw)
+            self.authorize(topic, user_id)
+            if topic not in topics:
+                topics.append(topic)
+        return topics

@@ -1,0 +1,1 @@
+"""The transport: Socket.IO and HTTP, kept thin over the domain."""

@@ -1,0 +1,187 @@
+"""REST routes: login, status, symbols, account and orders.
+
+Handlers are thin: parse, authenticate, call the domain, answer JSON.
+Every error body is ``{"error": {"code", "message"}}`` (``error_middleware``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from hts_realtime.domain.broker import OrderRequest, PaperBroker
+from hts_realtime.domain.orders import OrderStatus, OrderType, Side
+from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.domain.users import UserStore
+from hts_realtime.errors import (
+    AuthFailed,
+    AuthRequired,
+    Forbidden,
+    HtsError,
+    InternalError,
+    InvalidMessage,
+    NotFound,
+)
+from hts_realtime.tokens import Identity, TokenService
+from hts_realtime.transport import schemas
+from hts_realtime.transport.sessions import SessionRegistry
+from hts_realtime.transport.streamers import PriceStreamer
+
+log = logging.getLogger("hts.http")
+
+MAX_IDEMPOTENCY_KEY = 128
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(exc: HtsError) -> web.Response:
+    return web.json_response({"error": exc.to_dict()}, status=exc.http_status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HtsError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "invalid_message", 413: "invalid_message"}.get(
+            exc.status, "invalid_message"
+        )
+        return web.json_response(
+            {"error": {"code": code, "message": exc.reason}}, status=exc.status
+        )
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return error_response(InternalError("the server failed; try again"))
+
+
+class HttpApi:
+    def __init__(
+        self,
+        tokens: TokenService,
+        users: UserStore,
+        broker: PaperBroker,
+        master: SymbolMaster,
+        registry: SessionRegistry,
+        streamer: PriceStreamer,
+    ) -> None:
+        self.tokens = tokens
+        self.users = users
+        self.broker = broker
+        self.master = master
+        self.registry = registry
+        self.streamer = streamer
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/auth/login", self.login),
+            web.get("/api/ws/status", self.status),
+            web.get("/healthz", self.healthz),
+            web.get("/api/symbols", self.symbols),
+            web.get("/api/account", self.account),
+            web.post("/api/orders", self.place_order),
+            web.get("/api/orders", self.list_orders),
+            web.get("/api/orders/{order_id}", self.get_order),
+            web.delete("/api/orders/{order_id}", self.cancel_order),
+        ]
+
+    # -- helpers ---------------------------------------------------------------------
+    def identify(self, request: web.Request) -> Identity:
+        header = request.headers.get("Authorization", "")
+        if header[:7].lower() != "bearer " or not header[7:].strip():
+            raise AuthRequired("send 'Authorization: Bearer <token>'")
+        return self.tokens.verify(header[7:].strip())
+
+    @staticmethod
+    async def body(request: web.Request) -> Any:
+        try:
+            return await request.json(loads=json.loads)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidMessage("body must be JSON") from exc
+
+    # -- routes ----------------------------------------------------------------------
+    async def login(self, request: web.Request) -> web.Response:
+        data = schemas.load(schemas.LOGIN, await self.body(request))
+        loop = asyncio.get_running_loop()
+        user = await loop.run_in_executor(
+            None, self.users.authenticate, data["username"], data["password"]
+        )
+        if user is None:
+            log.info("login failed for username=%r", data["username"][:64])
+            raise AuthFailed("wrong username or password")
+        token, ttl = self.tokens.issue(user)
+        log.info("login user=%s", user.user_id)
+        return web.json_response({
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": ttl,
+            "user_id": user.user_id,
+            "username": user.username,
+        })
+
+    async def status(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        if not identity.is_admin:
+            raise Forbidden("admin only")
+        body = self.registry.status()
+        body["price_streamer_running"] = self.streamer.running
+        body["open_orders"] = self.broker.open_orders()
+        return web.json_response(body)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def symbols(self, request: web.Request) -> web.Response:
+        return web.json_response([s.to_dict() for s in self.master])
+
+    async def account(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        return web.json_response(self.broker.account(identity.user_id))
+
+    async def place_order(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        data = schemas.load(schemas.ORDER, await self.body(request))
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+            raise InvalidMessage(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters")
+        req = OrderRequest(
+            symbol=data["symbol"],
+            side=Side(data["side"]),
+            order_type=OrderType(data["order_type"]),
+            quantity=data["quantity"],
+            price=data["price"],
+        )
+        order, created = self.broker.place(identity.user_id, req, key)
+        log.info("user=%s order=%s %s", identity.user_id, order.order_id,
+                 "placed" if created else "replayed (idempotent)")
+        headers = {} if created else {"Idempotent-Replayed": "true"}
+        return web.json_response(order.to_wire(), status=201, headers=headers)
+
+    async def list_orders(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        status = request.query.get("status")
+        if status is not None and status not in {s.value for s in OrderStatus}:
+            raise InvalidMessage(f"unknown status {status!r}")
+        orders = self.broker.list_orders(identity.user_id, status)
+        return web.json_response([o.to_wire() for o in orders])
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        order = self.broker.get(identity.user_id, request.match_info["order_id"])
+        return web.json_response(order.to_wire())
+
+    async def cancel_order(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        order_id = request.match_info["order_id"]
+        if self.broker.owner_of(order_id) != identity.user_id:
+            raise NotFound(f"no order {order_id!r}")
+        order = self.broker.cancel(identity.user_id, order_id)
+        return web.json_response(order.to_wire())

@@ -1,0 +1,140 @@
+"""Connected sessions: who is connected, as whom, subscribed to what.
+
+This registry is the source of truth for subscriptions in this process:
+the status route, the subscription cap, the price streamer's "does anyone
+listen to this symbol" and private-event routing all read it. Socket.IO
+rooms mirror it for broadcast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from hts_realtime.tokens import Identity
+from hts_realtime.topics import Topic, TopicKind
+
+
+class TokenBucket:
+    """Rate limiter: ``rate`` tokens a second, up to ``burst``."""
+
+    __slots__ = ("_last", "_tokens", "burst", "rate")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._last = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+@dataclass(eq=False)
+class Session:
+    sid: str
+    identity: Identity
+    limiter: TokenBucket
+    topics: set[Topic] = field(default_factory=set)
+    # private-stream delivery state (see transport.fanout)
+    live: bool = False  # False while connecting/replaying: private events wait in `pending`
+    pending: list[Any] = field(default_factory=list)
+    delivered_seq: int = 0
+
+    @property
+    def user_id(self) -> str:
+        return self.identity.user_id
+
+    def wants(self, topics: tuple[str, ...]) -> bool:
+        """Whether a private event published on ``topics`` is for this session."""
+        for t in self.topics:
+            if t.kind is TopicKind.PRICE:
+                continue
+            if t.name in topics:
+                return True
+        return False
+
+
+class SessionRegistry:
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._by_user: dict[str, set[str]] = defaultdict(set)
+        self._by_topic: dict[Topic, set[str]] = defaultdict(set)
+
+    def add(self, session: Session) -> None:
+        self._sessions[session.sid] = session
+        self._by_user[session.user_id].add(session.sid)
+
+    def remove(self, sid: str) -> Session | None:
+        session = self._sessions.pop(sid, None)
+        if session is None:
+            return None
+        sids = self._by_user.get(session.user_id)
+        if sids is not None:
+            sids.discard(sid)
+            if not sids:
+                del self._by_user[session.user_id]
+        for topic in session.topics:
+            self._drop(topic, sid)
+        return session
+
+    def get(self, sid: str) -> Session | None:
+        return self._sessions.get(sid)
+
+    def subscribe(self, session: Session, topic: Topic) -> bool:
+        """Returns True if the subscription is new."""
+        if topic in session.topics:
+            return False
+        session.topics.add(topic)
+        self._by_topic[topic].add(session.sid)
+        return True
+
+    def unsubscribe(self, session: Session, topic: Topic) -> bool:
+        if topic not in session.topics:
+            return False
+        session.topics.discard(topic)
+        self._drop(topic, session.sid)
+        return True
+
+    def _drop(self, topic: Topic, sid: str) -> None:
+        sids = self._by_topic.get(topic)
+        if sids is not None:
+            sids.discard(sid)
+            if not sids:
+                del self._by_topic[topic]
+
+    def sessions_of(self, user_id: str) -> list[Session]:
+        return [self._sessions[s] for s in self._by_user.get(user_id, ())]
+
+    def subscribed_symbols(self) -> list[str]:
+        return [t.key for t in self._by_topic if t.kind is TopicKind.PRICE]
+
+    def has_price_subscribers(self) -> bool:
+        return any(t.kind is TopicKind.PRICE for t in self._by_topic)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def status(self) -> dict[str, Any]:
+        subs: dict[str, list[str]] = {}
+        for topic, sids in sorted(self._by_topic.items(), key=lambda kv: kv[0].name):
+            users = sorted({self._sessions[s].user_id for s in sids}, key=_id_key)
+            subs.setdefault(topic.name, [])
+            subs[topic.name] = sorted(set(subs[topic.name]) | set(users), key=_id_key)
+        return {
+            "active_connections": len(self._sessions),
+            "active_users": sorted(self._by_user, key=_id_key),
+            "subscriptions": subs,
+        }
+
+
+def _id_key(user_id: str) -> tuple[int, str]:
+    return (int(user_id), "") if user_id.isdigit() else (1 << 62, user_id)

@@ -1,0 +1,83 @@
+"""Streamers: background tasks that push market data to rooms.
+
+The ``PriceStreamer`` starts when the first ``price:`` subscription
+appears and stops by itself once the last one goes (lazy start,
+auto-stop). Each tick it sends the latest quote of every subscribed
+symbol to that symbol's room: updates are conflated to one per symbol
+per interval, however fast the market moves.
+
+Order and strategy events are not streamed by polling: they are pushed
+the moment they are committed, through ``Fanout.publish``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from hts_realtime.domain.market import MarketSource
+from hts_realtime.topics import price_topic
+from hts_realtime.transport.fanout import Fanout
+from hts_realtime.transport.payloads import price_update
+from hts_realtime.transport.sessions import SessionRegistry
+
+log = logging.getLogger("hts.streamer")
+
+
+class PriceStreamer:
+    def __init__(
+        self,
+        market: MarketSource,
+        registry: SessionRegistry,
+        fanout: Fanout,
+        interval: float,
+    ) -> None:
+        self.market = market
+        self.registry = registry
+        self.fanout = fanout
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._last_tick = -float("inf")
+        self.ticks = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def ensure_running(self) -> None:
+        """Start the loop if there is anyone to stream to and it is not running."""
+        if not self.running and self.registry.has_price_subscribers():
+            log.info("price streamer starting")
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            # a quick unsubscribe/subscribe must not make two ticks within one interval
+            wait = self._last_tick + self.interval - asyncio.get_running_loop().time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            while True:
+                self._last_tick = asyncio.get_running_loop().time()
+                symbols = self.registry.subscribed_symbols()
+                if not symbols:
+                    log.info("price streamer stopping: no subscribers")
+                    return
+                for symbol in symbols:
+                    q = self.market.quote(symbol)
+                    if q is not None:
+                        await self.fanout.to_room("price_update", price_update(q), price_topic(symbol))
+                self.ticks += 1
+                await asyncio.sleep(self.interval)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("price streamer crashed")
+        finally:
+            self._task = None if self._task is asyncio.current_task() else self._task
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
