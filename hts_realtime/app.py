@@ -136,6 +136,14 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     c.db.close()
 
 
+async def _close_clients(app: web.Application) -> None:
+    """On shutdown, close every client's connection (they reconnect elsewhere or
+    later) so the server does not wait out long-polls and open websockets."""
+    c = app[COMPONENTS]
+    await c.sio.eio.disconnect()
+    await c.sio.shutdown()
+
+
 def create_app(settings: Settings) -> web.Application:
     components = build(settings)
     app = web.Application(middlewares=[error_middleware],
@@ -146,6 +154,7 @@ def create_app(settings: Settings) -> web.Application:
                   components.registry, components.streamer)
     app.add_routes(api.routes())
     app.cleanup_ctx.append(_background)
+    app.on_shutdown.append(_close_clients)
     return app
 
 
