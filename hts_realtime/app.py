@@ -140,7 +140,13 @@ async def _close_clients(app: web.Application) -> None:
     """On shutdown, close every client's connection (they reconnect elsewhere or
     later) so the server does not wait out long-polls and open websockets."""
     c = app[COMPONENTS]
-    await c.sio.eio.disconnect()
+    if c.sio.eio.sockets:
+        # bounded: engine.io waits for each socket's send queue to drain, and a
+        # socket whose transport already died never drains
+        try:
+            await asyncio.wait_for(c.sio.eio.disconnect(), c.settings.shutdown_grace_seconds)
+        except TimeoutError:
+            log.warning("some clients did not close within %.1fs", c.settings.shutdown_grace_seconds)
     await c.sio.shutdown()
 
 

@@ -43,7 +43,7 @@ class InvalidTopic(HtsError):
 
 class UnknownSymbol(HtsError):
     code = "unknown_symbol"
-    http_status = 404
+    http_status = 400
 
 
 class NotFound(HtsError):

@@ -71,6 +71,7 @@ class Settings:
     rate_limit_burst: int = 100
     ping_interval_seconds: float = 25.0
     ping_timeout_seconds: float = 20.0
+    shutdown_grace_seconds: float = 2.0
     # paper trading
     initial_cash: int = 100_000_000
     journal_retention: int = 100_000

@@ -149,6 +149,74 @@ def mint(claims: dict[str, Any] | None = None, *, secret: str = SECRET, alg: str
     return jwt.encode(body, secret, algorithm=alg)
 
 
+class TcpProxy:
+    """A loopback TCP proxy in front of a server: the test's "mobile network".
+
+    ``cut()`` resets every open connection (RST, no WebSocket close frame);
+    ``blackhole()`` silently stops forwarding on every open connection, as a
+    dead radio link does. New connections always go through.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._links: list[_Link] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> TcpProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        link = _Link(writer, up_writer)
+        self._links.append(link)
+        link.tasks = [asyncio.create_task(link.pipe(reader, up_writer)),
+                      asyncio.create_task(link.pipe(up_reader, writer))]
+
+    def cut(self) -> None:
+        for link in self._links:
+            link.abort()
+        self._links.clear()
+
+    def blackhole(self) -> None:
+        for link in self._links:
+            link.dead = True
+        self._links.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+
+
+class _Link:
+    def __init__(self, a: asyncio.StreamWriter, b: asyncio.StreamWriter) -> None:
+        self.a, self.b = a, b
+        self.dead = False
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                if not self.dead:
+                    dst.write(data)
+                    await dst.drain()
+        except (ConnectionError, OSError):
+            pass
+        if not self.dead:
+            self.abort()
+
+    def abort(self) -> None:
+        self.a.transport.abort()
+        self.b.transport.abort()
+
+
 class Client:
     """A python-socketio AsyncClient that records every event it receives."""
 

@@ -166,6 +166,16 @@ class PaperBroker:
             raise NotFound(f"no order {order_id!r}")
         return _order(row)
 
+    def fills(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
+        self.get(user_id, order_id)  # not_found for someone else's order
+        rows = self.db.conn.execute(
+            "SELECT fill_id, quantity, price, created_at FROM fills WHERE order_id = ? "
+            "ORDER BY fill_id",
+            (order_id,),
+        ).fetchall()
+        return [{"fill_id": r["fill_id"], "quantity": r["quantity"], "price": r["price"],
+                 "amount": r["quantity"] * r["price"], "time": r["created_at"]} for r in rows]
+
     def list_orders(self, user_id: str, status: str | None = None, limit: int = 500) -> list[Order]:
         if status is not None:
             rows = self.db.conn.execute(
@@ -367,6 +377,11 @@ class PaperBroker:
                 )
         order.filled_quantity += qty
         order.filled_amount += amount
+        conn.execute(
+            "INSERT INTO fills (order_id, user_id, symbol, side, quantity, price, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (order.order_id, uid, sym, order.side.value, qty, price, _now()),
+        )
         order.last_fill_price = price
         order.last_fill_quantity = qty
         order.updated_at = _now()

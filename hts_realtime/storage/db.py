@@ -66,6 +66,17 @@ SCHEMA: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     CREATE INDEX orders_by_user ON orders (user_id, created_at);
+    CREATE TABLE fills (
+        fill_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        price INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX fills_by_order ON fills (order_id);
     CREATE INDEX orders_open ON orders (symbol, status);
     CREATE TABLE idempotency_keys (
         user_id TEXT NOT NULL,

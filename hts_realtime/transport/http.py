@@ -91,6 +91,7 @@ class HttpApi:
             web.get("/api/orders", self.list_orders),
             web.get("/api/orders/{order_id}", self.get_order),
             web.delete("/api/orders/{order_id}", self.cancel_order),
+            web.get("/api/orders/{order_id}/fills", self.order_fills),
         ]
 
     # -- helpers ---------------------------------------------------------------------
@@ -177,6 +178,11 @@ class HttpApi:
         identity = self.identify(request)
         order = self.broker.get(identity.user_id, request.match_info["order_id"])
         return web.json_response(order.to_wire())
+
+    async def order_fills(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        fills = self.broker.fills(identity.user_id, request.match_info["order_id"])
+        return web.json_response(fills)
 
     async def cancel_order(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
