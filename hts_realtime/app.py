@@ -23,6 +23,7 @@ from aiohttp.web_response import StreamResponse
 from hts_realtime.domain.broker import PaperBroker
 from hts_realtime.domain.events import EventBus, Journal
 from hts_realtime.domain.market import MarketHours, MarketSimulator
+from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.domain.users import UserError, UserStore
 from hts_realtime.services.market_feed import MarketFeed
@@ -53,6 +54,7 @@ class Components:
     journal: Journal
     bus: EventBus
     broker: PaperBroker
+    strategies: StrategyRunner
     registry: SessionRegistry
     sio: socketio.AsyncServer
     fanout: Fanout
@@ -98,7 +100,15 @@ def build(settings: Settings) -> Components:
         max_quantity=settings.max_order_quantity,
         participation=settings.fill_participation,
     )
+    strategies = StrategyRunner(
+        db, journal, bus, master, broker,
+        status_interval=settings.strategy_status_interval_seconds,
+        max_per_user=settings.max_strategies_per_user,
+        max_quantity=settings.max_order_quantity,
+    )
+    # order matters: resting orders match a trade before strategies react to it
     feed.listeners.append(broker.on_quotes)
+    feed.listeners.append(strategies.on_quotes)
     registry = SessionRegistry()
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
@@ -112,11 +122,11 @@ def build(settings: Settings) -> Components:
     fanout = Fanout(sio, registry, journal)
     bus.subscribe(fanout.publish)
     streamer = PriceStreamer(market, registry, fanout, settings.price_interval_seconds)
-    authorizer = TopicAuthorizer(master, broker.owner_of, lambda _id: None)
+    authorizer = TopicAuthorizer(master, broker.owner_of, strategies.owner_of)
     gateway = Gateway(sio, settings, tokens, registry, authorizer, fanout, streamer, master,
                       market, broker)
     return Components(settings, db, users, tokens, master, market, feed, journal, bus, broker,
-                      registry, sio, fanout, streamer, gateway)
+                      strategies, registry, sio, fanout, streamer, gateway)
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
@@ -146,7 +156,8 @@ async def _close_clients(app: web.Application) -> None:
         try:
             await asyncio.wait_for(c.sio.eio.disconnect(), c.settings.shutdown_grace_seconds)
         except TimeoutError:
-            log.warning("some clients did not close within %.1fs", c.settings.shutdown_grace_seconds)
+            log.warning("some clients did not close within %.1fs",
+                        c.settings.shutdown_grace_seconds)
     await c.sio.shutdown()
 
 
@@ -157,7 +168,7 @@ def create_app(settings: Settings) -> web.Application:
     app[COMPONENTS] = components
     components.sio.attach(app)
     api = HttpApi(components.tokens, components.users, components.broker, components.master,
-                  components.registry, components.streamer)
+                  components.registry, components.streamer, components.strategies)
     app.add_routes(api.routes())
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_close_clients)

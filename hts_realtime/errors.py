@@ -117,6 +117,11 @@ class OrderNotCancellable(HtsError):
     http_status = 409
 
 
+class InvalidStrategy(HtsError):
+    code = "invalid_strategy"
+    http_status = 400
+
+
 class Conflict(HtsError):
     code = "conflict"
     http_status = 409

@@ -77,6 +77,9 @@ class Settings:
     journal_retention: int = 100_000
     max_order_quantity: int = 1_000_000
     fill_participation: float = 0.5
+    # strategies
+    strategy_status_interval_seconds: float = 1.0
+    max_strategies_per_user: int = 100
     # logging
     log_level: str = "INFO"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.errors import InvalidTopic, NotFound, UnknownSymbol
@@ -23,7 +23,7 @@ MAX_TOPIC_LENGTH = 80
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class TopicKind(str, Enum):
+class TopicKind(StrEnum):
     PRICE = "price"
     ORDERS = "order:*"
     ORDER = "order"

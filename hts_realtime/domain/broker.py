@@ -326,7 +326,8 @@ class PaperBroker:
             if volume <= 0:
                 break
             if order.order_type is OrderType.LIMIT and order.price is not None:
-                crosses = q.price <= order.price if order.side is Side.BUY else q.price >= order.price
+                limit = order.price
+                crosses = q.price <= limit if order.side is Side.BUY else q.price >= limit
                 if not crosses:
                     continue
             qty = min(order.remaining_quantity, volume)
@@ -410,7 +411,8 @@ class PaperBroker:
                 )
         order.status = status
         order.reason = reason
-        order.last_fill_quantity = 0 if status is not OrderStatus.FILLED else order.last_fill_quantity
+        if status is not OrderStatus.FILLED:
+            order.last_fill_quantity = 0
         order.updated_at = _now()
         self._update(conn, order)
         book = self._open.get(order.symbol, [])

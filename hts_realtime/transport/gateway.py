@@ -48,7 +48,7 @@ Reply = tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]
 Handler = Callable[[Session, dict[str, Any]], Awaitable[Reply]]
 
 
-class Refused(socketio.exceptions.ConnectionRefusedError):
+class Refused(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
     """A refused handshake whose ``connect_error`` data is ``{code, message}``."""
 
     def __init__(self, error: HtsError) -> None:
@@ -280,7 +280,7 @@ class Gateway:
 def _token_from_environ(environ: dict[str, Any]) -> str | None:
     query = parse_qs(environ.get("QUERY_STRING", ""))
     if query.get("token"):
-        return query["token"][0]
+        return str(query["token"][0])
     header = environ.get("HTTP_AUTHORIZATION", "")
     if isinstance(header, str) and header[:7].lower() == "bearer ":
         return header[7:].strip()

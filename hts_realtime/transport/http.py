@@ -16,6 +16,8 @@ from aiohttp import web
 
 from hts_realtime.domain.broker import OrderRequest, PaperBroker
 from hts_realtime.domain.orders import OrderStatus, OrderType, Side
+from hts_realtime.domain.strategies import describe_kinds
+from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.domain.users import UserStore
 from hts_realtime.errors import (
@@ -72,6 +74,7 @@ class HttpApi:
         master: SymbolMaster,
         registry: SessionRegistry,
         streamer: PriceStreamer,
+        strategies: StrategyRunner,
     ) -> None:
         self.tokens = tokens
         self.users = users
@@ -79,6 +82,7 @@ class HttpApi:
         self.master = master
         self.registry = registry
         self.streamer = streamer
+        self.strategies = strategies
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -92,6 +96,13 @@ class HttpApi:
             web.get("/api/orders/{order_id}", self.get_order),
             web.delete("/api/orders/{order_id}", self.cancel_order),
             web.get("/api/orders/{order_id}/fills", self.order_fills),
+            web.get("/api/strategy-kinds", self.strategy_kinds),
+            web.post("/api/strategies", self.create_strategy),
+            web.get("/api/strategies", self.list_strategies),
+            web.get("/api/strategies/{strategy_id}", self.get_strategy),
+            web.post("/api/strategies/{strategy_id}/start", self.start_strategy),
+            web.post("/api/strategies/{strategy_id}/stop", self.stop_strategy),
+            web.delete("/api/strategies/{strategy_id}", self.delete_strategy),
         ]
 
     # -- helpers ---------------------------------------------------------------------
@@ -135,6 +146,7 @@ class HttpApi:
         body = self.registry.status()
         body["price_streamer_running"] = self.streamer.running
         body["open_orders"] = self.broker.open_orders()
+        body["running_strategies"] = self.strategies.running()
         return web.json_response(body)
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -191,3 +203,40 @@ class HttpApi:
             raise NotFound(f"no order {order_id!r}")
         order = self.broker.cancel(identity.user_id, order_id)
         return web.json_response(order.to_wire())
+
+    # -- strategies --------------------------------------------------------------------
+    async def strategy_kinds(self, request: web.Request) -> web.Response:
+        return web.json_response(describe_kinds())
+
+    async def create_strategy(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        data = schemas.load(schemas.STRATEGY, await self.body(request))
+        run = self.strategies.create(identity.user_id, data["kind"], data["symbol"],
+                                     data["params"], data["quantity"], data["auto_trade"])
+        log.info("user=%s strategy=%s created (%s %s)", identity.user_id, run.strategy_id,
+                 run.kind, run.symbol)
+        return web.json_response(run.to_wire(), status=201)
+
+    async def list_strategies(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        return web.json_response([r.to_wire() for r in self.strategies.list_runs(identity.user_id)])
+
+    async def get_strategy(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        run = self.strategies.get(identity.user_id, request.match_info["strategy_id"])
+        return web.json_response(run.to_wire())
+
+    async def start_strategy(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        run = self.strategies.start(identity.user_id, request.match_info["strategy_id"])
+        return web.json_response(run.to_wire())
+
+    async def stop_strategy(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        run = self.strategies.stop(identity.user_id, request.match_info["strategy_id"])
+        return web.json_response(run.to_wire())
+
+    async def delete_strategy(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        self.strategies.delete(identity.user_id, request.match_info["strategy_id"])
+        return web.Response(status=204)

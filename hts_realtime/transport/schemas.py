@@ -22,7 +22,6 @@ from marshmallow import (
 from hts_realtime.errors import InvalidMessage
 
 
-
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
@@ -102,6 +101,20 @@ class OrderSchema(_Strict):
         return data
 
 
+class StrategySchema(_Strict):
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    params = fields.Dict(keys=fields.String(), load_default=dict)
+    quantity = fields.Integer(strict=True, required=True)
+    auto_trade = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+
+    @pre_load
+    def _no_bools(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("quantity"), bool):
+            raise ValidationError("quantity must be an integer", "quantity")
+        return data
+
+
 def load(schema: Schema, data: Any) -> dict[str, Any]:
     """Validate ``data``; a failure is ``invalid_message`` naming the fields."""
     if data is None:
@@ -134,3 +147,4 @@ EMPTY = EmptySchema()
 CONNECT_AUTH = ConnectAuthSchema()
 LOGIN = LoginSchema()
 ORDER = OrderSchema()
+STRATEGY = StrategySchema()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+
 from hts_realtime.domain.market import MarketSource
 from hts_realtime.topics import price_topic
 from hts_realtime.transport.fanout import Fanout
@@ -65,7 +66,8 @@ class PriceStreamer:
                 for symbol in symbols:
                     q = self.market.quote(symbol)
                     if q is not None:
-                        await self.fanout.to_room("price_update", price_update(q), price_topic(symbol))
+                        await self.fanout.to_room(
+                            "price_update", price_update(q), price_topic(symbol))
                 self.ticks += 1
                 await asyncio.sleep(self.interval)
         except asyncio.CancelledError:

@@ -1,0 +1,389 @@
+"""Live strategy runs: definitions, running state, signals, positions and P&L.
+
+A run wraps one ``Strategy`` rule on one symbol for one user. The runner
+feeds every running strategy each trade of its symbol (``on_quotes``), and
+reports through the user's private stream, in the same transaction as the
+state change it reports:
+
+* ``strategy_signal`` on every signal the rule emits;
+* ``strategy_status`` on every change of state or position at once, and on
+  P&L-only changes (the price moved) at most once per ``status_interval``.
+
+Positions are long-only. With ``auto_trade`` a BUY signal while flat places
+a market buy of ``quantity`` through the broker (the same path as
+``POST /api/orders``) and a SELL while long sells the whole position; the
+run's position and P&L then follow its orders' real fills. Without
+``auto_trade`` the run keeps a hypothetical position at signal prices, so
+its P&L shows how the rule would have done.
+
+A rule that raises stops its run with state ``error`` and the reason; the
+other runs go on. Definitions and state persist: after a restart, runs that
+were running start again (their indicators warm up anew from live prices).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hts_realtime.domain.broker import OrderRequest, PaperBroker
+from hts_realtime.domain.events import EventBus, Journal, PrivateEvent
+from hts_realtime.domain.market import Quote
+from hts_realtime.domain.orders import Order, OrderType, Side
+from hts_realtime.domain.strategies import Signal, Strategy, StrategyParamsError, build_strategy
+from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.errors import Conflict, HtsError, InvalidStrategy, NotFound, UnknownSymbol
+from hts_realtime.storage.db import Database
+from hts_realtime.topics import strategy_topics
+
+log = logging.getLogger("hts.strategies")
+
+CREATED, RUNNING, STOPPED, ERROR, DELETED = "created", "running", "stopped", "error", "deleted"
+
+StrategyFactory = Callable[[str, Mapping[str, object]], Strategy]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(eq=False)
+class StrategyRun:
+    strategy_id: str
+    user_id: str
+    kind: str
+    symbol: str
+    params: dict[str, Any]
+    quantity: int
+    auto_trade: bool
+    state: str
+    created_at: str
+    updated_at: str
+    reason: str | None = None
+    position: int = 0
+    cost: int = 0
+    realized_pnl: int = 0
+    rule: Strategy | None = None
+    last_price: int | None = None
+    open_order_id: str | None = None
+    signals: int = 0
+    _status_at: float = field(default=0.0)
+    _reported_unrealized: int = 0
+
+    @property
+    def unrealized_pnl(self) -> int:
+        if not self.position or self.last_price is None:
+            return 0
+        return self.position * self.last_price - self.cost
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "strategy_id": self.strategy_id,
+            "kind": self.kind,
+            "symbol": self.symbol,
+            "params": self.params,
+            "quantity": self.quantity,
+            "auto_trade": self.auto_trade,
+            "state": self.state,
+            "reason": self.reason,
+            "position": self.position,
+            "avg_price": (2 * self.cost + self.position) // (2 * self.position)
+            if self.position else 0,
+            "last_price": self.last_price,
+            "realized_pnl": self.realized_pnl,
+            "unrealized_pnl": self.unrealized_pnl,
+            "signals": self.signals,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    def status_data(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "position": self.position,
+            "realized_pnl": self.realized_pnl,
+            "unrealized_pnl": self.unrealized_pnl,
+            "updated_at": self.updated_at,
+            "symbol": self.symbol,
+            "kind": self.kind,
+            "last_price": self.last_price,
+            "reason": self.reason,
+        }
+
+
+class StrategyRunner:
+    def __init__(
+        self,
+        db: Database,
+        journal: Journal,
+        bus: EventBus,
+        master: SymbolMaster,
+        broker: PaperBroker,
+        *,
+        status_interval: float = 1.0,
+        max_per_user: int = 100,
+        max_quantity: int = 1_000_000,
+        factory: StrategyFactory = build_strategy,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.journal = journal
+        self.bus = bus
+        self.master = master
+        self.broker = broker
+        self.status_interval = status_interval
+        self.max_per_user = max_per_user
+        self.max_quantity = max_quantity
+        self.factory = factory
+        self.clock = clock
+        self._runs: dict[str, StrategyRun] = {}
+        self._by_symbol: dict[str, list[StrategyRun]] = {}
+        broker.fill_hooks.append(self._on_fill)
+        self._load()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def _load(self) -> None:
+        for row in self.db.conn.execute("SELECT * FROM strategies ORDER BY created_at"):
+            run = StrategyRun(
+                strategy_id=row["strategy_id"], user_id=row["user_id"], kind=row["kind"],
+                symbol=row["symbol"], params=json.loads(row["params"]),
+                quantity=int(row["quantity"]), auto_trade=bool(row["auto_trade"]),
+                state=row["state"], created_at=row["created_at"], updated_at=row["updated_at"],
+                reason=row["reason"], position=int(row["position"]), cost=int(row["cost"]),
+                realized_pnl=int(row["realized_pnl"]),
+            )
+            self._runs[run.strategy_id] = run
+            if run.state == RUNNING:
+                try:
+                    run.rule = self.factory(run.kind, run.params)
+                except Exception as exc:  # a definition that no longer builds
+                    run.state, run.reason = ERROR, f"cannot restart: {exc}"
+                    continue
+                self._by_symbol.setdefault(run.symbol, []).append(run)
+        open_orders = self.db.conn.execute(
+            "SELECT order_id, strategy_id FROM orders WHERE strategy_id IS NOT NULL "
+            "AND status IN ('accepted', 'partially_filled')"
+        ).fetchall()
+        for row in open_orders:
+            if row["strategy_id"] in self._runs:
+                self._runs[row["strategy_id"]].open_order_id = row["order_id"]
+
+    def create(self, user_id: str, kind: str, symbol: str, params: Mapping[str, object],
+               quantity: int, auto_trade: bool) -> StrategyRun:
+        if symbol not in self.master:
+            raise UnknownSymbol(f"unknown symbol {symbol!r}")
+        if not 0 < quantity <= self.max_quantity:
+            raise InvalidStrategy(f"quantity must be between 1 and {self.max_quantity}")
+        try:
+            rule = self.factory(kind, params)
+        except StrategyParamsError as exc:
+            raise InvalidStrategy(str(exc)) from exc
+        if sum(1 for r in self._runs.values() if r.user_id == user_id) >= self.max_per_user:
+            raise Conflict(f"at most {self.max_per_user} strategies per user")
+        now = _now()
+        run = StrategyRun(
+            strategy_id="STR" + secrets.token_hex(6).upper(), user_id=user_id, kind=kind,
+            symbol=symbol, params=rule.params(), quantity=quantity, auto_trade=auto_trade,
+            state=CREATED, created_at=now, updated_at=now,
+        )
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO strategies (strategy_id, user_id, kind, symbol, params, quantity, "
+                "auto_trade, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (run.strategy_id, user_id, kind, symbol, json.dumps(run.params), quantity,
+                 int(auto_trade), run.state, now, now),
+            )
+            events = [self._status(conn, run)]
+        self._runs[run.strategy_id] = run
+        self.bus.publish(events)
+        return run
+
+    def owner_of(self, strategy_id: str) -> str | None:
+        run = self._runs.get(strategy_id)
+        return run.user_id if run else None
+
+    def get(self, user_id: str, strategy_id: str) -> StrategyRun:
+        run = self._runs.get(strategy_id)
+        if run is None or run.user_id != user_id:
+            raise NotFound(f"no strategy {strategy_id!r}")
+        return run
+
+    def list_runs(self, user_id: str) -> list[StrategyRun]:
+        return [r for r in self._runs.values() if r.user_id == user_id]
+
+    def running(self) -> int:
+        return sum(len(v) for v in self._by_symbol.values())
+
+    def start(self, user_id: str, strategy_id: str) -> StrategyRun:
+        run = self.get(user_id, strategy_id)
+        if run.state == RUNNING:
+            return run
+        run.rule = self.factory(run.kind, run.params)
+        self._set_state(run, RUNNING, None)
+        self._by_symbol.setdefault(run.symbol, []).append(run)
+        return run
+
+    def stop(self, user_id: str, strategy_id: str) -> StrategyRun:
+        run = self.get(user_id, strategy_id)
+        if run.state == RUNNING:
+            self._unschedule(run)
+            self._set_state(run, STOPPED, None)
+        return run
+
+    def delete(self, user_id: str, strategy_id: str) -> None:
+        run = self.get(user_id, strategy_id)
+        self._unschedule(run)
+        run.state, run.updated_at = DELETED, _now()
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM strategies WHERE strategy_id = ?", (strategy_id,))
+            events = [self._status(conn, run)]
+        del self._runs[strategy_id]
+        self.bus.publish(events)
+
+    def _unschedule(self, run: StrategyRun) -> None:
+        runs = self._by_symbol.get(run.symbol, [])
+        if run in runs:
+            runs.remove(run)
+            if not runs:
+                del self._by_symbol[run.symbol]
+        run.rule = None
+
+    def _set_state(self, run: StrategyRun, state: str, reason: str | None) -> None:
+        run.state, run.reason, run.updated_at = state, reason, _now()
+        with self.db.transaction() as conn:
+            self._save(conn, run)
+            events = [self._status(conn, run)]
+        self.bus.publish(events)
+
+    # -- the market drives the rules -------------------------------------------------------
+    def on_quotes(self, quotes: list[Quote]) -> None:
+        events: list[PrivateEvent] = []
+        orders: list[tuple[StrategyRun, Side, int]] = []
+        work = [(q, list(self._by_symbol.get(q.symbol, ()))) for q in quotes]
+        if not any(runs for _, runs in work):
+            return
+        now = self.clock()
+        with self.db.transaction() as conn:
+            for q, runs in work:
+                for run in runs:
+                    events.extend(self._feed(conn, run, q, now, orders))
+        self.bus.publish(events)
+        for run, side, qty in orders:
+            self._place(run, side, qty)
+
+    def _feed(self, conn: sqlite3.Connection, run: StrategyRun, q: Quote, now: float,
+              orders: list[tuple[StrategyRun, Side, int]]) -> list[PrivateEvent]:
+        assert run.rule is not None
+        run.last_price = q.price
+        try:
+            signal = run.rule.on_price(q.price)
+        except Exception as exc:
+            log.warning("strategy=%s user=%s failed: %r", run.strategy_id, run.user_id, exc)
+            self._unschedule(run)
+            run.state, run.reason, run.updated_at = ERROR, f"strategy raised {exc!r}", _now()
+            self._save(conn, run)
+            return [self._status(conn, run)]
+        events: list[PrivateEvent] = []
+        changed = False
+        if signal is not None:
+            run.signals += 1
+            qty = self._act(run, signal, q.price, orders)
+            events.append(self._signal(conn, run, signal, qty, q))
+            changed = qty > 0 and not run.auto_trade
+        unrealized = run.unrealized_pnl
+        due = (unrealized != run._reported_unrealized
+               and now - run._status_at >= self.status_interval)
+        if changed or due:
+            run.updated_at = _now()
+            self._save(conn, run)
+            events.append(self._status(conn, run))
+        return events
+
+    def _act(self, run: StrategyRun, signal: Signal, price: int,
+             orders: list[tuple[StrategyRun, Side, int]]) -> int:
+        """What a signal does to the position; returns the quantity it trades."""
+        if signal.side is Side.BUY and run.position == 0:
+            qty = run.quantity
+        elif signal.side is Side.SELL and run.position > 0:
+            qty = run.position
+        else:
+            return 0
+        if run.auto_trade:
+            if run.open_order_id is not None:
+                return 0  # the previous order is still working
+            orders.append((run, signal.side, qty))
+        else:
+            self._apply_fill(run, signal.side, qty, price)
+        return qty
+
+    def _place(self, run: StrategyRun, side: Side, qty: int) -> None:
+        if run.state != RUNNING:
+            return
+        req = OrderRequest(run.symbol, side, OrderType.MARKET, qty, None, run.strategy_id)
+        try:
+            order, _ = self.broker.place(run.user_id, req)
+        except HtsError as exc:
+            log.info("strategy=%s order refused: %s", run.strategy_id, exc.code)
+            run.reason = f"order refused: {exc.code}"
+            return
+        if order.status.is_open:
+            run.open_order_id = order.order_id
+
+    @staticmethod
+    def _apply_fill(run: StrategyRun, side: Side, qty: int, price: int) -> None:
+        if side is Side.BUY:
+            run.position += qty
+            run.cost += qty * price
+        else:
+            out = run.cost if qty == run.position else run.cost * qty // run.position
+            run.realized_pnl += qty * price - out
+            run.position -= qty
+            run.cost -= out
+
+    def _on_fill(self, conn: sqlite3.Connection, order: Order, qty: int,
+                 price: int) -> list[PrivateEvent]:
+        """Broker fill hook: a strategy's own order filled (inside the fill's transaction)."""
+        run = self._runs.get(order.strategy_id or "")
+        if run is None:
+            return []
+        self._apply_fill(run, order.side, qty, price)
+        run.last_price = price
+        if not order.status.is_open and run.open_order_id == order.order_id:
+            run.open_order_id = None
+        run.updated_at = _now()
+        self._save(conn, run)
+        return [self._status(conn, run)]
+
+    # -- persistence and events ------------------------------------------------------------
+    def _save(self, conn: sqlite3.Connection, run: StrategyRun) -> None:
+        conn.execute(
+            "UPDATE strategies SET state = ?, reason = ?, position = ?, cost = ?, "
+            "realized_pnl = ?, updated_at = ? WHERE strategy_id = ?",
+            (run.state, run.reason, run.position, run.cost, run.realized_pnl, run.updated_at,
+             run.strategy_id),
+        )
+
+    def _status(self, conn: sqlite3.Connection, run: StrategyRun) -> PrivateEvent:
+        run._status_at = self.clock()
+        run._reported_unrealized = run.unrealized_pnl
+        return self.journal.append(
+            conn, run.user_id, "strategy_status", strategy_topics(run.strategy_id),
+            {"strategy_id": run.strategy_id, "data": run.status_data()},
+        )
+
+    def _signal(self, conn: sqlite3.Connection, run: StrategyRun, signal: Signal, qty: int,
+                q: Quote) -> PrivateEvent:
+        return self.journal.append(
+            conn, run.user_id, "strategy_signal", strategy_topics(run.strategy_id),
+            {"strategy_id": run.strategy_id, "data": {
+                "signal": signal.side.value, "symbol": run.symbol, "quantity": qty,
+                "reason": signal.reason, "price": q.price, "timestamp": q.timestamp.isoformat(),
+            }},
+        )

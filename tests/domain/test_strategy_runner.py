@@ -1,0 +1,216 @@
+"""The strategy runner on a real SQLite file, fed hand-made trades."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hts_realtime.domain.broker import PaperBroker
+from hts_realtime.domain.events import EventBus, Journal, PrivateEvent
+from hts_realtime.domain.market import KST, MarketSimulator, Quote
+from hts_realtime.domain.strategies import Signal, Strategy, build_strategy
+from hts_realtime.domain.strategy_runner import StrategyRunner
+from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.errors import InvalidStrategy, NotFound, UnknownSymbol
+from hts_realtime.storage.db import Database
+
+
+class Boom(Strategy):
+    kind = "boom"
+    DEFAULTS: Mapping[str, int] = {"after": 2}
+
+    def __init__(self, after: int = 2) -> None:
+        super().__init__()
+        self.after = after
+        self.seen = 0
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> Boom:
+        return cls(int(params.get("after", 2)))  # type: ignore[call-overload]
+
+    def _evaluate(self, price: int) -> Signal | None:
+        self.seen += 1
+        if self.seen > self.after:
+            raise RuntimeError("indicator exploded")
+        return None
+
+    def params(self) -> dict[str, int | float]:
+        return {"after": self.after}
+
+
+def factory(kind: str, params: Mapping[str, object]) -> Strategy:
+    return Boom.from_params(params) if kind == "boom" else build_strategy(kind, params)
+
+
+class World:
+    def __init__(self, path: Path, status_interval: float = 1.0) -> None:
+        self.db = Database(str(path / "hts.db"))
+        self.master = SymbolMaster()
+        self.market = MarketSimulator(self.master, seed=1)
+        self.journal = Journal(self.db, 10_000)
+        self.bus = EventBus()
+        self.events: list[PrivateEvent] = []
+        self.bus.subscribe(self.events.append)
+        self.broker = PaperBroker(self.db, self.journal, self.bus, self.master, self.market,
+                                  initial_cash=100_000_000, max_quantity=1_000_000,
+                                  participation=1.0)
+        self.now = 0.0
+        self.runner = StrategyRunner(self.db, self.journal, self.bus, self.master, self.broker,
+                                     status_interval=status_interval, factory=factory,
+                                     clock=lambda: self.now)
+
+    def trade(self, symbol: str, price: int, volume: int = 1_000) -> None:
+        q = self.market.quote(symbol)
+        assert q is not None
+        quote = replace(q, price=price, last_volume=volume, volume=q.volume + volume,
+                        high=max(q.high, price), low=min(q.low, price),
+                        timestamp=datetime.now(KST))
+        self.market._quotes[symbol] = quote  # the simulator's latest quote is the trade
+        self.broker.on_quotes([quote])
+        self.runner.on_quotes([quote])
+        self.now += 0.1
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        return [e.payload for e in self.events if e.event == event]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+def test_create_validates(world: World) -> None:
+    with pytest.raises(InvalidStrategy, match="short_window"):
+        world.runner.create("1", "ma_crossover", "005930", {"short_window": 50,
+                                                            "long_window": 20}, 10, False)
+    with pytest.raises(InvalidStrategy, match="unknown strategy kind"):
+        world.runner.create("1", "astrology", "005930", {}, 10, False)
+    with pytest.raises(UnknownSymbol):
+        world.runner.create("1", "breakout", "999999", {}, 10, False)
+    with pytest.raises(InvalidStrategy, match="quantity"):
+        world.runner.create("1", "breakout", "005930", {}, 0, False)
+    run = world.runner.create("1", "breakout", "005930", {"window": 3}, 10, False)
+    assert run.state == "created" and run.params == {"window": 3}
+    with pytest.raises(NotFound):
+        world.runner.get("2", run.strategy_id)
+
+
+def test_signals_move_a_hypothetical_position_without_auto_trade(world: World) -> None:
+    run = world.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
+    world.runner.start("1", run.strategy_id)
+    for px in (75_000, 75_100, 75_000):  # no breakout yet: channel 75,000-75,100
+        world.trade("005930", px)
+    assert world.of("strategy_signal") == []
+    world.trade("005930", 75_200)  # > max(75,100, 75,000): BUY 10 @ 75,200
+    (buy,) = world.of("strategy_signal")
+    assert buy["data"] | {"timestamp": None} == {
+        "signal": "buy", "symbol": "005930", "quantity": 10, "reason": buy["data"]["reason"],
+        "price": 75_200, "timestamp": None}
+    assert run.position == 10 and run.cost == 752_000
+    world.trade("005930", 75_300)  # unrealized +1,000, but within the status interval
+    world.trade("005930", 74_900)  # < min(75,200, 75,300): SELL 10 @ 74,900
+    sell = world.of("strategy_signal")[-1]
+    assert sell["data"]["signal"] == "sell" and sell["data"]["quantity"] == 10
+    assert run.position == 0 and run.realized_pnl == (74_900 - 75_200) * 10
+    status = world.of("strategy_status")[-1]["data"]
+    assert status["position"] == 0 and status["realized_pnl"] == -3_000
+    assert status["state"] == "running"
+    # no orders were placed
+    assert world.broker.list_orders("1") == []
+
+
+def test_auto_trade_places_orders_and_follows_fills(world: World) -> None:
+    run = world.runner.create("1", "breakout", "005930", {"window": 2}, 7, True)
+    world.runner.start("1", run.strategy_id)
+    for px in (75_000, 75_100, 75_000, 75_200):
+        world.trade("005930", px)
+    (order,) = world.broker.list_orders("1")
+    assert order.strategy_id == run.strategy_id and order.side.value == "buy"
+    assert order.quantity == 7 and order.status.value == "accepted"
+    assert run.position == 0  # not filled yet: fills follow the next trade
+    world.trade("005930", 75_300)
+    order = world.broker.get("1", order.order_id)
+    assert order.status.value == "filled"
+    assert run.position == 7 and run.cost == 7 * 75_300
+    statuses = [s["data"] for s in world.of("strategy_status")]
+    assert statuses[-1]["position"] == 7
+    world.trade("005930", 74_000)  # breakdown: SELL everything
+    world.trade("005930", 74_100)  # the sell fills here
+    assert run.position == 0
+    assert run.realized_pnl == 7 * (74_100 - 75_300)
+    acc = world.broker.account("1")
+    assert acc["realized_pnl"] == run.realized_pnl
+    assert acc["cash"] == 100_000_000 + run.realized_pnl
+    # every event of the user is one gapless stream: order updates and strategy events
+    seqs = [e.seq for e in world.events if e.user_id == "1"]
+    assert seqs == list(range(1, len(seqs) + 1))
+    kinds = {e.event for e in world.events}
+    assert kinds == {"order_update", "strategy_signal", "strategy_status"}
+
+
+def test_pnl_only_status_is_conflated(tmp_path: Path) -> None:
+    w = World(tmp_path, status_interval=1.0)
+    run = w.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
+    w.runner.start("1", run.strategy_id)
+    for px in (75_000, 75_100, 75_000, 75_200):
+        w.trade("005930", px)
+    assert run.position == 10
+    before = len(w.of("strategy_status"))
+    for i in range(30):  # 3 s of trades inside the channel, 0.1 s apart, price moving
+        w.trade("005930", 75_150 if i % 2 else 75_180 - 30)
+    pnl_updates = len(w.of("strategy_status")) - before
+    assert 1 <= pnl_updates <= 4, pnl_updates
+
+
+def test_a_failing_strategy_stops_alone(world: World) -> None:
+    bad = world.runner.create("1", "boom", "005930", {"after": 2}, 1, False)
+    good = world.runner.create("1", "breakout", "005930", {"window": 2}, 1, False)
+    world.runner.start("1", bad.strategy_id)
+    world.runner.start("1", good.strategy_id)
+    for px in (75_000, 75_100, 75_000, 75_200, 75_300):
+        world.trade("005930", px)
+    assert bad.state == "error" and "indicator exploded" in (bad.reason or "")
+    assert good.state == "running" and good.position == 1
+    errors = [s for s in world.of("strategy_status")
+              if s["strategy_id"] == bad.strategy_id and s["data"]["state"] == "error"]
+    assert len(errors) == 1 and "indicator exploded" in errors[0]["data"]["reason"]
+    assert world.runner.running() == 1
+    # it can be started again (fresh indicator state)
+    world.runner.start("1", bad.strategy_id)
+    assert bad.state == "running"
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    run = w.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
+    stopped = w.runner.create("1", "rsi", "000660", {}, 5, False)
+    w.runner.start("1", run.strategy_id)
+    for px in (75_000, 75_100, 75_000, 75_200):
+        w.trade("005930", px)
+    w.db.close()
+    w2 = World(tmp_path)
+    again = w2.runner.get("1", run.strategy_id)
+    assert again.state == "running" and again.position == 10 and again.cost == 752_000
+    assert w2.runner.get("1", stopped.strategy_id).state == "created"
+    assert w2.runner.running() == 1
+    # and it keeps running: a breakdown after warm-up sells
+    for px in (75_300, 75_400, 74_000):
+        w2.trade("005930", px)
+    assert again.position == 0
+
+
+def test_stop_and_delete(world: World) -> None:
+    run = world.runner.create("1", "ma_crossover", "005930", {}, 1, False)
+    world.runner.start("1", run.strategy_id)
+    assert world.runner.stop("1", run.strategy_id).state == "stopped"
+    assert world.runner.running() == 0
+    world.runner.delete("1", run.strategy_id)
+    assert world.of("strategy_status")[-1]["data"]["state"] == "deleted"
+    with pytest.raises(NotFound):
+        world.runner.get("1", run.strategy_id)
+    assert world.runner.owner_of(run.strategy_id) is None
