@@ -4,10 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+VENDOR := hts_realtime/static/vendor/socket.io.min.js
 
 .PHONY: run test lint bench install clean
 
-install: $(STAMP) $(NODE_STAMP)
+install: $(STAMP) $(NODE_STAMP) $(VENDOR)
 
 $(STAMP): setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +20,15 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-run: $(STAMP) $(NODE_STAMP)
+# the dashboard's socket.io-client comes from npm at build time, served locally
+$(VENDOR): $(NODE_STAMP)
+	mkdir -p $(dir $@)
+	cp node_modules/socket.io-client/dist/socket.io.min.js $@
+
+run: $(STAMP) $(VENDOR)
 	$(VENV)/bin/hts-realtime serve --demo
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(VENDOR)
 	$(PY) -m pytest
 
 lint: $(STAMP)

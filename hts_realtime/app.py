@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import socketio
 from aiohttp import web
@@ -39,6 +40,7 @@ from hts_realtime.transport.streamers import PriceStreamer
 
 log = logging.getLogger("hts.app")
 
+STATIC_DIR = Path(__file__).parent / "static"
 DEMO_USERS = (("testuser", "testpass", False), ("admin", "adminpass", True))
 
 
@@ -170,9 +172,30 @@ def create_app(settings: Settings) -> web.Application:
     api = HttpApi(components.tokens, components.users, components.broker, components.master,
                   components.registry, components.streamer, components.strategies)
     app.add_routes(api.routes())
+    _add_dashboard(app)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_close_clients)
     return app
+
+
+def _add_dashboard(app: web.Application) -> None:
+    """The browser dashboard: static files in the package, served at ``/``.
+
+    ``static/vendor/socket.io.min.js`` is copied from npm's socket.io-client at
+    build time (``make``), so the page needs no CDN and works offline.
+    """
+    index = STATIC_DIR / "index.html"
+    if not index.exists():
+        log.warning("no dashboard: %s is missing", index)
+        return
+
+    async def dashboard(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    app.router.add_get("/", dashboard)
+    app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
+    if not (STATIC_DIR / "vendor" / "socket.io.min.js").exists():
+        log.warning("dashboard: static/vendor/socket.io.min.js is missing; run `make`")
 
 
 class SafeAccessLogger(AbstractAccessLogger):
