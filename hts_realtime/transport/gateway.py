@@ -201,12 +201,13 @@ class Gateway:
         await self.fanout.to_sid(sid, "error", {"type": "error", "event": event, **exc.to_dict()})
         return {"ok": False, "error": exc.to_dict()}
 
-    async def on_unknown(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
+    async def on_unknown(self, event: Any, sid: str, *args: Any) -> dict[str, Any]:
+        name = str(event)[:64]  # a hostile client may send a non-string event name
         session = self.registry.get(sid)
-        exc: HtsError = UnknownEvent(f"unknown event {event[:64]!r}")
+        exc: HtsError = UnknownEvent(f"unknown event {name!r}")
         if session is not None and not session.limiter.take():
             exc = RateLimited("too many requests; slow down")
-        return await self._fail(sid, event[:64], exc)
+        return await self._fail(sid, name, exc)
 
     # -- topics --------------------------------------------------------------------------
     async def _join(self, session: Session, topic: Topic) -> None:
