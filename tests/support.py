@@ -7,6 +7,7 @@ own SQLite file, exactly as an operator would run it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -257,10 +258,8 @@ class Client:
                     f"saw {[e for e, _ in self.order][-20:]}"
                 )
             self._arrived.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), remaining)
-            except TimeoutError:
-                pass
         return self.events[event]
 
     async def disconnect(self) -> None:

@@ -60,7 +60,7 @@ def test_concurrent_orders_keep_every_account_consistent(
     assert sum(len(r) for r in results) > 60
     for token, ids in zip(tokens, results, strict=True):
         for order_id in ids:
-            status, order, _ = srv.http("GET", f"/api/orders/{order_id}", token=token)
+            _status, order, _ = srv.http("GET", f"/api/orders/{order_id}", token=token)
             if order["status"] not in FINAL:
                 srv.http("DELETE", f"/api/orders/{order_id}", token=token)
         cash = INITIAL

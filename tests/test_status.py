@@ -57,7 +57,7 @@ async def test_status_reports_connections_subscriptions_and_the_streamer(
 
 
 def test_healthz_and_symbols(server: Server) -> None:
-    status, body, _ = server.http("GET", "/healthz")
+    status, _body, _ = server.http("GET", "/healthz")
     assert status == 200
     status, symbols, _ = server.http("GET", "/api/symbols")
     assert status == 200 and len(symbols) >= 30

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from datetime import datetime
 
@@ -62,7 +63,7 @@ async def test_price_updates_once_a_second_only_for_subscribed_symbols(
         assert datetime.fromisoformat(d["timestamp"]).tzinfo is not None
     # updates of one symbol are about a second apart (a batch carries both symbols)
     samsung = [t for t, s in zip(arrivals, symbols, strict=True) if s == "005930"]
-    gaps = [b - a for a, b in zip(samsung, samsung[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(samsung)]
     assert gaps and min(gaps) > 0.7, gaps
 
     assert (await c.call("unsubscribe", {"topic": "price:005930"}))["ok"]

@@ -12,7 +12,7 @@ import pytest
 
 from hts_realtime.domain.broker import PaperBroker
 from hts_realtime.domain.events import EventBus, Journal, PrivateEvent
-from hts_realtime.domain.market import KST, MarketSimulator, Quote
+from hts_realtime.domain.market import KST, MarketSimulator
 from hts_realtime.domain.strategies import Signal, Strategy, build_strategy
 from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
