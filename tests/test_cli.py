@@ -1,0 +1,82 @@
+"""The hts-realtime command line: serve's start-up checks, user add, token."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jwt
+
+from tests.support import AUDIENCE, SECRET, Server
+
+
+def run(args: list[str], env: dict[str, str], stdin: str | None = None,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hts_realtime", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HTS_")}
+    env["HTS_DATABASE"] = str(tmp_path / "cli.db")
+    env.update(extra)
+    return env
+
+
+def test_serve_refuses_to_start_without_a_strong_secret(tmp_path: Path) -> None:
+    r = run(["serve", "--port", "1"], _env(tmp_path))
+    assert r.returncode == 2 and "HTS_JWT_SECRET" in r.stderr
+    r = run(["serve", "--port", "1"], _env(tmp_path, HTS_JWT_SECRET="short"))
+    assert r.returncode == 2 and "at least 32 bytes" in r.stderr
+    assert "short" not in r.stderr
+
+
+def test_user_add_and_token(tmp_path: Path) -> None:
+    env = _env(tmp_path, HTS_JWT_SECRET=SECRET)
+    r = run(["user", "add", "carol", "--password", "s3cret-pw"], env)
+    assert r.returncode == 0, r.stderr
+    assert "carol" in r.stdout and "s3cret-pw" not in r.stdout
+    r = run(["user", "add", "dave", "--admin"], env, stdin="from-stdin-pw\n")
+    assert r.returncode == 0 and "admin" in r.stdout
+    r = run(["user", "add", "carol", "--password", "again-pw"], env)
+    assert r.returncode == 1 and "already exists" in r.stderr
+    r = run(["user", "add", "bad name!", "--password", "pw12"], env)
+    assert r.returncode == 1
+    r = run(["token", "dave", "--ttl", "120"], env)
+    assert r.returncode == 0, r.stderr
+    claims = jwt.decode(r.stdout.strip(), SECRET, algorithms=["HS256"], audience=AUDIENCE)
+    assert claims["name"] == "dave" and claims["roles"] == ["admin"]
+    assert claims["exp"] - claims["iat"] == 120
+    r = run(["token", "nobody"], env)
+    assert r.returncode == 1 and "no user" in r.stderr
+
+
+def test_a_cli_token_and_a_stdin_password_work_against_the_server(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "srv").start()
+    try:
+        env = srv.env()
+        r = run(["user", "add", "erin"], env, stdin="erin-password\n", cwd=srv.workdir)
+        assert r.returncode == 0, r.stderr
+        assert srv.login("erin", "erin-password")
+        r = run(["token", "erin"], env, cwd=srv.workdir)
+        status, body, _ = srv.http("GET", "/api/account", token=r.stdout.strip())
+        assert status == 200 and body["cash"] == 100_000_000
+    finally:
+        srv.stop()
+    assert "erin-password" not in srv.log()
+
+
+def test_demo_keeps_its_generated_secret_for_the_token_command(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "demo", env={"HTS_JWT_SECRET": ""}).start()
+    try:
+        env = srv.env()
+        env.pop("HTS_JWT_SECRET")
+        r = run(["token", "testuser", "--demo"], env, cwd=srv.workdir)
+        assert r.returncode == 0, r.stderr
+        status, body, _ = srv.http("GET", "/api/account", token=r.stdout.strip())
+        assert status == 200, body
+    finally:
+        srv.stop()
