@@ -86,8 +86,11 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.redis_url:
         log.warning("HTS_REDIS_URL is set, but multi-process scale-out is not built yet: "
                     "this process serves its own clients only")
+    # shutdown_timeout bounds the wait for requests still open at exit (a held
+    # long-poll GET would otherwise keep the process alive for ping_interval)
     web.run_app(app, host=settings.host, port=settings.port, print=None,
-                access_log_class=SafeAccessLogger, handle_signals=True)
+                access_log_class=SafeAccessLogger, handle_signals=True,
+                shutdown_timeout=settings.shutdown_grace_seconds)
     return 0
 
 

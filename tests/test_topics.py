@@ -91,6 +91,18 @@ async def test_auth_topics_subscribe_in_the_handshake(
     assert hello["topics"] == ["price:005930", "order:*"]
     update = (await c.wait_for("price_update", timeout=5))[0]
     assert update["symbol"] == "005930"
+    assert c.order[0][0] == "connected", "nothing may precede the connected event"
+
+
+async def test_connected_comes_first_even_while_prices_stream(
+        server: Server, token: str, clients: Callable[[], Client]) -> None:
+    # keep the streamer busy with the symbol, then connect several times into it
+    await _client(server, token, clients, topics=["price:000660"])
+    for _ in range(6):
+        c = await _client(server, token, clients, topics=["price:000660"])
+        await c.wait_for("price_update", timeout=5)
+        assert c.order[0][0] == "connected", [e for e, _ in c.order]
+        await c.disconnect()
 
 
 async def test_get_price(server: Server, token: str, clients: Callable[[], Client]) -> None:

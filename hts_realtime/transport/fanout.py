@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -83,14 +83,18 @@ class Fanout:
         session: Session,
         last_seq: int | None,
         connected: Callable[[int], dict[str, Any]],
+        after_connected: Callable[[Session], Awaitable[None]],
     ) -> None:
         """Send ``connected``, replay what the client missed, then go live.
 
         Runs once per connection, right after the handshake is accepted.
+        ``after_connected`` runs between the two (the gateway enters the
+        session's rooms there, so no broadcast precedes ``connected``).
         """
         sid, user_id = session.sid, session.user_id
         head = self.journal.last_seq(user_id)
         await self.to_sid(sid, "connected", connected(head))
+        await after_connected(session)
         if last_seq is not None and last_seq != head:
             first = self.journal.first_kept_seq(user_id)
             kept_from = first if first is not None else head + 1

@@ -53,7 +53,9 @@ class Refused(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
 
     def __init__(self, error: HtsError) -> None:
         super().__init__(error.message)
-        self.error_args = error.to_dict()
+        # python-socketio clients get this whole dict as the connect_error data;
+        # socket.io-client exposes `message` as err.message and `data` as err.data
+        self.error_args = {**error.to_dict(), "data": error.to_dict()}
 
 
 class Gateway:
@@ -120,7 +122,7 @@ class Gateway:
         )
         self.registry.add(session)
         for topic in topics:
-            await self._join(session, topic)
+            self.registry.subscribe(session, topic)  # rooms are entered once `connected` is out
         log.info("sid=%s user=%s connected topics=%d", sid, identity.user_id, len(topics))
 
         def connected(last_seq: int) -> dict[str, Any]:
@@ -137,6 +139,10 @@ class Gateway:
             self._open(session, auth_data.get("last_seq"), connected)
         )
 
+    async def _enter_rooms(self, session: Session) -> None:
+        for topic in list(session.topics):
+            await self._enter(session, topic)
+
     async def _open(
         self, session: Session, last_seq: int | None, connected: Callable[[int], dict[str, Any]]
     ) -> None:
@@ -149,7 +155,7 @@ class Gateway:
         if self.registry.get(session.sid) is not session:
             return
         try:
-            await self.fanout.open_session(session, last_seq, connected)
+            await self.fanout.open_session(session, last_seq, connected, self._enter_rooms)
         except Exception:
             log.exception("sid=%s user=%s opening the session failed", session.sid,
                           session.user_id)
@@ -212,9 +218,12 @@ class Gateway:
     # -- topics --------------------------------------------------------------------------
     async def _join(self, session: Session, topic: Topic) -> None:
         if self.registry.subscribe(session, topic):
-            await self.sio.enter_room(session.sid, topic.room(session.user_id))
-            if topic.kind is TopicKind.PRICE:
-                self.streamer.ensure_running()
+            await self._enter(session, topic)
+
+    async def _enter(self, session: Session, topic: Topic) -> None:
+        await self.sio.enter_room(session.sid, topic.room(session.user_id))
+        if topic.kind is TopicKind.PRICE:
+            self.streamer.ensure_running()
 
     async def _subscribe(self, session: Session, data: dict[str, Any]) -> Reply:
         raws = [data["topic"]] if "topic" in data else data["topics"]
