@@ -225,44 +225,36 @@ class Gateway:
         if topic.kind is TopicKind.PRICE:
             self.streamer.ensure_running()
 
-    async def _subscribe(self, session: Session, data: dict[str, Any]) -> Reply:
-        raws = [data["topic"]] if "topic" in data else data["topics"]
+    def _requested(self, data: dict[str, Any]) -> list[Any]:
+        raws: list[Any] = [data["topic"]] if "topic" in data else data["topics"]
         if len(raws) > self.settings.max_topics_per_request:
             raise InvalidMessage(f"at most {self.settings.max_topics_per_request} topics a request")
-        topics = self.authorizer.parse_all(raws, session.user_id)
+        return raws
+
+    @staticmethod
+    def _topic_replies(event: str, phrase: str, session: Session, topics: list[Topic]) -> Reply:
+        names = [t.name for t in topics]
+        log.info("sid=%s user=%s %s %s", session.sid, session.user_id, event, ",".join(names))
+        replies = [(event, {"type": event, "topic": n, "message": f"Successfully {phrase} {n}"})
+                   for n in names]
+        return {"topics": names}, replies
+
+    async def _subscribe(self, session: Session, data: dict[str, Any]) -> Reply:
+        topics = self.authorizer.parse_all(self._requested(data), session.user_id)
         if len(session.topics | set(topics)) > self.settings.max_subscriptions:
             raise SubscriptionLimit(
                 f"at most {self.settings.max_subscriptions} topics per connection"
             )
         for topic in topics:
             await self._join(session, topic)
-        log.info("sid=%s user=%s subscribed %s", session.sid, session.user_id,
-                 ",".join(t.name for t in topics))
-        names = [t.name for t in topics]
-        replies = [
-            ("subscribed", {"type": "subscribed", "topic": n,
-                            "message": f"Successfully subscribed to {n}"})
-            for n in names
-        ]
-        return {"topics": names}, replies
+        return self._topic_replies("subscribed", "subscribed to", session, topics)
 
     async def _unsubscribe(self, session: Session, data: dict[str, Any]) -> Reply:
-        raws = [data["topic"]] if "topic" in data else data["topics"]
-        if len(raws) > self.settings.max_topics_per_request:
-            raise InvalidMessage(f"at most {self.settings.max_topics_per_request} topics a request")
-        topics = [parse_topic(r) for r in raws]
+        topics = [parse_topic(r) for r in self._requested(data)]
         for topic in topics:
             if self.registry.unsubscribe(session, topic):
                 await self.sio.leave_room(session.sid, topic.room(session.user_id))
-        log.info("sid=%s user=%s unsubscribed %s", session.sid, session.user_id,
-                 ",".join(t.name for t in topics))
-        names = [t.name for t in topics]
-        replies = [
-            ("unsubscribed", {"type": "unsubscribed", "topic": n,
-                              "message": f"Successfully unsubscribed from {n}"})
-            for n in names
-        ]
-        return {"topics": names}, replies
+        return self._topic_replies("unsubscribed", "unsubscribed from", session, topics)
 
     # -- requests ------------------------------------------------------------------------
     async def _ping(self, session: Session, data: dict[str, Any]) -> Reply:
