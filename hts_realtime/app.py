@@ -149,17 +149,19 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_clients(app: web.Application) -> None:
-    """On shutdown, close every client's connection (they reconnect elsewhere or
-    later) so the server does not wait out long-polls and open websockets."""
+    """On shutdown, end every client's transport *without* an Engine.IO CLOSE packet.
+
+    Clients (socket.io-client and python-socketio alike) treat a CLOSE packet
+    as "the server does not want me" and stay away; a lost transport makes
+    them reconnect — to this server once it is back, or to another one.
+    """
     c = app[COMPONENTS]
-    if c.sio.eio.sockets:
-        # bounded: engine.io waits for each socket's send queue to drain, and a
-        # socket whose transport already died never drains
+    for socket in list(c.sio.eio.sockets.values()):
         try:
-            await asyncio.wait_for(c.sio.eio.disconnect(), c.settings.shutdown_grace_seconds)
-        except TimeoutError:
-            log.warning("some clients did not close within %.1fs",
-                        c.settings.shutdown_grace_seconds)
+            await socket.close(wait=False, abort=True, reason=c.sio.eio.reason.SERVER_DISCONNECT)
+            await socket.queue.put(None)  # wakes the transport's writer, which closes it
+        except Exception:
+            log.warning("closing a client at shutdown failed", exc_info=True)
     await c.sio.shutdown()
 
 

@@ -48,3 +48,12 @@ def test_room_emit_encodes_once() -> None:
     # fanout.to_room relies on one encode per broadcast (no callback)
     src = inspect.getsource(socketio.AsyncManager.emit)
     assert "encoded_packet = pkt.encode()" in src
+
+
+def test_abort_close_and_queue_wakeup_exist() -> None:
+    # app._close_clients: socket.close(wait=False, abort=True) sends no CLOSE packet,
+    # and a None in socket.queue wakes the writer so the transport ends
+    src = inspect.getsource(engineio.async_socket.AsyncSocket.close)
+    assert "if not abort:" in src and "packet.CLOSE" in src
+    writer = inspect.getsource(engineio.async_socket.AsyncSocket._websocket_handler)
+    assert "await self.queue.put(None)" in writer and "await ws.close()" in writer
