@@ -5,6 +5,7 @@ Run it against a live server (``hts-realtime serve --demo``)::
     python -m clients.bot                       # prices: the seed's walkthrough
     python -m clients.bot --order --quantity 10 # place an order and follow it to the end
     python -m clients.bot --resume-demo         # lose the connection, come back, catch up
+    python -m clients.bot --strategy breakout --params '{"window": 5}' --auto-trade
 
 It stays connected across server restarts: python-socketio's reconnection
 logic dials again, and the handshake ``auth`` (a callable, evaluated on every
@@ -173,6 +174,13 @@ class Api:
             await asyncio.sleep(1.0)
             return await self._expect(201, "POST", "/api/orders", token=token, body=order,
                                       headers=headers)
+
+    async def create_strategy(self, token: str, spec: Payload) -> Payload:
+        return await self._expect(201, "POST", "/api/strategies", token=token, body=spec)
+
+    async def strategy_action(self, token: str, strategy_id: str, verb: str) -> Payload:
+        return await self._expect(200, "POST", f"/api/strategies/{strategy_id}/{verb}",
+                                  token=token, body={})
 
     async def _expect(self, expected: int, method: str, path: str, **kwargs: Any) -> Payload:
         status, body = await self.request(method, path, **kwargs)
@@ -605,7 +613,47 @@ async def run_resume_demo(args: argparse.Namespace, api: Api, stream: Stream) ->
     show_account(await get_account(stream), before)
 
 
-MODES = {"prices": run_prices, "order": run_order, "resume-demo": run_resume_demo}
+def describe_strategy_event(event: str, payload: Payload) -> str:
+    data = payload["data"]
+    if event == "strategy_signal":
+        return (f"[seq {payload['seq']}] SIGNAL {data['signal'].upper()} {data['quantity']} "
+                f"{data['symbol']} @ {won(int(data['price']))}: {data['reason']}")
+    if event == "strategy_status":
+        return (f"[seq {payload['seq']}] status {data['state']}: position {data['position']}, "
+                f"realized {signed_won(int(data['realized_pnl']))}, "
+                f"unrealized {signed_won(int(data['unrealized_pnl']))}")
+    return f"[seq {payload['seq']}] {describe_order(data)}"
+
+
+async def run_strategy(args: argparse.Namespace, api: Api, stream: Stream) -> None:
+    try:
+        params = json.loads(args.params)
+    except ValueError:
+        raise BotError(f"--params is not JSON: {args.params!r}") from None
+    spec = {"kind": args.strategy, "symbol": args.symbol, "params": params,
+            "quantity": args.quantity, "auto_trade": args.auto_trade}
+    section("Create Strategy")
+    run = await api.create_strategy(stream.token, spec)
+    sid = str(run["strategy_id"])
+    say(f"Created {sid}: {run['kind']} on {run['symbol']} {compact(run['params'])}, "
+        f"quantity {run['quantity']}, auto_trade {'on' if run['auto_trade'] else 'off'}")
+    topic = f"strategy:{sid}"
+    await stream.call("subscribe", {"topic": topic})
+    stream.topics.append(topic)
+    stream.on_private = lambda event, payload, replayed: say(
+        ("replayed " if replayed else "") + describe_strategy_event(event, payload))
+    section(f"Running ({args.seconds:g} seconds)")
+    await api.strategy_action(stream.token, sid, "start")
+    await asyncio.sleep(args.seconds)
+    final = await api.strategy_action(stream.token, sid, "stop")
+    section("Strategy (stopped)")
+    say(f"{sid}: {final['signals']} signals, position {final['position']}, "
+        f"realized {signed_won(int(final['realized_pnl']))}, "
+        f"unrealized {signed_won(int(final['unrealized_pnl']))}")
+
+
+MODES = {"prices": run_prices, "order": run_order, "resume-demo": run_resume_demo,
+         "strategy": run_strategy}
 
 
 # -- main --------------------------------------------------------------------------------
@@ -617,7 +665,7 @@ async def run(args: argparse.Namespace) -> None:
         section("Login", first=True)
         token = await api.login(creds)
         say(f"Access Token: {preview(token)}")
-        topics = ["order:*"] if args.mode != "prices" else []
+        topics = ["order:*"] if args.mode in ("order", "resume-demo") or args.auto_trade else []
         stream = Stream(args.url, api, creds, token, topics)
         section("Socket.IO Connection")
         await stream.connect()
@@ -664,14 +712,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help="place an order and follow it until it is done")
     mode.add_argument("--resume-demo", dest="mode", action="store_const", const="resume-demo",
                       help="drop the connection, trade while away, reconnect and catch up")
+    mode.add_argument("--strategy", metavar="KIND", dest="strategy", default=None,
+                      choices=("ma_crossover", "rsi", "breakout"),
+                      help="create a strategy of KIND, run it for --seconds, print its "
+                           "signals and status")
     p.set_defaults(mode="prices")
+    p.add_argument("--params", default="{}", help='strategy parameters as JSON, e.g. '
+                   '\'{"window": 5}\'')
+    p.add_argument("--auto-trade", action="store_true",
+                   help="let the strategy place paper orders (strategy mode)")
     p.add_argument("--side", choices=("buy", "sell"), default="buy")
     p.add_argument("--quantity", type=positive(int), default=10)
     p.add_argument("--price", type=positive(int), default=None,
                    help="limit price in KRW (on the KRX tick grid); omit for a market order")
     p.add_argument("--timeout", type=positive(float), default=60.0,
                    help="how long to wait for an order to finish")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.strategy is not None:
+        args.mode = "strategy"
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -352,3 +352,25 @@ def test_ctrl_c_disconnects_cleanly(make_server: Callable[..., Server], tmp_path
             break
         time.sleep(0.1)
     assert (status, body["active_connections"], body["subscriptions"]) == (200, 0, {}), body
+
+
+def test_strategy_mode_prints_signals_status_and_fills(server: Server) -> None:
+    server.add_user("botstrat", "password1")
+    proc = run_bot("--url", server.url, "--username", "botstrat", "--password", "password1",
+                   "--strategy", "breakout", "--params", '{"window": 2}', "--auto-trade",
+                   "--quantity", "2", "--seconds", "5")
+    assert proc.returncode == 0, explain(proc)
+    lines = proc.stdout.splitlines()
+    created = value_after(lines, "Created ")
+    sid = created.split(":")[0]
+    assert sid.startswith("STR") and "auto_trade on" in created
+    signals = [ln for ln in lines if " SIGNAL " in ln]
+    assert signals, explain(proc)
+    assert any(re.search(r"status running: position \d+", ln) for ln in lines)
+    assert any(re.search(r" buy 2 005930: filled 2/2 @ [\d,]+원", ln) for ln in lines), \
+        explain(proc)
+    seqs = [int(m.group(1)) for ln in lines if (m := re.match(r"\[seq (\d+)\]", ln))]
+    assert seqs == sorted(set(seqs)), "seqs must rise with no duplicate"
+    status, run, _ = server.http("GET", f"/api/strategies/{sid}", token=server.login(
+        "botstrat", "password1"))
+    assert status == 200 and run["state"] == "stopped" and run["signals"] >= len(signals)
