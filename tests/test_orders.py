@@ -63,6 +63,7 @@ def test_market_buy_then_sell_with_exact_integer_money(server: Server, trader: s
         assert held["reserved_cash"] == 10 * upper
     buy = wait_order(server, trader, buy["order_id"])
     assert buy["status"] == "filled" and buy["filled_quantity"] == 10
+    assert 0 < buy["last_fill_quantity"] <= 10 and buy["last_fill_price"] > 0  # read from disk
     cost = _filled_amount(server, trader, buy["order_id"])
     acc = account(server, trader)
     assert acc["cash"] == INITIAL - cost

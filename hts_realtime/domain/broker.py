@@ -441,9 +441,10 @@ class PaperBroker:
     def _update(self, conn: sqlite3.Connection, o: Order) -> None:
         conn.execute(
             "UPDATE orders SET status = ?, filled_quantity = ?, filled_amount = ?, "
-            "last_fill_price = ?, reason = ?, updated_at = ? WHERE order_id = ?",
-            (o.status.value, o.filled_quantity, o.filled_amount, o.last_fill_price, o.reason,
-             o.updated_at, o.order_id),
+            "last_fill_price = ?, last_fill_quantity = ?, reason = ?, updated_at = ? "
+            "WHERE order_id = ?",
+            (o.status.value, o.filled_quantity, o.filled_amount, o.last_fill_price,
+             o.last_fill_quantity, o.reason, o.updated_at, o.order_id),
         )
 
 
@@ -462,6 +463,7 @@ def _order(row: sqlite3.Row) -> Order:
         filled_quantity=int(row["filled_quantity"]),
         filled_amount=int(row["filled_amount"]),
         last_fill_price=row["last_fill_price"],
+        last_fill_quantity=int(row["last_fill_quantity"]),
         reserve_price=int(row["reserve_price"]),
         reason=row["reason"],
         strategy_id=row["strategy_id"],

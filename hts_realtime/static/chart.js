@@ -64,20 +64,21 @@ export class LineChart {
     const x = (t) => pad.l + ((t - t0) / (t1 - t0)) * (w - pad.l - pad.r);
     const y = (p) => pad.t + ((hi - p) / (hi - lo)) * (h - pad.t - pad.b);
 
-    // grid and price labels
+    // grid and price labels, at round prices
     ctx.strokeStyle = GRID;
     ctx.lineWidth = 1;
     ctx.fillStyle = LABEL;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    for (let i = 0; i <= 4; i++) {
-      const p = lo + ((hi - lo) * i) / 4;
+    const step = niceStep((hi - lo) / 4);
+    const yLast = y(pts[pts.length - 1].price);
+    for (let p = Math.ceil(lo / step) * step; p <= hi; p += step) {
       const yy = Math.round(y(p)) + 0.5;
       ctx.beginPath();
       ctx.moveTo(pad.l, yy);
       ctx.lineTo(w - pad.r, yy);
       ctx.stroke();
-      ctx.fillText(num(Math.round(p)), w - pad.r + 6, yy);
+      if (Math.abs(yy - yLast) > 12) ctx.fillText(num(Math.round(p)), w - pad.r + 6, yy); // not under the tag
     }
     // time labels: first and last point
     ctx.textBaseline = "alphabetic";
@@ -134,4 +135,11 @@ export class LineChart {
     ctx.textBaseline = "middle";
     ctx.fillText(num(last), w - pad.r + 6, yl);
   }
+}
+
+/** A round step (1, 2, 2.5 or 5 times a power of ten) near `raw`. */
+function niceStep(raw) {
+  const pow = 10 ** Math.floor(Math.log10(Math.max(raw, 1)));
+  const f = raw / pow;
+  return pow * (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10);
 }

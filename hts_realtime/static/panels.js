@@ -1,5 +1,5 @@
-// The dashboard's panels: each owns its DOM and knows how to draw its data.
-// They hold no connection logic; app.js feeds them.
+// The dashboard's tables: the watchlist, the order blotter and the account.
+// Each owns its DOM and draws the data it is given; no connection logic here.
 
 import { arrow, clock, direction, esc, krw, num, pct, signedKrw } from "./api.js";
 
@@ -175,7 +175,7 @@ export class AccountView {
       dValue += delta;
       const pnl = p.unrealized_pnl + delta;
       return `<tr data-testid="position-row" data-symbol="${esc(p.symbol)}">
-        <td>${esc(p.name ?? this.nameOf(p.symbol))} <span class="dim small">${esc(p.symbol)}</span></td>
+        <td title="${esc(p.symbol)}">${esc(p.name ?? this.nameOf(p.symbol))}</td>
         <td class="r num">${num(p.quantity)}</td>
         <td class="r num">${num(p.avg_price)}</td>
         <td class="r num">${num(mark)}</td>
@@ -193,53 +193,5 @@ export class AccountView {
     e.realized.textContent = signedKrw(a.realized_pnl ?? 0);
     e.realized.className = direction(a.realized_pnl ?? 0);
     e.total.textContent = krw(a.total_value + dValue);
-  }
-}
-
-// -- strategies ------------------------------------------------------------------------
-
-export class StrategiesView {
-  constructor(container, { onAction, nameOf }) {
-    this.container = container;
-    this.nameOf = nameOf;
-    container.addEventListener("click", (e) => {
-      const btn = e.target.closest("button[data-action]");
-      if (btn) onAction(btn.dataset.action, btn.closest("[data-strategy-id]").dataset.strategyId, btn);
-    });
-  }
-
-  render(strategies, signals) {
-    const list = [...strategies.values()].sort((a, b) => a.created_at.localeCompare(b.created_at));
-    if (!list.length) {
-      this.container.innerHTML = `<p class="empty">전략 없음 (no strategies yet)</p>`;
-      return;
-    }
-    this.container.innerHTML = list.map((s) => {
-      const params = Object.entries(s.params ?? {}).map(([k, v]) => `${k}=${v}`).join(", ");
-      const sigs = (signals.get(s.strategy_id) ?? []).map((g) =>
-        `<span class="sig ${g.signal === "buy" ? "up" : "down"}" title="${esc(g.reason)}">
-          ${g.signal === "buy" ? "매수" : "매도"} ${num(g.quantity)}@${num(g.price)}
-          <span class="dim">${esc(clock(g.timestamp))}</span></span>`).join("");
-      const running = s.state === "running";
-      const pnl = (s.realized_pnl ?? 0) + (s.unrealized_pnl ?? 0);
-      return `<div class="strat" data-testid="strategy-row" data-strategy-id="${esc(s.strategy_id)}">
-        <div class="strat-head">
-          <b>${esc(s.kind)}</b> ${esc(this.nameOf(s.symbol))} <span class="dim small">${esc(s.symbol)}</span>
-          <span class="state st-${esc(s.state)}" data-testid="strategy-state"
-            title="${esc(s.reason ?? "")}">${esc(s.state)}</span>
-        </div>
-        <div class="strat-meta small">
-          ${s.auto_trade ? "자동매매" : "모의"} · 수량 ${num(s.quantity)} · 보유 ${num(s.position)}
-          · 신호 ${num(s.signals ?? 0)} · 손익 <span class="${direction(pnl)}">${signedKrw(pnl)}</span>
-        </div>
-        <div class="strat-params mono small dim">${esc(params)}${s.reason ? ` · ${esc(s.reason)}` : ""}</div>
-        <div class="strat-signals" data-testid="strategy-signals">${sigs || `<span class="dim small">신호 대기 (no signals yet)</span>`}</div>
-        <div class="strat-actions">
-          <button type="button" class="small" data-action="start" data-testid="strategy-start" ${running ? "disabled" : ""}>시작 start</button>
-          <button type="button" class="small" data-action="stop" data-testid="strategy-stop" ${running ? "" : "disabled"}>정지 stop</button>
-          <button type="button" class="small ghost danger" data-action="delete" data-testid="strategy-delete">삭제</button>
-        </div>
-      </div>`;
-    }).join("");
   }
 }

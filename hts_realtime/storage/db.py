@@ -115,6 +115,10 @@ SCHEMA: tuple[str, ...] = (
     );
     CREATE INDEX strategies_by_user ON strategies (user_id);
     """,
+    # v4: the size of an order's latest fill, for order views read back from disk
+    """
+    ALTER TABLE orders ADD COLUMN last_fill_quantity INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
