@@ -32,8 +32,8 @@ test: $(STAMP) $(NODE_STAMP) $(VENDOR)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check hts_realtime clients tests
-	$(VENV)/bin/mypy hts_realtime
+	$(VENV)/bin/ruff check hts_realtime clients tests bench
+	$(VENV)/bin/mypy hts_realtime clients bench
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(PY) -m bench

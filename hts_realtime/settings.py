@@ -69,6 +69,7 @@ class Settings:
     max_payload_bytes: int = 64 * 1024
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
+    ws_compression: bool = False  # permessage-deflate: ~4x memory per connection
     ping_interval_seconds: float = 25.0
     ping_timeout_seconds: float = 20.0
     shutdown_grace_seconds: float = 2.0

@@ -54,11 +54,15 @@ class PriceStreamer:
     async def _run(self) -> None:
         try:
             # a quick unsubscribe/subscribe must not make two ticks within one interval
-            wait = self._last_tick + self.interval - asyncio.get_running_loop().time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            loop = asyncio.get_running_loop()
+            next_at = max(loop.time(), self._last_tick + self.interval)
             while True:
-                self._last_tick = asyncio.get_running_loop().time()
+                # a fixed cadence: the time spent sending is not added to the period
+                await asyncio.sleep(max(0.0, next_at - loop.time()))
+                self._last_tick = loop.time()
+                next_at += self.interval
+                if next_at <= self._last_tick:  # fell behind: skip ahead, never burst
+                    next_at = self._last_tick + self.interval
                 symbols = self.registry.subscribed_symbols()
                 if not symbols:
                     log.info("price streamer stopping: no subscribers")
@@ -69,7 +73,6 @@ class PriceStreamer:
                         await self.fanout.to_room(
                             "price_update", price_update(q), price_topic(symbol))
                 self.ticks += 1
-                await asyncio.sleep(self.interval)
         except asyncio.CancelledError:
             raise
         except Exception:
