@@ -107,6 +107,16 @@ def _refusals() -> list[tuple[str, Callable[[], object], str]]:
         ("missing exp", lambda: {"token": mint(drop=("exp",))}, "auth_failed"),
         ("sub not a string", lambda: {"token": mint(sub=1)}, "auth_failed"),
         ("token not a string", lambda: {"token": 12345}, "invalid_message"),
+        ("bad topic in auth", lambda: {"token": mint(), "topics": ["stock:1"]}, "invalid_topic"),
+        ("unknown symbol in auth", lambda: {"token": mint(), "topics": ["price:999999"]},
+         "unknown_symbol"),
+        ("someone else's order in auth", lambda: {"token": mint(), "topics": ["order:ORDX"]},
+         "not_found"),
+        ("negative last_seq", lambda: {"token": mint(), "last_seq": -1}, "invalid_message"),
+        ("string last_seq", lambda: {"token": mint(), "last_seq": "5"}, "invalid_message"),
+        ("bool last_seq", lambda: {"token": mint(), "last_seq": True}, "invalid_message"),
+        ("topics not a list", lambda: {"token": mint(), "topics": "price:005930"},
+         "invalid_message"),
         ("auth not an object", lambda: "just-a-string", "invalid_message"),
     ]
 

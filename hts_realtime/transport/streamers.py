@@ -69,14 +69,14 @@ class PriceStreamer:
                     return
                 for symbol in symbols:
                     q = self.market.quote(symbol)
-                    if q is not None:
+                    if q is None:
+                        continue
+                    try:
                         await self.fanout.to_room(
                             "price_update", price_update(q), price_topic(symbol))
+                    except Exception:  # one failed send must not stop the stream
+                        log.exception("topic=price:%s send failed", symbol)
                 self.ticks += 1
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("price streamer crashed")
         finally:
             self._task = None if self._task is asyncio.current_task() else self._task
 
