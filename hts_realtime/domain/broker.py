@@ -17,12 +17,13 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from hts_realtime.domain.accounts import Accounts
 from hts_realtime.domain.events import EventBus, Journal, PrivateEvent
 from hts_realtime.domain.krx import on_grid
 from hts_realtime.domain.market import MarketSource, Quote
+from hts_realtime.domain.order_store import OrderStore, now_iso
 from hts_realtime.domain.orders import Order, OrderStatus, OrderType, Side, new_order_id
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.errors import (
@@ -31,7 +32,6 @@ from hts_realtime.errors import (
     InsufficientHoldings,
     InvalidOrder,
     InvalidPrice,
-    NotFound,
     OrderNotCancellable,
     UnknownSymbol,
 )
@@ -57,10 +57,6 @@ class OrderRequest:
         return hashlib.sha256(json.dumps(body).encode()).hexdigest()
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
 class PaperBroker:
     def __init__(
         self,
@@ -79,116 +75,35 @@ class PaperBroker:
         self.bus = bus
         self.master = master
         self.market = market
-        self.initial_cash = initial_cash
         self.max_quantity = max_quantity
         self.participation = participation
         self.fill_hooks: list[FillHook] = []
+        self.store = OrderStore(db)
+        self.accounts = Accounts(db, market, master, initial_cash)
         self._open: dict[str, list[Order]] = {}  # symbol -> open orders, time priority
         self._owner: dict[str, str] = {}  # order id -> user id (topic authorization)
         self._load()
 
     def _load(self) -> None:
-        for row in self.db.conn.execute("SELECT order_id, user_id FROM orders"):
-            self._owner[row["order_id"]] = row["user_id"]
-        rows = self.db.conn.execute(
-            "SELECT * FROM orders WHERE status IN ('accepted', 'partially_filled') "
-            "ORDER BY created_at"
-        ).fetchall()
-        for row in rows:
-            order = _order(row)
+        self._owner = self.store.owners()
+        for order in self.store.open_orders():
             self._open.setdefault(order.symbol, []).append(order)
 
-    # -- accounts ----------------------------------------------------------------------
-    def ensure_account(self, conn: sqlite3.Connection, user_id: str) -> sqlite3.Row:
-        conn.execute(
-            "INSERT OR IGNORE INTO accounts (user_id, cash) VALUES (?, ?)",
-            (user_id, self.initial_cash),
-        )
-        row: sqlite3.Row = conn.execute(
-            "SELECT * FROM accounts WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        return row
-
+    # -- accounts and queries -------------------------------------------------------------
     def account(self, user_id: str) -> dict[str, Any]:
-        """The account as the wire shows it: positions valued at the latest price."""
-        with self.db.transaction() as conn:
-            acc = self.ensure_account(conn, user_id)
-        rows = self.db.conn.execute(
-            "SELECT symbol, quantity, reserved_quantity, cost FROM positions "
-            "WHERE user_id = ? ORDER BY symbol",
-            (user_id,),
-        ).fetchall()
-        positions = []
-        market_value = unrealized = 0
-        for r in rows:
-            q = self.market.quote(r["symbol"])
-            qty, cost = int(r["quantity"]), int(r["cost"])
-            px = q.price if q else (cost // qty if qty else 0)
-            value = qty * px
-            pnl = value - cost
-            market_value += value
-            unrealized += pnl
-            sym = self.master.get(r["symbol"])
-            positions.append({
-                "symbol": r["symbol"],
-                "name": sym.name if sym else None,
-                "quantity": qty,
-                "available_quantity": qty - int(r["reserved_quantity"]),
-                "avg_price": (2 * cost + qty) // (2 * qty) if qty else 0,
-                "cost": cost,
-                "market_price": px,
-                "market_value": value,
-                "unrealized_pnl": pnl,
-            })
-        cash, reserved = int(acc["cash"]), int(acc["reserved_cash"])
-        return {
-            "account_id": f"paper-{user_id}",
-            "currency": "KRW",
-            "cash": cash,
-            "reserved_cash": reserved,
-            "available_cash": cash - reserved,
-            "positions": positions,
-            "market_value": market_value,
-            "unrealized_pnl": unrealized,
-            "realized_pnl": int(acc["realized_pnl"]),
-            "total_value": cash + market_value,
-        }
-
-    # -- queries -----------------------------------------------------------------------
-    def owner_of(self, order_id: str) -> str | None:
-        return self._owner.get(order_id)
+        return self.accounts.view(user_id)
 
     def get(self, user_id: str, order_id: str) -> Order:
-        row = self.db.conn.execute(
-            "SELECT * FROM orders WHERE order_id = ? AND user_id = ?", (order_id, user_id)
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no order {order_id!r}")
-        return _order(row)
+        return self.store.get(user_id, order_id)
 
     def fills(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
-        self.get(user_id, order_id)  # not_found for someone else's order
-        rows = self.db.conn.execute(
-            "SELECT fill_id, quantity, price, created_at FROM fills WHERE order_id = ? "
-            "ORDER BY fill_id",
-            (order_id,),
-        ).fetchall()
-        return [{"fill_id": r["fill_id"], "quantity": r["quantity"], "price": r["price"],
-                 "amount": r["quantity"] * r["price"], "time": r["created_at"]} for r in rows]
+        return self.store.fills(user_id, order_id)
 
-    def list_orders(self, user_id: str, status: str | None = None, limit: int = 500) -> list[Order]:
-        if status is not None:
-            rows = self.db.conn.execute(
-                "SELECT * FROM orders WHERE user_id = ? AND status = ? "
-                "ORDER BY created_at DESC LIMIT ?",
-                (user_id, status, limit),
-            ).fetchall()
-        else:
-            rows = self.db.conn.execute(
-                "SELECT * FROM orders WHERE user_id = ? ORDER BY created_at DESC LIMIT ?",
-                (user_id, limit),
-            ).fetchall()
-        return [_order(r) for r in rows]
+    def list_orders(self, user_id: str, status: str | None = None) -> list[Order]:
+        return self.store.list_for(user_id, status)
+
+    def owner_of(self, order_id: str) -> str | None:
+        return self._owner.get(order_id)
 
     def open_orders(self) -> int:
         return sum(len(v) for v in self._open.values())
@@ -221,7 +136,7 @@ class PaperBroker:
                 raise InvalidPrice(f"price {req.price} is outside today's band {lower}-{upper}")
         elif req.price is not None:
             raise InvalidOrder("a market order takes no price")
-        now = _now()
+        now = now_iso()
         order = Order(
             order_id=new_order_id(),
             user_id=user_id,
@@ -236,7 +151,7 @@ class PaperBroker:
             strategy_id=req.strategy_id,
         )
         with self.db.transaction() as conn:
-            acc = self.ensure_account(conn, user_id)
+            acc = self.accounts.ensure(conn, user_id)
             if req.side is Side.BUY:
                 order.reserve_price = req.price if req.price is not None else upper
                 need = order.reserve_price * req.quantity
@@ -263,7 +178,7 @@ class PaperBroker:
                     "WHERE user_id = ? AND symbol = ?",
                     (req.quantity, user_id, req.symbol),
                 )
-            self._insert(conn, order)
+            self.store.insert(conn, order)
             if idempotency_key is not None:
                 conn.execute(
                     "INSERT INTO idempotency_keys (user_id, key, order_id, created_at) "
@@ -378,19 +293,15 @@ class PaperBroker:
                 )
         order.filled_quantity += qty
         order.filled_amount += amount
-        conn.execute(
-            "INSERT INTO fills (order_id, user_id, symbol, side, quantity, price, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (order.order_id, uid, sym, order.side.value, qty, price, _now()),
-        )
+        self.store.record_fill(conn, order, qty, price)
         order.last_fill_price = price
         order.last_fill_quantity = qty
-        order.updated_at = _now()
+        order.updated_at = now_iso()
         if order.remaining_quantity == 0:
             self._close(conn, order, OrderStatus.FILLED, None)
         else:
             order.status = OrderStatus.PARTIALLY_FILLED
-            self._update(conn, order)
+            self.store.update(conn, order)
 
     def _close(
         self, conn: sqlite3.Connection, order: Order, status: OrderStatus, reason: str | None
@@ -413,8 +324,8 @@ class PaperBroker:
         order.reason = reason
         if status is not OrderStatus.FILLED:
             order.last_fill_quantity = 0
-        order.updated_at = _now()
-        self._update(conn, order)
+        order.updated_at = now_iso()
+        self.store.update(conn, order)
         book = self._open.get(order.symbol, [])
         if order in book:
             book.remove(order)
@@ -427,44 +338,3 @@ class PaperBroker:
             conn, order.user_id, "order_update", order_topics(order.order_id),
             {"data": order.to_wire()},
         )
-
-    def _insert(self, conn: sqlite3.Connection, o: Order) -> None:
-        conn.execute(
-            "INSERT INTO orders (order_id, user_id, symbol, side, order_type, quantity, price, "
-            "status, reserve_price, strategy_id, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (o.order_id, o.user_id, o.symbol, o.side.value, o.order_type.value, o.quantity,
-             o.price, o.status.value, o.reserve_price, o.strategy_id, o.created_at,
-             o.updated_at),
-        )
-
-    def _update(self, conn: sqlite3.Connection, o: Order) -> None:
-        conn.execute(
-            "UPDATE orders SET status = ?, filled_quantity = ?, filled_amount = ?, "
-            "last_fill_price = ?, last_fill_quantity = ?, reason = ?, updated_at = ? "
-            "WHERE order_id = ?",
-            (o.status.value, o.filled_quantity, o.filled_amount, o.last_fill_price,
-             o.last_fill_quantity, o.reason, o.updated_at, o.order_id),
-        )
-
-
-def _order(row: sqlite3.Row) -> Order:
-    return Order(
-        order_id=row["order_id"],
-        user_id=row["user_id"],
-        symbol=row["symbol"],
-        side=Side(row["side"]),
-        order_type=OrderType(row["order_type"]),
-        quantity=int(row["quantity"]),
-        price=row["price"],
-        status=OrderStatus(row["status"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        filled_quantity=int(row["filled_quantity"]),
-        filled_amount=int(row["filled_amount"]),
-        last_fill_price=row["last_fill_price"],
-        last_fill_quantity=int(row["last_fill_quantity"]),
-        reserve_price=int(row["reserve_price"]),
-        reason=row["reason"],
-        strategy_id=row["strategy_id"],
-    )

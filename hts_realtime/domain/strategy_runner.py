@@ -29,15 +29,21 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from hts_realtime.domain.broker import OrderRequest, PaperBroker
 from hts_realtime.domain.events import EventBus, Journal, PrivateEvent
 from hts_realtime.domain.market import Quote
 from hts_realtime.domain.orders import Order, OrderType, Side
 from hts_realtime.domain.strategies import Signal, Strategy, StrategyParamsError, build_strategy
+from hts_realtime.domain.strategy_run import (
+    CREATED,
+    DELETED,
+    ERROR,
+    RUNNING,
+    STOPPED,
+    StrategyRun,
+)
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.errors import Conflict, HtsError, InvalidStrategy, NotFound, UnknownSymbol
 from hts_realtime.storage.db import Database
@@ -45,77 +51,12 @@ from hts_realtime.topics import strategy_topics
 
 log = logging.getLogger("hts.strategies")
 
-CREATED, RUNNING, STOPPED, ERROR, DELETED = "created", "running", "stopped", "error", "deleted"
 
 StrategyFactory = Callable[[str, Mapping[str, object]], Strategy]
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-@dataclass(eq=False)
-class StrategyRun:
-    strategy_id: str
-    user_id: str
-    kind: str
-    symbol: str
-    params: dict[str, Any]
-    quantity: int
-    auto_trade: bool
-    state: str
-    created_at: str
-    updated_at: str
-    reason: str | None = None
-    position: int = 0
-    cost: int = 0
-    realized_pnl: int = 0
-    rule: Strategy | None = None
-    last_price: int | None = None
-    open_order_id: str | None = None
-    signals: int = 0
-    _status_at: float = field(default=0.0)
-    _reported_unrealized: int = 0
-
-    @property
-    def unrealized_pnl(self) -> int:
-        if not self.position or self.last_price is None:
-            return 0
-        return self.position * self.last_price - self.cost
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "strategy_id": self.strategy_id,
-            "kind": self.kind,
-            "symbol": self.symbol,
-            "params": self.params,
-            "quantity": self.quantity,
-            "auto_trade": self.auto_trade,
-            "state": self.state,
-            "reason": self.reason,
-            "position": self.position,
-            "avg_price": (2 * self.cost + self.position) // (2 * self.position)
-            if self.position else 0,
-            "last_price": self.last_price,
-            "realized_pnl": self.realized_pnl,
-            "unrealized_pnl": self.unrealized_pnl,
-            "signals": self.signals,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-
-    def status_data(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "position": self.position,
-            "realized_pnl": self.realized_pnl,
-            "unrealized_pnl": self.unrealized_pnl,
-            "updated_at": self.updated_at,
-            "symbol": self.symbol,
-            "kind": self.kind,
-            "last_price": self.last_price,
-            "reason": self.reason,
-        }
 
 
 class StrategyRunner:
