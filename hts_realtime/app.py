@@ -172,7 +172,8 @@ def create_app(settings: Settings) -> web.Application:
     app[COMPONENTS] = components
     _attach_socketio(app, components.sio, settings)
     api = HttpApi(components.tokens, components.users, components.broker, components.master,
-                  components.registry, components.streamer, components.strategies)
+                  components.registry, components.streamer, components.strategies,
+                  components.fanout)
     app.add_routes(api.routes())
     _add_dashboard(app)
     app.cleanup_ctx.append(_background)

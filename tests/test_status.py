@@ -37,6 +37,10 @@ async def test_status_reports_connections_subscriptions_and_the_streamer(
     assert body["active_users"] == ["1"]
     assert body["subscriptions"] == {"price:005930": ["1"]}
     assert body["price_streamer_running"] is True
+    await c.wait_for("price_update")
+    _, body, _ = srv.http("GET", "/api/ws/status", token=admin)
+    assert body["sent"]["broadcast"] >= 1 and body["sent"]["price_ticks"] >= 1
+    assert body["sent"]["private"] == 0
 
     # auto-stop: the streamer ends once nobody listens
     assert (await c.call("unsubscribe", {"topic": "price:005930"}))["ok"]

@@ -36,8 +36,9 @@ class Fanout:
         self.registry = registry
         self.journal = journal
         self._private: asyncio.Queue[PrivateEvent] = asyncio.Queue()
-        self.sent_private = 0
-        self.sent_broadcast = 0
+        # publish counters, reported by GET /api/ws/status
+        self.sent_private = 0  # private events delivered (per recipient session)
+        self.sent_broadcast = 0  # room emits (one per symbol per tick)
 
     # -- broadcast -----------------------------------------------------------------
     async def to_room(self, event: str, payload: dict[str, Any], room: str) -> None:
@@ -109,6 +110,7 @@ class Fanout:
                 for ev in self.journal.read_after(user_id, last_seq, head):
                     if session.wants(ev.topics):
                         await self.sio.emit(ev.event, ev.payload, to=sid)
+                        self.sent_private += 1
                         n += 1
                         if n % REPLAY_YIELD_EVERY == 0:
                             await asyncio.sleep(0)
@@ -119,5 +121,6 @@ class Fanout:
             ev = session.pending.pop(0)
             if ev.seq > session.delivered_seq:
                 session.delivered_seq = ev.seq
+                self.sent_private += 1
                 await self.sio.emit(ev.event, ev.payload, to=sid)
         session.live = True

@@ -31,6 +31,7 @@ from hts_realtime.errors import (
 )
 from hts_realtime.tokens import Identity, TokenService
 from hts_realtime.transport import schemas
+from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.sessions import SessionRegistry
 from hts_realtime.transport.streamers import PriceStreamer
 
@@ -75,6 +76,7 @@ class HttpApi:
         registry: SessionRegistry,
         streamer: PriceStreamer,
         strategies: StrategyRunner,
+        fanout: Fanout,
     ) -> None:
         self.tokens = tokens
         self.users = users
@@ -83,6 +85,7 @@ class HttpApi:
         self.registry = registry
         self.streamer = streamer
         self.strategies = strategies
+        self.fanout = fanout
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -147,6 +150,9 @@ class HttpApi:
         body["price_streamer_running"] = self.streamer.running
         body["open_orders"] = self.broker.open_orders()
         body["running_strategies"] = self.strategies.running()
+        body["sent"] = {"broadcast": self.fanout.sent_broadcast,
+                        "private": self.fanout.sent_private,
+                        "price_ticks": self.streamer.ticks}
         return web.json_response(body)
 
     async def healthz(self, request: web.Request) -> web.Response:

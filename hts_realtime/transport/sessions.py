@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from hts_realtime.domain.events import PrivateEvent
 from hts_realtime.tokens import Identity
 from hts_realtime.topics import Topic, TopicKind
 
@@ -46,7 +47,7 @@ class Session:
     topics: set[Topic] = field(default_factory=set)
     # private-stream delivery state (see transport.fanout)
     live: bool = False  # False while connecting/replaying: private events wait in `pending`
-    pending: list[Any] = field(default_factory=list)
+    pending: list[PrivateEvent] = field(default_factory=list)
     delivered_seq: int = 0
 
     @property
@@ -124,11 +125,11 @@ class SessionRegistry:
         return len(self._sessions)
 
     def status(self) -> dict[str, Any]:
-        subs: dict[str, list[str]] = {}
-        for topic, sids in sorted(self._by_topic.items(), key=lambda kv: kv[0].name):
-            users = sorted({self._sessions[s].user_id for s in sids}, key=_id_key)
-            subs.setdefault(topic.name, [])
-            subs[topic.name] = sorted(set(subs[topic.name]) | set(users), key=_id_key)
+        # one entry per topic name (each user's order:* is its own topic here)
+        users_by_name: dict[str, set[str]] = defaultdict(set)
+        for topic, sids in self._by_topic.items():
+            users_by_name[topic.name].update(self._sessions[s].user_id for s in sids)
+        subs = {name: sorted(users, key=_id_key) for name, users in sorted(users_by_name.items())}
         return {
             "active_connections": len(self._sessions),
             "active_users": sorted(self._by_user, key=_id_key),
