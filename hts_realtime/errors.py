@@ -126,7 +126,3 @@ class Conflict(HtsError):
     code = "conflict"
     http_status = 409
 
-
-ALL_ERRORS: tuple[type[HtsError], ...] = tuple(
-    sorted({c for c in HtsError.__subclasses__()}, key=lambda c: c.code)
-)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, timezone
 from typing import Protocol
@@ -118,9 +117,6 @@ class MarketSimulator:
 
     def quote(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
-
-    def quotes(self) -> Iterable[Quote]:
-        return self._quotes.values()
 
     def step(self, now: datetime) -> list[Quote]:
         if not self.hours.is_open(now):

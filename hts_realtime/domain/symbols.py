@@ -6,6 +6,7 @@ Previous closes are illustrative (on the KRX grid), not market data.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hts_realtime.domain.krx import on_grid
@@ -112,11 +113,8 @@ class SymbolMaster:
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Symbol]:
         return iter(self._by_code.values())
 
     def __len__(self) -> int:
         return len(self._by_code)
-
-    def all(self) -> list[Symbol]:
-        return list(self._by_code.values())

@@ -108,15 +108,6 @@ class UserStore:
         ).fetchone()
         return _user(row) if row else None
 
-    def by_id(self, user_id: str) -> User | None:
-        row = self.db.conn.execute(
-            "SELECT id, username, roles FROM users WHERE id = ?", (user_id,)
-        ).fetchone()
-        return _user(row) if row else None
-
-    def count(self) -> int:
-        return int(self.db.conn.execute("SELECT COUNT(*) FROM users").fetchone()[0])
-
 
 def _user(row: sqlite3.Row) -> User:
     roles = tuple(r for r in str(row["roles"]).split(",") if r)

@@ -38,7 +38,7 @@ from hts_realtime.tokens import TokenService
 from hts_realtime.topics import Topic, TopicAuthorizer, TopicKind, parse_topic
 from hts_realtime.transport import schemas
 from hts_realtime.transport.fanout import Fanout
-from hts_realtime.transport.payloads import price_reply, price_snapshot
+from hts_realtime.transport.payloads import price_reply
 from hts_realtime.transport.sessions import Session, SessionRegistry, TokenBucket
 from hts_realtime.transport.streamers import PriceStreamer
 
@@ -271,8 +271,8 @@ class Gateway:
         if symbol is None or quote is None:
             raise UnknownSymbol(f"unknown symbol {data['symbol']!r}")
         reply = price_reply(symbol, quote)
-        return {"symbol": quote.symbol, "name": symbol.name,
-                "data": price_snapshot(quote)}, [("price", reply)]
+        ack = {k: v for k, v in reply.items() if k != "type"}
+        return ack, [("price", reply)]
 
     async def _get_account(self, session: Session, data: dict[str, Any]) -> Reply:
         account = self.broker.account(session.user_id)

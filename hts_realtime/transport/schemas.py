@@ -14,12 +14,23 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
-    pre_load,
     validate,
     validates_schema,
 )
 
 from hts_realtime.errors import InvalidMessage
+
+
+class StrictInt(fields.Integer):
+    """An integer that is not a bool: JSON ``true`` would otherwise pass as 1."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class _Strict(Schema):
@@ -69,13 +80,7 @@ class ConnectAuthSchema(Schema):
 
     token = fields.String(validate=validate.Length(max=4096))
     topics = fields.List(fields.String(), validate=validate.Length(max=1000))
-    last_seq = fields.Integer(strict=True, validate=validate.Range(min=0), allow_none=True)
-
-    @pre_load
-    def _bool_is_not_int(self, data: Any, **_: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("last_seq"), bool):
-            raise ValidationError("last_seq must be an integer", "last_seq")
-        return data
+    last_seq = StrictInt(validate=validate.Range(min=0), allow_none=True)
 
 
 class LoginSchema(_Strict):
@@ -89,30 +94,16 @@ class OrderSchema(_Strict):
     order_type = fields.String(
         load_default="limit", validate=validate.OneOf(["market", "limit"])
     )
-    quantity = fields.Integer(strict=True, required=True)
-    price = fields.Integer(strict=True, allow_none=True, load_default=None)
-
-    @pre_load
-    def _no_bools(self, data: Any, **_: Any) -> Any:
-        if isinstance(data, dict):
-            for key in ("quantity", "price"):
-                if isinstance(data.get(key), bool):
-                    raise ValidationError(f"{key} must be an integer", key)
-        return data
+    quantity = StrictInt(required=True)
+    price = StrictInt(allow_none=True, load_default=None)
 
 
 class StrategySchema(_Strict):
     kind = fields.String(required=True, validate=validate.Length(min=1, max=32))
     symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
     params = fields.Dict(keys=fields.String(), load_default=dict)
-    quantity = fields.Integer(strict=True, required=True)
+    quantity = StrictInt(required=True)
     auto_trade = fields.Boolean(load_default=False, truthy={True}, falsy={False})
-
-    @pre_load
-    def _no_bools(self, data: Any, **_: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("quantity"), bool):
-            raise ValidationError("quantity must be an integer", "quantity")
-        return data
 
 
 def load(schema: Schema, data: Any) -> dict[str, Any]:

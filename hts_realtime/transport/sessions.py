@@ -121,9 +121,6 @@ class SessionRegistry:
     def has_price_subscribers(self) -> bool:
         return any(t.kind is TopicKind.PRICE for t in self._by_topic)
 
-    def __len__(self) -> int:
-        return len(self._sessions)
-
     def status(self) -> dict[str, Any]:
         # one entry per topic name (each user's order:* is its own topic here)
         users_by_name: dict[str, set[str]] = defaultdict(set)
