@@ -27,6 +27,8 @@ from hts_realtime.domain.market import MarketHours, MarketSimulator
 from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.domain.users import UserError, UserStore
+from hts_realtime.metrics import CONTENT_TYPE, METRICS, Metrics
+from hts_realtime.readiness import Check, Readiness
 from hts_realtime.services.market_feed import MarketFeed
 from hts_realtime.settings import Settings
 from hts_realtime.storage.db import Database
@@ -62,6 +64,8 @@ class Components:
     fanout: Fanout
     streamer: PriceStreamer
     gateway: Gateway
+    metrics: Metrics
+    readiness: Readiness
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -85,6 +89,7 @@ def token_service(settings: Settings) -> TokenService:
 
 
 def build(settings: Settings) -> Components:
+    metrics = Metrics()
     db = Database(settings.database)
     users = UserStore(db)
     if settings.demo:
@@ -121,14 +126,54 @@ def build(settings: Settings) -> Components:
         logger=False,
         engineio_logger=False,
     )
-    fanout = Fanout(sio, registry, journal)
+    fanout = Fanout(sio, registry, journal, metrics)
     bus.subscribe(fanout.publish)
-    streamer = PriceStreamer(market, registry, fanout, settings.price_interval_seconds)
+    bus.subscribe(lambda ev: metrics.on_private_event(ev.event, ev.payload))
+    streamer = PriceStreamer(market, registry, fanout, settings.price_interval_seconds, metrics)
+    feed.listeners.append(streamer.on_quotes)
     authorizer = TopicAuthorizer(master, broker.owner_of, strategies.owner_of)
     gateway = Gateway(sio, settings, tokens, registry, authorizer, fanout, streamer, master,
-                      market, broker)
+                      market, broker, metrics)
+    _sample_gauges(metrics, sio, registry, broker, strategies)
+    readiness = Readiness()
+    readiness.add("database", _database_check(db))
+    readiness.add("market_feed", _feed_check(feed))
     return Components(settings, db, users, tokens, master, market, feed, journal, bus, broker,
-                      strategies, registry, sio, fanout, streamer, gateway)
+                      strategies, registry, sio, fanout, streamer, gateway, metrics, readiness)
+
+
+def _sample_gauges(metrics: Metrics, sio: socketio.AsyncServer, registry: SessionRegistry,
+                   broker: PaperBroker, strategies: StrategyRunner) -> None:
+    def socketio_connections() -> dict[str, float]:
+        counts = {"websocket": 0.0, "polling": 0.0}
+        for sid in registry.sids(transport="socketio"):
+            try:
+                counts[sio.transport(sid)] += 1  # "polling" until the client upgrades
+            except (KeyError, ValueError):
+                continue  # closed between the registry and the engine
+        return counts
+
+    metrics.gauge("hts_connections", "Open client connections, by transport",
+                  socketio_connections, label="transport")
+    metrics.gauge("hts_subscriptions", "Topic subscriptions held, by topic kind",
+                  registry.subscription_counts, label="kind")
+    metrics.gauge("hts_strategies_running", "Strategy runs in the running state",
+                  lambda: {"": strategies.running()})
+    metrics.gauge("hts_open_orders", "Orders accepted and not yet filled or cancelled",
+                  lambda: {"": broker.open_orders()})
+
+
+def _database_check(db: Database) -> Check:
+    async def check() -> str | None:
+        db.ping()
+        return None
+    return check
+
+
+def _feed_check(feed: MarketFeed) -> Check:
+    async def check() -> str | None:
+        return feed.stalled_reason()
+    return check
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
@@ -136,9 +181,13 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(c.feed.run(), name="market-feed"),
         asyncio.create_task(c.fanout.run_private(), name="private-stream"),
+        asyncio.create_task(c.metrics.watch_event_loop(), name="event-loop-lag"),
     ]
+    metrics_runner = await _start_metrics_port(c)
     log.info("background tasks started")
     yield
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     await c.streamer.stop()
     for task in tasks:
         task.cancel()
@@ -146,6 +195,25 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     c.db.close()
+
+
+async def _start_metrics_port(c: Components) -> web.AppRunner | None:
+    """``HTS_METRICS_PORT``: ``/metrics`` without authentication, on its own listener
+    (meant for a private network or a sidecar scraper; the main port keeps admin auth)."""
+    port = c.settings.metrics_port
+    if port is None:
+        return None
+
+    async def scrape(request: web.Request) -> web.Response:
+        return web.Response(body=c.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    app = web.Application()
+    app.router.add_get("/metrics", scrape)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, c.settings.host, port).start()
+    log.info("metrics on http://%s:%d/metrics", c.settings.host, port)
+    return runner
 
 
 async def _close_clients(app: web.Application) -> None:
@@ -170,10 +238,11 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware],
                           client_max_size=settings.max_payload_bytes)
     app[COMPONENTS] = components
+    app[METRICS] = components.metrics
     _attach_socketio(app, components.sio, settings)
     api = HttpApi(components.tokens, components.users, components.broker, components.master,
                   components.registry, components.streamer, components.strategies,
-                  components.fanout)
+                  components.fanout, components.metrics, components.readiness)
     app.add_routes(api.routes())
     _add_dashboard(app)
     app.cleanup_ctx.append(_background)

@@ -81,8 +81,10 @@ class Settings:
     # strategies
     strategy_status_interval_seconds: float = 1.0
     max_strategies_per_user: int = 100
-    # logging
+    # logging and monitoring
     log_level: str = "INFO"
+    log_format: str = "text"  # "text" (human-readable) or "json" (one object per line)
+    metrics_port: int | None = None  # also serve /metrics, unauthenticated, on this port
 
     def __post_init__(self) -> None:
         secret = self.jwt_secret.reveal()
@@ -96,6 +98,10 @@ class Settings:
         for name in ("market_tick_seconds", "price_interval_seconds", "rate_limit_per_second"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("log_format must be 'text' or 'json'")
+        if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
+            raise SettingsError(f"metrics_port {self.metrics_port} is out of range")
         if not 0 < self.fill_participation <= 1:
             raise SettingsError("fill_participation must be in (0, 1]")
 

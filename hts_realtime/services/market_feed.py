@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -22,10 +23,22 @@ class MarketFeed:
         self.interval = interval
         self.listeners: list[QuoteListener] = []
         self.steps = 0
+        self.last_step_at: float | None = None  # time.monotonic() of the latest step
+
+    def stalled_reason(self) -> str | None:
+        """Why the feed is not ready (readiness), or None: it must have stepped
+        within the last three intervals (at least a second)."""
+        if self.last_step_at is None:
+            return "the market feed has not stepped yet"
+        age = time.monotonic() - self.last_step_at
+        if age > max(3 * self.interval, 1.0):
+            return f"the market feed last stepped {age:.1f}s ago"
+        return None
 
     def step(self) -> list[Quote]:
         quotes = self.market.step(datetime.now(KST))
         self.steps += 1
+        self.last_step_at = time.monotonic()
         for listener in self.listeners:
             try:
                 listener(quotes)

@@ -173,5 +173,9 @@ class Database:
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, default))
             return str(conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
 
+    def ping(self) -> None:
+        """Raises if the database cannot answer a query (readiness)."""
+        self.conn.execute("SELECT 1").fetchone()
+
     def close(self) -> None:
         self.conn.close()

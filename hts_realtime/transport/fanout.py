@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
 
 from hts_realtime.domain.events import Journal, PrivateEvent
+from hts_realtime.metrics import Metrics
 from hts_realtime.transport.sessions import Session, SessionRegistry
 
 log = logging.getLogger("hts.fanout")
@@ -31,21 +33,28 @@ REPLAY_YIELD_EVERY = 200
 
 
 class Fanout:
-    def __init__(self, sio: socketio.AsyncServer, registry: SessionRegistry, journal: Journal):
+    def __init__(self, sio: socketio.AsyncServer, registry: SessionRegistry, journal: Journal,
+                 metrics: Metrics):
         self.sio = sio
         self.registry = registry
         self.journal = journal
-        self._private: asyncio.Queue[PrivateEvent] = asyncio.Queue()
+        self.metrics = metrics
+        # each event with the monotonic time it was published (for the delivery-lag metric)
+        self._private: asyncio.Queue[tuple[PrivateEvent, float]] = asyncio.Queue()
         # publish counters, reported by GET /api/ws/status
         self.sent_private = 0  # private events delivered (per recipient session)
         self.sent_broadcast = 0  # room emits (one per symbol per tick)
 
     # -- broadcast -----------------------------------------------------------------
-    async def to_room(self, event: str, payload: dict[str, Any], room: str) -> None:
+    async def to_room(self, event: str, payload: dict[str, Any], room: str,
+                      recipients: int = 0) -> None:
+        """``recipients`` (the room's size, as the caller knows it) feeds the metrics."""
         self.sent_broadcast += 1
+        self.metrics.sent(event, recipients)
         await self.sio.emit(event, payload, room=room)
 
     async def to_sid(self, sid: str, event: str, payload: dict[str, Any]) -> None:
+        self.metrics.sent(event)
         try:
             await self.sio.emit(event, payload, to=sid)
         except Exception:  # a send to a vanished client must not hurt the caller
@@ -54,14 +63,15 @@ class Fanout:
     # -- the private stream --------------------------------------------------------
     def publish(self, ev: PrivateEvent) -> None:
         """Called synchronously by the domain's EventBus after commit."""
-        self._private.put_nowait(ev)
+        self._private.put_nowait((ev, time.monotonic()))
 
     async def run_private(self) -> None:
         """Deliver private events in publish order. Runs for the app's lifetime."""
         while True:
-            ev = await self._private.get()
+            ev, published_at = await self._private.get()
             try:
                 await self._deliver(ev)
+                self.metrics.delivery_lag(published_at)
             except Exception:
                 log.exception("user=%s seq=%s delivery failed", ev.user_id, ev.seq)
 
@@ -77,6 +87,7 @@ class Fanout:
                 recipients.append(session.sid)
         if recipients:
             self.sent_private += len(recipients)
+            self.metrics.sent(ev.event, len(recipients))
             await self.sio.emit(ev.event, ev.payload, to=recipients)
 
     async def open_session(
@@ -102,6 +113,7 @@ class Fanout:
             if last_seq > head or last_seq < kept_from - 1:
                 log.info("sid=%s user=%s resync_required last_seq=%s head=%s",
                          sid, user_id, last_seq, head)
+                self.metrics.resync()
                 await self.to_sid(sid, "resync_required", {
                     "type": "resync_required", "code": "resync_required", "last_seq": head,
                 })
@@ -111,16 +123,19 @@ class Fanout:
                     if session.wants(ev.topics):
                         await self.sio.emit(ev.event, ev.payload, to=sid)
                         self.sent_private += 1
+                        self.metrics.sent(ev.event)
                         n += 1
                         if n % REPLAY_YIELD_EVERY == 0:
                             await asyncio.sleep(0)
                 log.info("sid=%s user=%s replayed %d events after seq %s",
                          sid, user_id, n, last_seq)
+                self.metrics.replayed(n)
         session.delivered_seq = max(session.delivered_seq, head)
         while session.pending:
             ev = session.pending.pop(0)
             if ev.seq > session.delivered_seq:
                 session.delivered_seq = ev.seq
                 self.sent_private += 1
+                self.metrics.sent(ev.event)
                 await self.sio.emit(ev.event, ev.payload, to=sid)
         session.live = True

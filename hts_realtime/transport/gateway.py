@@ -33,6 +33,7 @@ from hts_realtime.errors import (
     UnknownEvent,
     UnknownSymbol,
 )
+from hts_realtime.metrics import Metrics
 from hts_realtime.settings import Settings
 from hts_realtime.tokens import TokenService
 from hts_realtime.topics import Topic, TopicAuthorizer, TopicKind, parse_topic
@@ -71,8 +72,10 @@ class Gateway:
         master: SymbolMaster,
         market: MarketSource,
         broker: PaperBroker,
+        metrics: Metrics,
     ) -> None:
         self.sio = sio
+        self.metrics = metrics
         self.settings = settings
         self.tokens = tokens
         self.registry = registry
@@ -101,6 +104,7 @@ class Gateway:
             auth_data = schemas.load(schemas.CONNECT_AUTH, auth if auth is not None else {})
         except InvalidMessage as exc:
             log.info("sid=%s refused: %s", sid, exc.message)
+            self.metrics.request_error("socketio", exc.code)
             raise Refused(exc) from None
         token = auth_data.get("token") or _token_from_environ(environ)
         try:
@@ -114,6 +118,7 @@ class Gateway:
                 )
         except HtsError as exc:
             log.info("sid=%s refused: %s", sid, exc.code)
+            self.metrics.request_error("socketio", exc.code)
             raise Refused(exc) from None
         session = Session(
             sid,
@@ -121,6 +126,7 @@ class Gateway:
             TokenBucket(self.settings.rate_limit_per_second, self.settings.rate_limit_burst),
         )
         self.registry.add(session)
+        self.metrics.connection_opened("socketio")
         for topic in topics:
             self.registry.subscribe(session, topic)  # rooms are entered once `connected` is out
         log.info("sid=%s user=%s connected topics=%d", sid, identity.user_id, len(topics))
@@ -204,6 +210,7 @@ class Gateway:
 
     async def _fail(self, sid: str, event: str, exc: HtsError) -> dict[str, Any]:
         log.info("sid=%s event=%s error=%s", sid, event, exc.code)
+        self.metrics.request_error("socketio", exc.code)
         await self.fanout.to_sid(sid, "error", {"type": "error", "event": event, **exc.to_dict()})
         return {"ok": False, "error": exc.to_dict()}
 

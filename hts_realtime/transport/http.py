@@ -7,8 +7,10 @@ Every error body is ``{"error": {"code", "message"}}`` (``error_middleware``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +31,8 @@ from hts_realtime.errors import (
     InvalidMessage,
     NotFound,
 )
+from hts_realtime.metrics import CONTENT_TYPE, METRICS, Metrics
+from hts_realtime.readiness import Readiness
 from hts_realtime.tokens import Identity, TokenService
 from hts_realtime.transport import schemas
 from hts_realtime.transport.fanout import Fanout
@@ -42,8 +46,24 @@ MAX_IDEMPOTENCY_KEY = 128
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# Every JSON body the HTTP API writes goes through this: UTF-8 as is, so Korean
+# names stay readable ("삼성전자", not "\\uc0bc\\uc131...").
+dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_response(body: Any, status: int = 200,
+                  headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers, dumps=dumps)
+
+
 def error_response(exc: HtsError) -> web.Response:
-    return web.json_response({"error": exc.to_dict()}, status=exc.http_status)
+    return json_response({"error": exc.to_dict()}, status=exc.http_status)
+
+
+def _count_error(request: web.Request, code: str) -> None:
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        metrics.request_error("http", code)
 
 
 @web.middleware
@@ -51,6 +71,7 @@ async def error_middleware(request: web.Request, handler: _Handler) -> web.Strea
     try:
         return await handler(request)
     except HtsError as exc:
+        _count_error(request, exc.code)
         return error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -58,11 +79,11 @@ async def error_middleware(request: web.Request, handler: _Handler) -> web.Strea
         code = {404: "not_found", 405: "invalid_message", 413: "invalid_message"}.get(
             exc.status, "invalid_message"
         )
-        return web.json_response(
-            {"error": {"code": code, "message": exc.reason}}, status=exc.status
-        )
+        _count_error(request, code)
+        return json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status)
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
+        _count_error(request, InternalError.code)
         return error_response(InternalError("the server failed; try again"))
 
 
@@ -77,6 +98,8 @@ class HttpApi:
         streamer: PriceStreamer,
         strategies: StrategyRunner,
         fanout: Fanout,
+        metrics: Metrics,
+        readiness: Readiness,
     ) -> None:
         self.tokens = tokens
         self.users = users
@@ -86,12 +109,16 @@ class HttpApi:
         self.streamer = streamer
         self.strategies = strategies
         self.fanout = fanout
+        self.metrics = metrics
+        self.readiness = readiness
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/api/auth/login", self.login),
             web.get("/api/ws/status", self.status),
             web.get("/healthz", self.healthz),
+            web.get("/readyz", self.readyz),
+            web.get("/metrics", self.scrape),
             web.get("/api/symbols", self.symbols),
             web.get("/api/account", self.account),
             web.post("/api/orders", self.place_order),
@@ -134,7 +161,7 @@ class HttpApi:
             raise AuthFailed("wrong username or password")
         token, ttl = self.tokens.issue(user)
         log.info("login user=%s", user.user_id)
-        return web.json_response({
+        return json_response({
             "access_token": token,
             "token_type": "bearer",
             "expires_in": ttl,
@@ -153,19 +180,30 @@ class HttpApi:
         body["sent"] = {"broadcast": self.fanout.sent_broadcast,
                         "private": self.fanout.sent_private,
                         "price_ticks": self.streamer.ticks}
-        return web.json_response(body)
+        return json_response(body)
 
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        return json_response({"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        ready, checks = await self.readiness.report()
+        return json_response({"status": "ready" if ready else "not_ready", "checks": checks},
+                             status=200 if ready else 503)
+
+    async def scrape(self, request: web.Request) -> web.Response:
+        if not self.identify(request).is_admin:
+            raise Forbidden("admin only")
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     async def symbols(self, request: web.Request) -> web.Response:
-        return web.json_response([s.to_dict() for s in self.master])
+        return json_response([s.to_dict() for s in self.master])
 
     async def account(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
-        return web.json_response(self.broker.account(identity.user_id))
+        return json_response(self.broker.account(identity.user_id))
 
     async def place_order(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
         identity = self.identify(request)
         data = schemas.load(schemas.ORDER, await self.body(request))
         key = request.headers.get("Idempotency-Key")
@@ -182,7 +220,9 @@ class HttpApi:
         log.info("user=%s order=%s %s", identity.user_id, order.order_id,
                  "placed" if created else "replayed (idempotent)")
         headers = {} if created else {"Idempotent-Replayed": "true"}
-        return web.json_response(order.to_wire(), status=201, headers=headers)
+        if created:
+            self.metrics.order_accepted(time.perf_counter() - started)
+        return json_response(order.to_wire(), status=201, headers=headers)
 
     async def list_orders(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
@@ -190,17 +230,17 @@ class HttpApi:
         if status is not None and status not in {s.value for s in OrderStatus}:
             raise InvalidMessage(f"unknown status {status!r}")
         orders = self.broker.list_orders(identity.user_id, status)
-        return web.json_response([o.to_wire() for o in orders])
+        return json_response([o.to_wire() for o in orders])
 
     async def get_order(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
         order = self.broker.get(identity.user_id, request.match_info["order_id"])
-        return web.json_response(order.to_wire())
+        return json_response(order.to_wire())
 
     async def order_fills(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
         fills = self.broker.fills(identity.user_id, request.match_info["order_id"])
-        return web.json_response(fills)
+        return json_response(fills)
 
     async def cancel_order(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
@@ -208,11 +248,11 @@ class HttpApi:
         if self.broker.owner_of(order_id) != identity.user_id:
             raise NotFound(f"no order {order_id!r}")
         order = self.broker.cancel(identity.user_id, order_id)
-        return web.json_response(order.to_wire())
+        return json_response(order.to_wire())
 
     # -- strategies --------------------------------------------------------------------
     async def strategy_kinds(self, request: web.Request) -> web.Response:
-        return web.json_response(describe_kinds())
+        return json_response(describe_kinds())
 
     async def create_strategy(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
@@ -221,26 +261,26 @@ class HttpApi:
                                      data["params"], data["quantity"], data["auto_trade"])
         log.info("user=%s strategy=%s created (%s %s)", identity.user_id, run.strategy_id,
                  run.kind, run.symbol)
-        return web.json_response(run.to_wire(), status=201)
+        return json_response(run.to_wire(), status=201)
 
     async def list_strategies(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
-        return web.json_response([r.to_wire() for r in self.strategies.list_runs(identity.user_id)])
+        return json_response([r.to_wire() for r in self.strategies.list_runs(identity.user_id)])
 
     async def get_strategy(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
         run = self.strategies.get(identity.user_id, request.match_info["strategy_id"])
-        return web.json_response(run.to_wire())
+        return json_response(run.to_wire())
 
     async def start_strategy(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
         run = self.strategies.start(identity.user_id, request.match_info["strategy_id"])
-        return web.json_response(run.to_wire())
+        return json_response(run.to_wire())
 
     async def stop_strategy(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
         run = self.strategies.stop(identity.user_id, request.match_info["strategy_id"])
-        return web.json_response(run.to_wire())
+        return json_response(run.to_wire())
 
     async def delete_strategy(self, request: web.Request) -> web.Response:
         identity = self.identify(request)

@@ -49,6 +49,7 @@ class Session:
     live: bool = False  # False while connecting/replaying: private events wait in `pending`
     pending: list[PrivateEvent] = field(default_factory=list)
     delivered_seq: int = 0
+    transport: str = "socketio"  # which endpoint the client came in on (metrics)
 
     @property
     def user_id(self) -> str:
@@ -114,6 +115,21 @@ class SessionRegistry:
 
     def sessions_of(self, user_id: str) -> list[Session]:
         return [self._sessions[s] for s in self._by_user.get(user_id, ())]
+
+    def topic_size(self, topic: Topic) -> int:
+        """How many sessions hold ``topic``."""
+        return len(self._by_topic.get(topic, ()))
+
+    def sids(self, transport: str | None = None) -> list[str]:
+        return [sid for sid, s in self._sessions.items()
+                if transport is None or s.transport == transport]
+
+    def subscription_counts(self) -> dict[str, float]:
+        """Subscriptions held, by topic kind (every kind present, zero or not)."""
+        counts = {kind.value: 0.0 for kind in TopicKind}
+        for topic, sids in self._by_topic.items():
+            counts[topic.kind.value] += len(sids)
+        return counts
 
     def subscribed_symbols(self) -> list[str]:
         return [t.key for t in self._by_topic if t.kind is TopicKind.PRICE]

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 
-from hts_realtime.domain.market import MarketSource
-from hts_realtime.topics import price_topic
+from hts_realtime.domain.market import MarketSource, Quote
+from hts_realtime.metrics import Metrics
+from hts_realtime.topics import Topic, TopicKind, price_topic
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.payloads import price_update
 from hts_realtime.transport.sessions import SessionRegistry
@@ -32,14 +34,23 @@ class PriceStreamer:
         registry: SessionRegistry,
         fanout: Fanout,
         interval: float,
+        metrics: Metrics,
     ) -> None:
         self.market = market
+        self.metrics = metrics
+        self._updates: Counter[str] = Counter()  # market updates per symbol since its last send
         self.registry = registry
         self.fanout = fanout
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
         self._last_tick = -float("inf")
         self.ticks = 0
+
+    def on_quotes(self, quotes: list[Quote]) -> None:
+        """A market-feed listener: counts updates so the ones a tick folds into one
+        send are reported as conflated."""
+        if self.running:
+            self._updates.update(q.symbol for q in quotes)
 
     @property
     def running(self) -> bool:
@@ -71,11 +82,14 @@ class PriceStreamer:
                     q = self.market.quote(symbol)
                     if q is None:
                         continue
+                    self.metrics.conflated(self._updates.pop(symbol, 0) - 1)
+                    size = self.registry.topic_size(Topic(TopicKind.PRICE, symbol))
                     try:
                         await self.fanout.to_room(
-                            "price_update", price_update(q), price_topic(symbol))
+                            "price_update", price_update(q), price_topic(symbol), size)
                     except Exception:  # one failed send must not stop the stream
                         log.exception("topic=price:%s send failed", symbol)
+                self._updates.clear()  # unsubscribed symbols' updates are not "conflated"
                 self.ticks += 1
         finally:
             self._task = None if self._task is asyncio.current_task() else self._task
