@@ -62,7 +62,9 @@ async def test_metrics_move_with_traffic(make_server: Callable[..., Server],
     wait_order(server, tok, first["order_id"], {"filled"})
     await c.wait_for("price_update", 2)
     # every order_update of the filled order has reached the client before we scrape
-    while not any(u["data"]["status"] == "filled" for u in c.events["order_update"]):
+    for _ in range(400):
+        if any(u["data"]["status"] == "filled" for u in c.events["order_update"]):
+            break
         await asyncio.sleep(0.05)
     mid = scrape(url)
 
