@@ -401,16 +401,103 @@ def test_resume_after_a_dropped_connection_loses_no_fill(server: Server, mode: s
 PRICE_LINE = re.compile(r"^\[\d+\] 005930: \d{1,3}(,\d{3})*원 \([+-]\d+\.\d\d%\)$", re.M)
 
 
-def test_example_bot_prints_prices_and_a_filled_order(server: Server) -> None:
+def bot(server: Server, *args: str) -> str:
     proc = subprocess.run(
-        [node(), str(ROOT / "clients" / "js" / "bot.mjs"), "--url", server.url,
-         "--seconds", "3", "--order"],
+        [node(), str(ROOT / "clients" / "js" / "bot.mjs"), "--url", server.url, *args],
         cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    out = proc.stdout
+    assert "Warning" not in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+def test_example_bot_prints_prices(server: Server) -> None:
+    out = bot(server, "--seconds", "3")
     assert len(PRICE_LINE.findall(out)) >= 2, out
-    placed = re.search(r"^placed order (\w+):", out, re.M)
+
+
+def test_example_bot_order_exits_when_filled(server: Server) -> None:
+    out = bot(server, "--order", "--quantity", "2")
+    placed = re.search(r"^placed order (\w+): buy 005930 x2 market$", out, re.M)
     assert placed, out
     order_id = placed.group(1)
-    assert re.search(rf"^order {re.escape(order_id)} .*filled 1/1", out, re.M), out
+    assert re.search(rf"^\[seq \d+\] order {re.escape(order_id)} .*: filled 2/2 @ ", out, re.M), out
+    assert re.search(rf"^done: {re.escape(order_id)} .*filled 2/2", out, re.M), out
+    assert not PRICE_LINE.search(out), "--order follows the order, not prices"
+
+
+# -- the JS SDK (clients/js) through its public API --------------------------------------
+
+# a blackholed link is noticed by the Engine.IO heartbeat: keep it short for the test
+SHORT_HEARTBEAT = {"HTS_PING_INTERVAL_SECONDS": "1", "HTS_PING_TIMEOUT_SECONDS": "1"}
+
+
+@pytest.mark.parametrize("mode", ["cut", "blackhole"])
+def test_sdk_stream_resumes_by_itself_and_loses_no_fill(
+    make_server: Callable[..., Server], mode: str,
+) -> None:
+    server = make_server(env=SHORT_HEARTBEAT).start()
+    token = server.login()
+    client = Steered("sdk_resume.mjs", {"url": server.url, "token": token, "mode": mode})
+    try:
+        hello = client.expect("connected")
+        assert hello["last_seq"] == hello["connected"]["last_seq"] == 0
+        live = [place(server, token, 5) for _ in range(2)]
+        wait_filled(server, token, live)
+        client.send({"cmd": "drop", "wait_filled": live})
+        away = client.expect("away")
+        assert away["state"] in ("reconnecting", "offline"), away
+        # orders fill while the client has no network at all
+        missed = [place(server, token, 5) for _ in range(3)]
+        wait_filled(server, token, missed)
+        client.send({"cmd": "resume"})
+        client.expect("resumed")
+        later = [place(server, token, 5) for _ in range(2)]
+        wait_filled(server, token, later)
+        client.send({"cmd": "finish", "wait_filled": missed + later})
+        out = client.expect(None)
+    finally:
+        client.close()
+
+    seqs = [u["seq"] for u in out["delivered"]]
+    # every event of the stream, once, in order, across the drop
+    assert seqs == list(range(1, out["head"] + 1)), seqs
+    assert out["final_seq"] == out["head"]
+    assert out["stats"]["duplicates"] == 0 and out["stats"]["resyncs"] == 0
+    assert out["stats"]["resumes"] >= 1
+    resumed = [c for c in out["connects"] if c["resumed"]]
+    assert resumed and resumed[-1]["last_seq"] >= away["last_seq"] + 6
+    # the missed fills came from the replay, the later ones live
+    for u in out["delivered"]:
+        if u["order_id"] in missed:
+            assert u["replayed"] is True, u
+        if u["order_id"] in later or u["order_id"] in live:
+            assert u["replayed"] is False, u
+    states = [s["state"] for s in out["states"]]
+    assert states[0] == "connecting" and states[-1] == "closed", states
+    assert "reconnecting" in states
+    for order_id in live + missed + later:
+        statuses = [u["status"] for u in out["delivered"] if u["order_id"] == order_id]
+        assert statuses[0] == "accepted" and statuses[-1] == "filled", (order_id, statuses)
+
+
+def test_sdk_stream_resyncs_then_carries_on(server: Server) -> None:
+    token = server.add_user(f"resync_{uuid.uuid4().hex[:8]}")
+    client = Steered("sdk_resync.mjs", {"url": server.url, "token": token})
+    try:
+        first = client.expect("resynced")
+        order_id = place(server, token, 5)  # its events arrive while onResync is running
+        wait_filled(server, token, [order_id])
+        client.send({"cmd": "finish", "wait_filled": [order_id]})
+        out = client.expect(None)
+    finally:
+        client.close()
+    log = out["log"]
+    whats = [e["what"] for e in log]
+    assert whats[:3] == ["resync_start", "resync_end", "resync_event"], whats
+    assert log[0]["last_seq"] == first["head"] == 0  # the server's head, sent with resync_required
+    assert out["refetched"] in (0, 1)  # onResync refetched (the order may already be there)
+    updates = [e for e in log if e["what"] == "order_update"]
+    assert [u["seq"] for u in updates] == list(range(1, len(updates) + 1))
+    assert updates[-1]["status"] == "filled" and out["last_seq"] == updates[-1]["seq"]
+    assert out["stats"]["resyncs"] == 1 and out["stats"]["duplicates"] == 0

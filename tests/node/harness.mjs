@@ -83,3 +83,33 @@ export function run(main) {
       process.exit(1);
     });
 }
+
+// A loopback TCP proxy: the scenario's "mobile network" (like tests/support.py's TcpProxy).
+//   cut()       reset every open connection (no WebSocket close frame)
+//   blackhole() stop forwarding on every open connection, silently (a dead radio)
+//   down/up()   while down, new connections are reset at once (no network at all)
+import net from "node:net";
+
+export function tcpProxy(targetPort) {
+  const links = new Set();
+  let down = false;
+  const server = net.createServer((client) => {
+    if (down) return client.resetAndDestroy();
+    const upstream = net.connect(targetPort, "127.0.0.1");
+    const link = { client, upstream, dead: false };
+    links.add(link);
+    const pipe = (from, to) => from.on("data", (d) => { if (!link.dead) to.write(d); });
+    pipe(client, upstream);
+    pipe(upstream, client);
+    const end = () => { links.delete(link); if (!link.dead) { client.destroy(); upstream.destroy(); } };
+    for (const s of [client, upstream]) { s.on("error", end); s.on("close", end); }
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut() { for (const l of links) { l.client.resetAndDestroy(); l.upstream.resetAndDestroy(); } links.clear(); },
+    blackhole() { for (const l of links) l.dead = true; links.clear(); },
+    down() { down = true; },
+    up() { down = false; },
+    close() { this.cut(); server.close(); },
+  })));
+}

@@ -1,0 +1,216 @@
+// Type declarations for hts-client (index.mjs in Node, /static/hts-client.js in the browser).
+// Wire shapes follow the README's event and route tables; integers are KRW / shares.
+
+export declare const PRIVATE_EVENTS: readonly ["order_update", "strategy_signal", "strategy_status"];
+export declare const AUTH_CODES: readonly ["auth_required", "auth_failed", "token_expired"];
+export declare const SERVER_EVENTS: readonly string[];
+
+/** A server error code (see the README's error table) or the SDK's own: offline, timeout, network_error. */
+export declare class HtsError extends Error {
+  constructor(code: string, message?: string, status?: number);
+  readonly code: string;
+  /** The HTTP status, 0 for a socket or client-side error. */
+  readonly status: number;
+}
+
+/** Where a Stream keeps last_seq. `get()` returns null when nothing is stored. */
+export interface SeqStore {
+  get(): number | null;
+  set(seq: number): void;
+  clear(): void;
+}
+export declare class MemoryStore implements SeqStore {
+  constructor(initial?: number | null);
+  get(): number | null;
+  set(seq: number): void;
+  clear(): void;
+}
+/** Web Storage (localStorage by default; pass sessionStorage for a per-tab cursor). */
+export declare class LocalStorageStore implements SeqStore {
+  constructor(key?: string, storage?: Storage);
+  get(): number | null;
+  set(seq: number): void;
+  clear(): void;
+}
+
+export declare function newKey(): string;
+
+// -- wire shapes ---------------------------------------------------------------------
+
+export type Side = "buy" | "sell";
+export type OrderType = "market" | "limit";
+export type OrderStatus = "accepted" | "partially_filled" | "filled" | "cancelled" | "rejected";
+
+export interface Session {
+  access_token: string;
+  token_type: "bearer";
+  expires_in: number;
+  user_id: string;
+  username: string;
+}
+export interface SymbolInfo { symbol: string; name: string; market: string; prev_close: number }
+export interface Order {
+  order_id: string; symbol: string; side: Side; order_type: OrderType; quantity: number;
+  price: number | null; status: OrderStatus; filled_quantity: number; filled_price: number | null;
+  remaining_quantity: number; last_fill_price: number | null; last_fill_quantity: number;
+  reason: string | null; strategy_id: string | null; created_at: string; updated_at: string;
+  fees?: number;
+}
+export interface OrderRequest {
+  symbol: string; side: Side; order_type?: OrderType; quantity: number; price?: number | null;
+}
+export interface Fill { fill_id: number; quantity: number; price: number; amount: number; time: string; fee?: number; tax?: number }
+export interface Position {
+  symbol: string; name: string; quantity: number; available_quantity: number; avg_price: number;
+  cost: number; market_price: number; market_value: number; unrealized_pnl: number;
+}
+export interface Account {
+  account_id: string; cash: number; reserved_cash: number; available_cash: number;
+  positions: Position[]; market_value: number; unrealized_pnl: number; realized_pnl: number;
+  total_value: number; fees_paid?: number; taxes_paid?: number;
+}
+export interface Strategy {
+  strategy_id: string; kind: string; symbol: string; params: Record<string, number>;
+  quantity: number; auto_trade: boolean; state: string; reason: string | null; position: number;
+  realized_pnl: number; unrealized_pnl: number; signals: number; created_at: string; updated_at: string;
+  [key: string]: unknown;
+}
+export interface StrategySpec {
+  kind: string; symbol: string; quantity: number; params?: Record<string, number>; auto_trade?: boolean;
+}
+export interface Signal { signal: Side; symbol: string; quantity: number; reason: string; price: number; timestamp: string }
+export interface Candle { time: string; open: number; high: number; low: number; close: number; volume: number }
+export type Interval = "1m" | "5m" | "1h" | "1d";
+export interface MarketState { status: "pre_open" | "open" | "closing_auction" | "closed"; mode: string; timestamp: string }
+
+export interface PriceUpdate {
+  type: "price_update"; symbol: string;
+  data: { price: number; change: number; change_percent: number; volume: number; timestamp: string };
+}
+export interface BookLevel { price: number; quantity: number }
+export interface OrderBook {
+  asks: BookLevel[]; bids: BookLevel[]; total_ask_quantity: number; total_bid_quantity: number;
+  last_price: number; timestamp: string;
+}
+export interface OrderbookUpdate { type: "orderbook_update"; symbol: string; data: OrderBook }
+export interface Trade { price: number; quantity: number; side: Side; volume: number; timestamp: string }
+export interface TradeUpdate { type: "trade_update"; symbol: string; data: { trades: Trade[] } }
+export interface MarketStatus { type: "market_status"; status: MarketState["status"]; timestamp: string }
+export interface OrderUpdate { type: "order_update"; seq: number; data: Order }
+export interface StrategySignal { type: "strategy_signal"; seq: number; strategy_id: string; data: Signal }
+export interface StrategyStatus {
+  type: "strategy_status"; seq: number; strategy_id: string;
+  data: { state: string; position: number; realized_pnl: number; unrealized_pnl: number; updated_at: string;
+    symbol: string; kind: string; last_price: number | null; reason: string | null };
+}
+export interface Connected {
+  type: "connected"; message: string; user_id: string; session_id: string; last_seq: number;
+  topics: string[]; market_status?: MarketState["status"];
+}
+export interface ResyncRequired { type: "resync_required"; code: "resync_required"; last_seq: number }
+export interface ServerError { type: "error"; event?: string; code: string; message: string }
+export interface Ack { ok: true; [key: string]: unknown }
+
+// -- HTTP ----------------------------------------------------------------------------
+
+export interface HttpClientOptions {
+  /** The server, e.g. "http://127.0.0.1:8000"; "" (default) is the page's own origin. */
+  url?: string;
+  token?: string | null;
+  fetch?: typeof fetch;
+}
+export interface RequestOptions { body?: unknown; headers?: Record<string, string>; query?: Record<string, unknown> }
+
+export declare class HttpClient {
+  constructor(opts?: HttpClientOptions);
+  url: string;
+  token: string | null;
+  request<T = unknown>(method: string, path: string, opts?: RequestOptions): Promise<T>;
+  login(username: string, password: string): Promise<Session>;
+  symbols(): Promise<SymbolInfo[]>;
+  market(): Promise<MarketState>;
+  candles(symbol: string, opts?: { interval?: Interval; limit?: number }): Promise<{ symbol: string; interval: Interval; candles: Candle[] }>;
+  account(): Promise<Account>;
+  orders(opts?: { status?: OrderStatus }): Promise<Order[]>;
+  order(id: string): Promise<Order>;
+  fills(id: string): Promise<Fill[]>;
+  placeOrder(order: OrderRequest, opts?: { idempotencyKey?: string }): Promise<Order>;
+  cancelOrder(id: string): Promise<Order>;
+  strategyKinds(): Promise<Record<string, Record<string, number>>>;
+  strategies(): Promise<Strategy[]>;
+  strategy(id: string): Promise<Strategy>;
+  createStrategy(spec: StrategySpec): Promise<Strategy>;
+  startStrategy(id: string): Promise<Strategy>;
+  stopStrategy(id: string): Promise<Strategy>;
+  deleteStrategy(id: string): Promise<null>;
+  strategySignals(id: string, opts?: { limit?: number }): Promise<{ strategy_id: string; signals: Signal[] }>;
+  watchlist(): Promise<{ symbols: string[] }>;
+  setWatchlist(symbols: string[]): Promise<{ symbols: string[] }>;
+}
+
+// -- the stream ----------------------------------------------------------------------
+
+export type StreamState = "idle" | "connecting" | "connected" | "reconnecting" | "offline" | "closed";
+
+export interface StreamOptions {
+  url?: string;
+  /** A token, or a function asked before every handshake (may refresh it). */
+  token?: string | (() => string | Promise<string>);
+  topics?: Iterable<string>;
+  store?: SeqStore;
+  /** Called on resync_required: refetch over HTTP. Private events wait until it settles. */
+  onResync?: (msg: ResyncRequired) => unknown | Promise<unknown>;
+  /** A handshake refused over a topic (e.g. not_found): fix `stream.topics`; the stream retries. */
+  onRefused?: (err: HtsError) => unknown | Promise<unknown>;
+  /** socket.io-client's io(); Node's index.mjs supplies it, the browser uses its global. */
+  io?: (...args: any[]) => any;
+  /** Extra socket.io-client options (transports, reconnectionDelay, ...). */
+  socket?: Record<string, unknown>;
+  watchNetwork?: boolean;
+  maxRefusals?: number;
+}
+
+/** Passed as the second argument to private-event handlers. */
+export interface DeliveryInfo { replayed: boolean }
+
+export interface StreamEvents {
+  state: (state: StreamState, detail: { reason?: string; attempt?: number }) => void;
+  connected: (msg: Connected, info: { resumed: boolean }) => void;
+  resync: (msg: ResyncRequired) => void;
+  refused: (err: HtsError) => void;
+  error: (msg: ServerError) => void;
+  price_update: (msg: PriceUpdate) => void;
+  orderbook_update: (msg: OrderbookUpdate) => void;
+  trade_update: (msg: TradeUpdate) => void;
+  market_status: (msg: MarketStatus) => void;
+  order_update: (msg: OrderUpdate, info: DeliveryInfo) => void;
+  strategy_signal: (msg: StrategySignal, info: DeliveryInfo) => void;
+  strategy_status: (msg: StrategyStatus, info: DeliveryInfo) => void;
+}
+
+export declare class Stream {
+  constructor(opts?: StreamOptions);
+  readonly state: StreamState;
+  readonly connected: boolean;
+  /** The highest private-stream seq handled (from the store). */
+  readonly lastSeq: number | null;
+  readonly topics: Set<string>;
+  /** The latest `connected` payload. */
+  readonly session: Connected | null;
+  /** Date.now() of the latest message from the server. */
+  readonly lastMessageAt: number | null;
+  readonly stats: { connects: number; resumes: number; replayed: number; duplicates: number; resyncs: number };
+  /** The refusal that stopped the stream, when state is "offline" for that reason. */
+  readonly refusal: HtsError | null;
+  /** The underlying socket.io-client Socket. */
+  readonly socket: any;
+  on<E extends keyof StreamEvents>(event: E, handler: StreamEvents[E]): () => void;
+  on(event: string, handler: (...args: any[]) => void): () => void;
+  /** Resolves with the server's `connected` payload; rejects if refused for good. */
+  connect(): Promise<Connected>;
+  reconnect(): void;
+  close(): void;
+  call<T extends Ack = Ack>(event: string, payload?: unknown, opts?: { timeout?: number }): Promise<T>;
+  subscribe(topics: string | string[]): Promise<string[]>;
+  unsubscribe(topics: string | string[]): Promise<string[]>;
+}
