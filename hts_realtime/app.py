@@ -24,9 +24,11 @@ from aiohttp.web_response import StreamResponse
 from hts_realtime.domain.broker import PaperBroker
 from hts_realtime.domain.events import EventBus, Journal
 from hts_realtime.domain.market import MarketHours, MarketSimulator
+from hts_realtime.domain.signal_history import SignalHistory
 from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.domain.users import UserError, UserStore
+from hts_realtime.domain.watchlists import WatchlistStore
 from hts_realtime.metrics import CONTENT_TYPE, METRICS, Metrics
 from hts_realtime.readiness import Check, Readiness
 from hts_realtime.services.market_feed import MarketFeed
@@ -37,6 +39,7 @@ from hts_realtime.topics import TopicAuthorizer
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.gateway import Gateway
 from hts_realtime.transport.http import HttpApi, error_middleware
+from hts_realtime.transport.http_dashboard import DashboardApi
 from hts_realtime.transport.sessions import SessionRegistry
 from hts_realtime.transport.streamers import PriceStreamer
 
@@ -112,6 +115,7 @@ def build(settings: Settings) -> Components:
         status_interval=settings.strategy_status_interval_seconds,
         max_per_user=settings.max_strategies_per_user,
         max_quantity=settings.max_order_quantity,
+        history=SignalHistory(db, settings.strategy_signal_history),
     )
     # order matters: resting orders match a trade before strategies react to it
     feed.listeners.append(broker.on_quotes)
@@ -244,6 +248,10 @@ def create_app(settings: Settings) -> web.Application:
                   components.registry, components.streamer, components.strategies,
                   components.fanout, components.metrics, components.readiness)
     app.add_routes(api.routes())
+    dashboard_api = DashboardApi(
+        api.identify, WatchlistStore(components.db, components.master, settings.max_watchlist),
+        components.strategies, settings.strategy_signal_history)
+    app.add_routes(dashboard_api.routes())
     _add_dashboard(app)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_close_clients)

@@ -81,6 +81,9 @@ class Settings:
     # strategies
     strategy_status_interval_seconds: float = 1.0
     max_strategies_per_user: int = 100
+    strategy_signal_history: int = 100  # signals kept per strategy (the card's history)
+    # the dashboard
+    max_watchlist: int = 50
     # logging and monitoring
     log_level: str = "INFO"
     log_format: str = "text"  # "text" (human-readable) or "json" (one object per line)
@@ -102,6 +105,9 @@ class Settings:
             raise SettingsError("log_format must be 'text' or 'json'")
         if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
             raise SettingsError(f"metrics_port {self.metrics_port} is out of range")
+        for name in ("max_watchlist", "strategy_signal_history"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1")
         if not 0 < self.fill_participation <= 1:
             raise SettingsError("fill_participation must be in (0, 1]")
 

@@ -35,6 +35,7 @@ from hts_realtime.domain.broker import OrderRequest, PaperBroker
 from hts_realtime.domain.events import EventBus, Journal, PrivateEvent
 from hts_realtime.domain.market import Quote
 from hts_realtime.domain.orders import Order, OrderType, Side
+from hts_realtime.domain.signal_history import SignalHistory
 from hts_realtime.domain.strategies import Signal, Strategy, StrategyParamsError, build_strategy
 from hts_realtime.domain.strategy_run import (
     CREATED,
@@ -73,6 +74,7 @@ class StrategyRunner:
         max_quantity: int = 1_000_000,
         factory: StrategyFactory = build_strategy,
         clock: Callable[[], float] = time.monotonic,
+        history: SignalHistory | None = None,
     ) -> None:
         self.db = db
         self.journal = journal
@@ -84,6 +86,7 @@ class StrategyRunner:
         self.max_quantity = max_quantity
         self.factory = factory
         self.clock = clock
+        self.history = history or SignalHistory(db, keep=100)
         self._runs: dict[str, StrategyRun] = {}
         self._by_symbol: dict[str, list[StrategyRun]] = {}
         broker.fill_hooks.append(self._on_fill)
@@ -184,6 +187,7 @@ class StrategyRunner:
         run.state, run.updated_at = DELETED, _now()
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM strategies WHERE strategy_id = ?", (strategy_id,))
+            self.history.forget(conn, strategy_id)
             events = [self._status(conn, run)]
         del self._runs[strategy_id]
         self.bus.publish(events)
@@ -321,10 +325,18 @@ class StrategyRunner:
 
     def _signal(self, conn: sqlite3.Connection, run: StrategyRun, signal: Signal, qty: int,
                 q: Quote) -> PrivateEvent:
-        return self.journal.append(
+        data = {
+            "signal": signal.side.value, "symbol": run.symbol, "quantity": qty,
+            "reason": signal.reason, "price": q.price, "timestamp": q.timestamp.isoformat(),
+        }
+        event = self.journal.append(
             conn, run.user_id, "strategy_signal", strategy_topics(run.strategy_id),
-            {"strategy_id": run.strategy_id, "data": {
-                "signal": signal.side.value, "symbol": run.symbol, "quantity": qty,
-                "reason": signal.reason, "price": q.price, "timestamp": q.timestamp.isoformat(),
-            }},
+            {"strategy_id": run.strategy_id, "data": data},
         )
+        self.history.record(conn, run.strategy_id, event.seq, data)
+        return event
+
+    def signals(self, user_id: str, strategy_id: str, limit: int) -> list[dict[str, object]]:
+        """The run's newest signals (newest first); someone else's id is ``not_found``."""
+        self.get(user_id, strategy_id)
+        return self.history.recent(strategy_id, limit)

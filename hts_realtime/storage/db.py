@@ -119,6 +119,21 @@ SCHEMA: tuple[str, ...] = (
     """
     ALTER TABLE orders ADD COLUMN last_fill_quantity INTEGER NOT NULL DEFAULT 0;
     """,
+    # v5: each user's watchlist (one row, a JSON list of symbols), and each strategy's
+    # recent signals (kept apart from the journal, whose retention is per user)
+    """
+    CREATE TABLE watchlists (
+        user_id TEXT PRIMARY KEY,
+        symbols TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE strategy_signals (
+        strategy_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (strategy_id, seq)
+    ) WITHOUT ROWID;
+    """,
 )
 
 

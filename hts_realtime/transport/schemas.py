@@ -106,6 +106,18 @@ class StrategySchema(_Strict):
     auto_trade = fields.Boolean(load_default=False, truthy={True}, falsy={False})
 
 
+class WatchlistSchema(_Strict):
+    """``PUT /api/watchlist``; the store checks the symbols, duplicates and the cap."""
+
+    symbols = fields.List(fields.String(validate=validate.Length(min=1, max=16)), required=True)
+
+
+class SignalsQuerySchema(_Strict):
+    """``GET /api/strategies/{id}/signals?limit=``."""
+
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1))
+
+
 def load(schema: Schema, data: Any) -> dict[str, Any]:
     """Validate ``data``; a failure is ``invalid_message`` naming the fields."""
     if data is None:
@@ -139,3 +151,5 @@ CONNECT_AUTH = ConnectAuthSchema()
 LOGIN = LoginSchema()
 ORDER = OrderSchema()
 STRATEGY = StrategySchema()
+WATCHLIST = WatchlistSchema()
+SIGNALS_QUERY = SignalsQuerySchema()
