@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 VENDOR := hts_realtime/static/vendor/socket.io.min.js
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean vendor
 
-install: $(STAMP) $(NODE_STAMP) $(VENDOR)
+install: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): setup.cfg setup.py
+$(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
@@ -20,15 +20,17 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# the dashboard's socket.io-client comes from npm at build time, served locally
-$(VENDOR): $(NODE_STAMP)
-	mkdir -p $(dir $@)
-	cp node_modules/socket.io-client/dist/socket.io.min.js $@
+# The dashboard's socket.io-client build is committed (so a wheel from a clean clone
+# has it) and refreshed from the npm pin here; tests/test_packaging.py checks they match.
+vendor: $(NODE_STAMP)
+	mkdir -p $(dir $(VENDOR))
+	cp node_modules/socket.io-client/dist/socket.io.min.js $(VENDOR)
+	cp node_modules/socket.io-client/LICENSE $(dir $(VENDOR))socket.io.LICENSE
 
-run: $(STAMP) $(VENDOR)
+run: $(STAMP)
 	$(VENV)/bin/hts-realtime serve --demo
 
-test: $(STAMP) $(NODE_STAMP) $(VENDOR)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
