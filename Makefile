@@ -12,8 +12,8 @@ install: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq --config-settings editable_mode=compat -e '.[test]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -6,6 +6,7 @@ Settings come from flags and ``HTS_*`` variables, read here once.
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import logging
 import os
@@ -15,10 +16,12 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from hts_realtime import logs
 from hts_realtime.settings import Settings, SettingsError
 from hts_realtime.storage.db import Database
 
 log = logging.getLogger("hts.cli")
+DEMO_SECRET_KEY = "demo_jwt_secret"  # where `serve --demo` keeps its generated secret
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,8 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the realtime server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--demo", action="store_true", default=None,
-                       help="seed demo users, allow a generated JWT secret")
+    serve.add_argument(
+        "--demo", action="store_true", default=None,
+        help="a demo server: seeds the users testuser/testpass and admin/adminpass and, "
+             "when HTS_JWT_SECRET is unset, generates a JWT secret kept in the database "
+             "(so `hts-realtime token --demo NAME` works). Not for production.")
     serve.add_argument("--database", help="SQLite file (HTS_DATABASE)")
     serve.add_argument("--market-seed", type=int, dest="market_seed")
     serve.add_argument("--log-level", dest="log_level")
@@ -46,7 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("name")
     token.add_argument("--ttl", type=int, help="lifetime in seconds")
     token.add_argument("--database")
-    token.add_argument("--demo", action="store_true", default=None)
+    token.add_argument(
+        "--demo", action="store_true", default=None,
+        help="sign with the secret a `serve --demo` server generated and keeps in its "
+             "database (when HTS_JWT_SECRET is unset)")
     return p
 
 
@@ -63,7 +72,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
 
         db = Database(settings.database)
         try:
-            secret = db.meta("demo_jwt_secret", secrets.token_urlsafe(48))
+            secret = db.meta(DEMO_SECRET_KEY, secrets.token_urlsafe(48))
         finally:
             db.close()
         settings = settings.with_(jwt_secret=Secret(secret))
@@ -74,15 +83,16 @@ def _serve(args: argparse.Namespace) -> int:
     from hts_realtime.app import SafeAccessLogger, create_app
 
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     app = create_app(settings)
-    print(f"hts-realtime listening on http://{settings.host}:{settings.port}", flush=True)
+    # with HTS_LOG_FORMAT=json every output line is a JSON object, the banner included
+    say = log.info if settings.log_format == "json" else functools.partial(print, flush=True)
+    say(f"hts-realtime listening on http://{settings.host}:{settings.port}")
     if settings.demo:
-        print("demo users: testuser / testpass (user id 1), admin / adminpass (admin)")
-        print(f"log in:  curl -s -X POST http://{settings.host}:{settings.port}/api/auth/login "
-              "-H 'Content-Type: application/json' "
-              "-d '{\"username\":\"testuser\",\"password\":\"testpass\"}'", flush=True)
+        say("demo users: testuser / testpass (user id 1), admin / adminpass (admin)")
+        say(f"log in:  curl -s -X POST http://{settings.host}:{settings.port}/api/auth/login "
+            "-H 'Content-Type: application/json' "
+            "-d '{\"username\":\"testuser\",\"password\":\"testpass\"}'")
     if settings.redis_url:
         log.warning("HTS_REDIS_URL is set, but multi-process scale-out is not built yet: "
                     "this process serves its own clients only")
@@ -115,6 +125,21 @@ def _user_add(args: argparse.Namespace) -> int:
 def _token(args: argparse.Namespace) -> int:
     from hts_realtime.app import build_user_store, token_service
 
+    database = args.database or os.environ.get("HTS_DATABASE") or Settings.database
+    if not os.path.exists(database):
+        print(f"hts-realtime: no database at {database}: run this where the server runs "
+              "(its working directory), or pass --database / HTS_DATABASE", file=sys.stderr)
+        return 1
+    if not args.demo and not os.environ.get("HTS_JWT_SECRET") and _is_demo(database):
+        print(f"hts-realtime: {database} belongs to a `serve --demo` server, which signs with "
+              "a secret it generated and keeps in the database. Either\n"
+              f"  hts-realtime token --demo {args.name}\n"
+              "or log in over HTTP (demo users testuser/testpass, admin/adminpass):\n"
+              "  curl -s -X POST http://127.0.0.1:8000/api/auth/login "
+              "-H 'Content-Type: application/json' "
+              "-d '{\"username\":\"testuser\",\"password\":\"testpass\"}'",
+              file=sys.stderr)
+        return 2
     settings = _settings(args)
     users, db = build_user_store(settings.database)
     try:
@@ -127,6 +152,14 @@ def _token(args: argparse.Namespace) -> int:
     token, _ = token_service(settings).issue(user, args.ttl)
     print(token)
     return 0
+
+
+def _is_demo(database: str) -> bool:
+    db = Database(database)
+    try:
+        return db.get_meta(DEMO_SECRET_KEY) is not None
+    finally:
+        db.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -80,3 +80,35 @@ def test_demo_keeps_its_generated_secret_for_the_token_command(tmp_path: Path) -
         assert status == 200, body
     finally:
         srv.stop()
+
+
+def test_token_without_demo_against_a_demo_server_says_what_to_do(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "demo2", env={"HTS_JWT_SECRET": ""}).start()
+    try:
+        env = srv.env()
+        env.pop("HTS_JWT_SECRET")
+        r = run(["token", "testuser"], env, cwd=srv.workdir)
+        assert r.returncode == 2
+        assert "hts-realtime token --demo testuser" in r.stderr
+        assert "/api/auth/login" in r.stderr
+        assert r.stdout == ""
+        # following the advice works
+        r = run(["token", "testuser", "--demo"], env, cwd=srv.workdir)
+        status, body, _ = srv.http("GET", "/api/account", token=r.stdout.strip())
+        assert status == 200, body
+    finally:
+        srv.stop()
+
+
+def test_token_without_a_database_says_where_to_run_it(tmp_path: Path) -> None:
+    r = run(["token", "testuser"], _env(tmp_path, HTS_DATABASE=str(tmp_path / "none.db")))
+    assert r.returncode == 1 and "no database at" in r.stderr
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_demo_flag_is_explained_in_help(tmp_path: Path) -> None:
+    r = run(["serve", "--help"], _env(tmp_path))
+    assert r.returncode == 0
+    help_text = " ".join(r.stdout.split())
+    assert "--demo" in help_text and "testuser/testpass" in help_text
+    assert "Not for production" in help_text

@@ -188,6 +188,10 @@ class Database:
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, default))
             return str(conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
 
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
     def ping(self) -> None:
         """Raises if the database cannot answer a query (readiness)."""
         self.conn.execute("SELECT 1").fetchone()
