@@ -36,12 +36,14 @@ from hts_realtime.settings import Settings
 from hts_realtime.storage.db import Database
 from hts_realtime.tokens import TokenService
 from hts_realtime.topics import TopicAuthorizer
+from hts_realtime.transport.core import RequestCore
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.gateway import Gateway
 from hts_realtime.transport.http import HttpApi, error_middleware
 from hts_realtime.transport.http_dashboard import DashboardApi
 from hts_realtime.transport.sessions import SessionRegistry
 from hts_realtime.transport.streamers import PriceStreamer
+from hts_realtime.transport.websocket import PlainWebSocket
 
 log = logging.getLogger("hts.app")
 
@@ -66,7 +68,9 @@ class Components:
     sio: socketio.AsyncServer
     fanout: Fanout
     streamer: PriceStreamer
+    core: RequestCore
     gateway: Gateway
+    plain_ws: PlainWebSocket
     metrics: Metrics
     readiness: Readiness
 
@@ -136,14 +140,17 @@ def build(settings: Settings) -> Components:
     streamer = PriceStreamer(market, registry, fanout, settings.price_interval_seconds, metrics)
     feed.listeners.append(streamer.on_quotes)
     authorizer = TopicAuthorizer(master, broker.owner_of, strategies.owner_of)
-    gateway = Gateway(sio, settings, tokens, registry, authorizer, fanout, streamer, master,
-                      market, broker, metrics)
+    core = RequestCore(settings, tokens, registry, authorizer, fanout, streamer, master, market,
+                       broker, metrics)
+    gateway = Gateway(sio, core)  # the Socket.IO framing, at /socket.io/
+    plain_ws = PlainWebSocket(core, fanout, settings)  # the seed's plain WebSocket, at /api/ws
     _sample_gauges(metrics, sio, registry, broker, strategies)
     readiness = Readiness()
     readiness.add("database", _database_check(db))
     readiness.add("market_feed", _feed_check(feed))
     return Components(settings, db, users, tokens, master, market, feed, journal, bus, broker,
-                      strategies, registry, sio, fanout, streamer, gateway, metrics, readiness)
+                      strategies, registry, sio, fanout, streamer, core, gateway, plain_ws, metrics,
+                      readiness)
 
 
 def _sample_gauges(metrics: Metrics, sio: socketio.AsyncServer, registry: SessionRegistry,
@@ -155,6 +162,7 @@ def _sample_gauges(metrics: Metrics, sio: socketio.AsyncServer, registry: Sessio
                 counts[sio.transport(sid)] += 1  # "polling" until the client upgrades
             except (KeyError, ValueError):
                 continue  # closed between the registry and the engine
+        counts["plain_websocket"] = float(len(registry.sids(transport="websocket")))  # /api/ws
         return counts
 
     metrics.gauge("hts_connections", "Open client connections, by transport",
@@ -228,6 +236,7 @@ async def _close_clients(app: web.Application) -> None:
     them reconnect — to this server once it is back, or to another one.
     """
     c = app[COMPONENTS]
+    await c.plain_ws.close_all()  # 1001 going away: plain-WebSocket clients reconnect
     for socket in list(c.sio.eio.sockets.values()):
         try:
             await socket.close(wait=False, abort=True, reason=c.sio.eio.reason.SERVER_DISCONNECT)
@@ -252,6 +261,7 @@ def create_app(settings: Settings) -> web.Application:
         api.identify, WatchlistStore(components.db, components.master, settings.max_watchlist),
         components.strategies, settings.strategy_signal_history)
     app.add_routes(dashboard_api.routes())
+    app.add_routes(components.plain_ws.routes())
     _add_dashboard(app)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_close_clients)

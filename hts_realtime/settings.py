@@ -73,6 +73,10 @@ class Settings:
     ping_interval_seconds: float = 25.0
     ping_timeout_seconds: float = 20.0
     shutdown_grace_seconds: float = 2.0
+    # the plain WebSocket at /api/ws
+    ws_heartbeat_seconds: float = 25.0  # ping period; no pong within half of it closes
+    ws_auth_timeout_seconds: float = 10.0  # for the first {"type":"auth"} message
+    ws_max_queued_bytes: int = 4 * 1024 * 1024  # unsent frames per connection: slow_consumer
     # paper trading
     initial_cash: int = 100_000_000
     journal_retention: int = 100_000
@@ -98,7 +102,8 @@ class Settings:
             )
         if not 0 < self.port < 65536:
             raise SettingsError(f"port {self.port} is out of range")
-        for name in ("market_tick_seconds", "price_interval_seconds", "rate_limit_per_second"):
+        for name in ("market_tick_seconds", "price_interval_seconds", "rate_limit_per_second",
+                     "ws_heartbeat_seconds", "ws_auth_timeout_seconds", "ws_max_queued_bytes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
         if self.log_format not in ("text", "json"):

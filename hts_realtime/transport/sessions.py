@@ -44,12 +44,12 @@ class Session:
     sid: str
     identity: Identity
     limiter: TokenBucket
+    transport: str = "socketio"  # the framing: "socketio", or "websocket" (plain, /api/ws)
     topics: set[Topic] = field(default_factory=set)
     # private-stream delivery state (see transport.fanout)
     live: bool = False  # False while connecting/replaying: private events wait in `pending`
     pending: list[PrivateEvent] = field(default_factory=list)
     delivered_seq: int = 0
-    transport: str = "socketio"  # which endpoint the client came in on (metrics)
 
     @property
     def user_id(self) -> str:
@@ -143,8 +143,12 @@ class SessionRegistry:
         for topic, sids in self._by_topic.items():
             users_by_name[topic.name].update(self._sessions[s].user_id for s in sids)
         subs = {name: sorted(users, key=_id_key) for name, users in sorted(users_by_name.items())}
+        by_transport = {"socketio": 0, "websocket": 0}
+        for session in self._sessions.values():
+            by_transport[session.transport] = by_transport.get(session.transport, 0) + 1
         return {
             "active_connections": len(self._sessions),
+            "connections_by_transport": by_transport,
             "active_users": sorted(self._by_user, key=_id_key),
             "subscriptions": subs,
         }
