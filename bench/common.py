@@ -353,6 +353,9 @@ class HtsServer(_Process):
             "HTS_JWT_SECRET": SECRET,
             "HTS_DATABASE": self.database,
             "HTS_MARKET_SEED": "7",
+            # every bench client comes from 127.0.0.1: no per-address limits
+            "HTS_MAX_CONNECTIONS_PER_ADDRESS": "0",
+            "HTS_CONNECTS_PER_SECOND_PER_ADDRESS": "0",
         }
         for key, value in settings.items():
             self.settings["HTS_" + key.upper()] = str(value)

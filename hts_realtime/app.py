@@ -37,6 +37,7 @@ from hts_realtime.storage.db import Database
 from hts_realtime.tokens import TokenService
 from hts_realtime.topics import TopicAuthorizer
 from hts_realtime.transport.core import RequestCore
+from hts_realtime.transport.engineio_adapter import WireGuard, engineio_buffer_size
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.gateway import Gateway
 from hts_realtime.transport.http import HttpApi, error_middleware
@@ -73,6 +74,7 @@ class Components:
     plain_ws: PlainWebSocket
     metrics: Metrics
     readiness: Readiness
+    wire: WireGuard
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -128,7 +130,7 @@ def build(settings: Settings) -> Components:
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         cors_allowed_origins=list(settings.cors_origins) or None,
-        max_http_buffer_size=settings.max_payload_bytes,
+        max_http_buffer_size=engineio_buffer_size(settings),
         ping_interval=settings.ping_interval_seconds,
         ping_timeout=settings.ping_timeout_seconds,
         logger=False,
@@ -142,6 +144,8 @@ def build(settings: Settings) -> Components:
     authorizer = TopicAuthorizer(master, broker.owner_of, strategies.owner_of)
     core = RequestCore(settings, tokens, registry, authorizer, fanout, streamer, master, market,
                        broker, metrics)
+    wire = WireGuard(sio, settings, fanout.to_sid)  # in front of python-socketio/engineio
+    core.strike = wire.strike
     gateway = Gateway(sio, core)  # the Socket.IO framing, at /socket.io/
     plain_ws = PlainWebSocket(core, fanout, settings)  # the seed's plain WebSocket, at /api/ws
     _sample_gauges(metrics, sio, registry, broker, strategies)
@@ -150,7 +154,7 @@ def build(settings: Settings) -> Components:
     readiness.add("market_feed", _feed_check(feed))
     return Components(settings, db, users, tokens, master, market, feed, journal, bus, broker,
                       strategies, registry, sio, fanout, streamer, core, gateway, plain_ws, metrics,
-                      readiness)
+                      readiness, wire)
 
 
 def _sample_gauges(metrics: Metrics, sio: socketio.AsyncServer, registry: SessionRegistry,
@@ -252,10 +256,11 @@ def create_app(settings: Settings) -> web.Application:
                           client_max_size=settings.max_payload_bytes)
     app[COMPONENTS] = components
     app[METRICS] = components.metrics
-    _attach_socketio(app, components.sio, settings)
+    _attach_socketio(app, components.wire, settings)
     api = HttpApi(components.tokens, components.users, components.broker, components.master,
                   components.registry, components.streamer, components.strategies,
-                  components.fanout, components.metrics, components.readiness)
+                  components.fanout, components.metrics, components.readiness,
+                  components.wire.status)
     app.add_routes(api.routes())
     dashboard_api = DashboardApi(
         api.identify, WatchlistStore(components.db, components.master, settings.max_watchlist),
@@ -268,9 +273,9 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _attach_socketio(app: web.Application, sio: socketio.AsyncServer, settings: Settings) -> None:
-    """Route ``/socket.io/`` to the Socket.IO server (what ``sio.attach`` does), and
-    decline permessage-deflate unless ``ws_compression`` is on.
+def _attach_socketio(app: web.Application, wire: WireGuard, settings: Settings) -> None:
+    """Route ``/socket.io/`` to the Socket.IO server (what ``sio.attach`` does) through
+    the wire guard, and decline permessage-deflate unless ``ws_compression`` is on.
 
     aiohttp accepts the compression socket.io-client and browsers offer, and
     each compressed connection then keeps its own zlib state: measured at
@@ -284,8 +289,7 @@ def _attach_socketio(app: web.Application, sio: socketio.AsyncServer, settings: 
             headers = request.headers.copy()
             del headers["Sec-WebSocket-Extensions"]
             request = request.clone(headers=headers)
-        response: web.StreamResponse = await sio.handle_request(request)
-        return response
+        return await wire.handle(request)
 
     for method in ("GET", "POST", "OPTIONS"):
         app.router.add_route(method, "/socket.io/", handle)

@@ -77,6 +77,15 @@ class Settings:
     ws_heartbeat_seconds: float = 25.0  # ping period; no pong within half of it closes
     ws_auth_timeout_seconds: float = 10.0  # for the first {"type":"auth"} message
     ws_max_queued_bytes: int = 4 * 1024 * 1024  # unsent frames per connection: slow_consumer
+    # limits against hostile clients (see transport.engineio_adapter and transport.guards)
+    connect_timeout_seconds: float = 5.0  # Engine.IO open -> Socket.IO CONNECT accepted
+    request_read_timeout_seconds: float = 10.0  # a long-polling POST body must arrive by then
+    bad_requests_per_second: float = 5.0  # refused requests / bad frames a connection may send
+    bad_requests_burst: int = 100  # ... before it is disconnected as a flooder
+    max_connections_per_address: int = 500  # concurrent Engine.IO sessions; 0 = no limit
+    connects_per_second_per_address: float = 20.0  # new sessions; 0 = no limit
+    connect_burst_per_address: int = 100
+    bad_input_log_per_second: float = 20.0  # log lines about bad input, whole process
     # paper trading
     initial_cash: int = 100_000_000
     journal_retention: int = 100_000
@@ -103,7 +112,9 @@ class Settings:
         if not 0 < self.port < 65536:
             raise SettingsError(f"port {self.port} is out of range")
         for name in ("market_tick_seconds", "price_interval_seconds", "rate_limit_per_second",
-                     "ws_heartbeat_seconds", "ws_auth_timeout_seconds", "ws_max_queued_bytes"):
+                     "ws_heartbeat_seconds", "ws_auth_timeout_seconds", "ws_max_queued_bytes",
+                     "connect_timeout_seconds", "request_read_timeout_seconds",
+                     "bad_requests_per_second", "bad_input_log_per_second"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
         if self.log_format not in ("text", "json"):
@@ -113,6 +124,10 @@ class Settings:
         for name in ("max_watchlist", "strategy_signal_history"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
+        for name in ("max_connections_per_address", "connects_per_second_per_address",
+                     "bad_requests_burst", "connect_burst_per_address"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must not be negative")
         if not 0 < self.fill_participation <= 1:
             raise SettingsError("fill_participation must be in (0, 1]")
 

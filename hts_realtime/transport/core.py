@@ -42,6 +42,7 @@ from hts_realtime.tokens import Identity, TokenService
 from hts_realtime.topics import Topic, TopicAuthorizer, TopicKind, parse_topic
 from hts_realtime.transport import schemas
 from hts_realtime.transport.fanout import Fanout
+from hts_realtime.transport.guards import STRIKE_CODES
 from hts_realtime.transport.payloads import price_reply
 from hts_realtime.transport.sessions import Session, SessionRegistry, TokenBucket
 from hts_realtime.transport.streamers import PriceStreamer
@@ -85,6 +86,8 @@ class RequestCore:
         self.master = master
         self.market = market
         self.broker = broker
+        # set by the composition root: the wire guard's bad-input count (see fail)
+        self.strike: Callable[[str, str, str], bool] | None = None
         self._handlers: dict[str, tuple[Schema, Handler]] = {
             "subscribe": (schemas.TOPICS, self._subscribe),
             "unsubscribe": (schemas.TOPICS, self._unsubscribe),
@@ -209,8 +212,17 @@ class RequestCore:
     async def fail(
         self, sid: str, event: str | None, exc: HtsError, echo: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Answer a failed request: the ``error`` event, and the failed ack body."""
-        log.info("sid=%s event=%s error=%s", sid, event, exc.code)
+        """Answer a failed request: the ``error`` event, and the failed ack body.
+
+        Bad input (``guards.STRIKE_CODES``) is reported to ``strike``, which logs
+        it once per connection and kind; once it answers False the connection is
+        being dropped as a flooder, and no reply goes out.
+        """
+        if exc.code in STRIKE_CODES and self.strike is not None:
+            if not self.strike(sid, exc.code, str(event)):
+                return {"ok": False, "error": exc.to_dict()}
+        else:
+            log.info("sid=%s event=%s error=%s", sid, event, exc.code)
         session = self.registry.get(sid)
         self.metrics.request_error(session.transport if session else "unknown", exc.code)
         body: dict[str, Any] = {"type": "error", "event": event, **exc.to_dict()}

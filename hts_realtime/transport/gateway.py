@@ -18,6 +18,7 @@ import socketio
 
 from hts_realtime.errors import HtsError, InvalidMessage
 from hts_realtime.transport.core import Admission, RequestCore
+from hts_realtime.transport.engineio_adapter import ReservedEvent
 from hts_realtime.transport.sessions import Session
 
 log = logging.getLogger("hts.gateway")
@@ -77,6 +78,9 @@ class Gateway:
 
     async def on_unknown(self, event: Any, sid: str, *args: Any) -> dict[str, Any]:
         name = str(event)[:64]  # a hostile client may send a non-string event name
+        if isinstance(event, ReservedEvent):  # "connect", "disconnect", ... sent as an event
+            reserved = InvalidMessage(f"{name!r} is a reserved event name")
+            return await self.core.dispatch(sid, name, None, malformed=reserved)
         return await self.core.dispatch(sid, name, None)
 
 

@@ -100,6 +100,7 @@ class HttpApi:
         fanout: Fanout,
         metrics: Metrics,
         readiness: Readiness,
+        wire_status: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.tokens = tokens
         self.users = users
@@ -111,6 +112,7 @@ class HttpApi:
         self.fanout = fanout
         self.metrics = metrics
         self.readiness = readiness
+        self.wire_status = wire_status
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -180,6 +182,8 @@ class HttpApi:
         body["sent"] = {"broadcast": self.fanout.sent_broadcast,
                         "private": self.fanout.sent_private,
                         "price_ticks": self.streamer.ticks}
+        if self.wire_status is not None:
+            body.update(self.wire_status())  # "limits" and "wire": transport.engineio_adapter
         return json_response(body)
 
     async def healthz(self, request: web.Request) -> web.Response:
