@@ -10,10 +10,11 @@ VENDOR := hts_realtime/static/vendor/socket.io.min.js
 
 install: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): setup.cfg setup.py pyproject.toml
+$(STAMP): setup.cfg setup.py pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq --upgrade pip
 	$(PY) -m pip install -qq --config-settings editable_mode=compat -e '.[test]'
+	$(PY) -m pip install -qq --config-settings editable_mode=compat -e clients/python
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -35,7 +36,8 @@ test: $(STAMP) $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check hts_realtime clients tests bench
-	$(VENV)/bin/mypy hts_realtime clients bench
+	$(VENV)/bin/mypy hts_realtime clients bench --exclude clients/python
+	$(VENV)/bin/mypy -p hts_client
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(PY) -m bench

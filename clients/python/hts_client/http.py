@@ -1,0 +1,187 @@
+"""``HttpClient``: one method per hts-realtime HTTP route.
+
+Errors are raised as ``HtsError`` with the server's ``code`` (and the HTTP
+``status``); a server that does not answer is ``Unreachable``. After
+``login()`` the client keeps the token (``client.token``) and the credentials
+(never printed), so ``refresh()`` can log in again when the token expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import aiohttp
+
+from hts_client.errors import HtsError, Unreachable
+
+JSON = dict[str, Any]
+DEFAULT_TIMEOUT = 10.0
+
+
+class HttpClient:
+    def __init__(self, url: str, *, token: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self._credentials: tuple[str, str] | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def __repr__(self) -> str:  # never the token or the password
+        return f"HttpClient({self.url!r}, logged_in={self.token is not None})"
+
+    # -- the transport ---------------------------------------------------------------
+    async def request(self, method: str, path: str, *, body: Any = None,
+                      params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                      auth: bool = True, expect: tuple[int, ...] = (200,)) -> Any:
+        """Any route: returns the decoded JSON body (text for non-JSON answers)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout))
+        all_headers = dict(headers or {})
+        if auth and self.token:
+            all_headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            async with self._session.request(method, self.url + path, json=body, params=params,
+                                             headers=all_headers) as resp:
+                if resp.content_type == "application/json":
+                    data: Any = await resp.json()
+                else:
+                    data = await resp.text()
+                status = resp.status
+        except aiohttp.ClientConnectionError as exc:
+            raise Unreachable(f"cannot reach the server at {self.url}: {exc}") from None
+        except TimeoutError:
+            raise Unreachable(f"{method} {path}: no answer within {self.timeout:g} s") from None
+        if status not in expect:
+            raise HtsError.from_body(data, status, f"{method} {path} failed")
+        return data
+
+    async def _get(self, path: str, **params: Any) -> Any:
+        query = {k: v for k, v in params.items() if v is not None}
+        return await self.request("GET", path, params=query or None)
+
+    # -- auth ------------------------------------------------------------------------
+    async def login(self, username: str, password: str) -> JSON:
+        """``POST /api/auth/login``; keeps the token for later calls and for ``refresh``."""
+        body: JSON = await self.request("POST", "/api/auth/login", auth=False,
+                                        body={"username": username, "password": password})
+        self.token = str(body["access_token"])
+        self._credentials = (username, password)
+        return body
+
+    async def refresh(self) -> str:
+        """Log in again with the credentials of the last ``login`` (an expired token)."""
+        if self._credentials is None:
+            raise HtsError("auth_required", "no credentials to log in again with")
+        await self.login(*self._credentials)
+        assert self.token is not None
+        return self.token
+
+    # -- market data -----------------------------------------------------------------
+    async def symbols(self) -> list[JSON]:
+        return list(await self._get("/api/symbols"))
+
+    async def candles(self, symbol: str, interval: str = "1m", limit: int | None = None) -> JSON:
+        return dict(await self._get("/api/candles", symbol=symbol, interval=interval,
+                                    limit=limit))
+
+    async def market(self) -> JSON:
+        return dict(await self._get("/api/market"))
+
+    # -- account and orders ------------------------------------------------------------
+    async def account(self) -> JSON:
+        return dict(await self._get("/api/account"))
+
+    async def place_order(self, order: JSON, *, idempotency_key: str | None = None) -> JSON:
+        """``POST /api/orders``. A key (one is made up when not given) makes a retry
+        safe: after a lost answer the same request returns the same order."""
+        key = idempotency_key or str(uuid.uuid4())
+        headers = {"Idempotency-Key": key}
+        try:
+            return dict(await self.request("POST", "/api/orders", body=order, headers=headers,
+                                           expect=(201,)))
+        except Unreachable:  # did it arrive? asking again with the same key is safe
+            await asyncio.sleep(1.0)
+            return dict(await self.request("POST", "/api/orders", body=order, headers=headers,
+                                           expect=(201,)))
+
+    async def orders(self, status: str | None = None) -> list[JSON]:
+        return list(await self._get("/api/orders", status=status))
+
+    async def order(self, order_id: str) -> JSON:
+        return dict(await self._get(f"/api/orders/{order_id}"))
+
+    async def cancel_order(self, order_id: str) -> JSON:
+        return dict(await self.request("DELETE", f"/api/orders/{order_id}"))
+
+    async def fills(self, order_id: str) -> list[JSON]:
+        return list(await self._get(f"/api/orders/{order_id}/fills"))
+
+    # -- strategies --------------------------------------------------------------------
+    async def strategy_kinds(self) -> Any:
+        return await self._get("/api/strategy-kinds")
+
+    async def create_strategy(self, spec: JSON) -> JSON:
+        return dict(await self.request("POST", "/api/strategies", body=spec, expect=(201,)))
+
+    async def strategies(self) -> list[JSON]:
+        return list(await self._get("/api/strategies"))
+
+    async def strategy(self, strategy_id: str) -> JSON:
+        return dict(await self._get(f"/api/strategies/{strategy_id}"))
+
+    async def start_strategy(self, strategy_id: str) -> JSON:
+        return dict(await self.request("POST", f"/api/strategies/{strategy_id}/start", body={}))
+
+    async def stop_strategy(self, strategy_id: str) -> JSON:
+        return dict(await self.request("POST", f"/api/strategies/{strategy_id}/stop", body={}))
+
+    async def delete_strategy(self, strategy_id: str) -> None:
+        await self.request("DELETE", f"/api/strategies/{strategy_id}", expect=(204,))
+
+    async def strategy_signals(self, strategy_id: str) -> Any:
+        return await self._get(f"/api/strategies/{strategy_id}/signals")
+
+    # -- the dashboard's watchlist ------------------------------------------------------
+    async def watchlist(self) -> list[str]:
+        return list((await self._get("/api/watchlist"))["symbols"])
+
+    async def set_watchlist(self, symbols: list[str]) -> list[str]:
+        body = await self.request("PUT", "/api/watchlist", body={"symbols": symbols})
+        return list(body["symbols"])
+
+    # -- operations ----------------------------------------------------------------------
+    async def status(self) -> JSON:
+        """``GET /api/ws/status`` (admin)."""
+        return dict(await self._get("/api/ws/status"))
+
+    async def healthz(self) -> JSON:
+        return dict(await self.request("GET", "/healthz", auth=False))
+
+    async def readyz(self) -> JSON:
+        """The readiness report, ready (200) or not (503)."""
+        return dict(await self.request("GET", "/readyz", auth=False, expect=(200, 503)))
+
+    async def metrics(self) -> str:
+        """``GET /metrics`` (admin): the Prometheus text."""
+        return str(await self._get("/metrics"))
+
+    async def openapi(self) -> JSON:
+        return dict(await self.request("GET", "/api/openapi.json", auth=False))
+
+    async def asyncapi(self) -> JSON:
+        return dict(await self.request("GET", "/api/asyncapi.json", auth=False))
