@@ -49,6 +49,12 @@ from hts_realtime.transport.websocket import PlainWebSocket
 log = logging.getLogger("hts.app")
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The dashboard keeps its token in localStorage (README, "The dashboard"): nothing but
+# our own files may run or be fetched, so an injected <script> or a foreign host has
+# no way in; no inline styles either (the page sets sizes through the CSSOM).
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                 "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+                 "form-action 'self'")
 DEMO_USERS = (("testuser", "testpass", False), ("admin", "adminpass", True))
 
 
@@ -307,7 +313,8 @@ def _add_dashboard(app: web.Application) -> None:
         return
 
     async def dashboard(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return web.FileResponse(index, headers={"Cache-Control": "no-cache",
+                                                "Content-Security-Policy": DASHBOARD_CSP})
 
     app.router.add_get("/", dashboard)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)

@@ -1,26 +1,19 @@
-// hts-realtime dashboard: login and the Socket.IO connection. The panels'
-// behaviour lives in market.js (watchlist, prices, chart), trading.js (order
-// ticket, blotter, account) and strategies.js.
-//
-// Resume: every handshake (the first, socket.io-client's own reconnects, and
-// ours when the browser comes back online) sends auth = {token, topics,
-// last_seq}, computed at that moment, so the server restores the
-// subscriptions and replays the private events (orders, strategies) we
-// missed. Private events are handled once: any seq we already have is dropped.
+// hts-realtime dashboard: login, the stream (the SDK's Stream: resume, dedupe,
+// resync and reconnection live there), honest connection state and the phone tabs.
+// Panels: market.js (watchlist, quotes, chart), book.js (호가, 체결),
+// trading.js (ticket, blotter, account), strategies.js.
 
-import { ApiError, esc, request } from "./api.js";
+import { HtsError } from "./hts-client.js";
+import { age, esc, korean, MARKET_KO } from "./format.js";
 import {
-  $, AUTH_CODES, KEYS, http, logout, report, saveSeq, setConn, showError, state, store,
+  $, api, clear, LOCAL, logout, notify, openStream, report, saveSession, sessionValid, state, stream,
 } from "./core.js";
-import { applyQuote, fetchPrice, initWatchlist, priceTopics } from "./market.js";
+import { onBook, onTrades, refreshBook, setBookSymbol } from "./book.js";
+import { applyQuote, fetchQuotes, initWatchlist, onSymbolChange, reloadWatchlist, watchTopics } from "./market.js";
 import {
-  loadStrategies, onStrategySignal, onStrategyStatus, setKinds, setStrategies, strategyTopics,
+  loadStrategies, onStrategySignal, onStrategyStatus, setKinds, strategyTopics,
 } from "./strategies.js";
-import { loadOrders, onOrder, refreshAccount } from "./trading.js";
-
-let sentSeq = null; // the last_seq sent in the current handshake
-let needSnapshot = true; // load the orders over HTTP on the next `connected`
-let refusals = 0; // handshakes refused in a row for a reason other than auth
+import { loadOrders, onOrder, refreshAccount, setTradingEnabled } from "./trading.js";
 
 // -- login ---------------------------------------------------------------------------
 
@@ -29,167 +22,216 @@ $("login-form").addEventListener("submit", async (e) => {
   const f = e.target;
   const button = f.querySelector("button");
   button.disabled = true;
+  $("login-notice").hidden = true;
   try {
-    const res = await request("POST", "/api/auth/login",
-      { body: { username: f.username.value, password: f.password.value } });
-    state.token = res.access_token;
-    state.username = res.username ?? f.username.value;
-    store.setItem(KEYS.token, state.token);
-    store.setItem(KEYS.user, state.username);
-    store.removeItem(KEYS.seq); // a new login starts from the server's state
-    state.lastSeq = null;
+    saveSession(await api.login(f.username.value, f.password.value));
     f.password.value = "";
-    $("error-banner").hidden = true;
     await start();
   } catch (err) {
-    // not report(): a refused login is shown here, it is no reason to log out
-    if (err instanceof ApiError) showError(err.code, err.message, "login");
-    else report(err, "login");
+    const n = $("login-notice");
+    n.textContent = korean(err.code ?? "client_error", err.message);
+    n.title = `${err.code}: ${err.message}`;
+    n.dataset.code = err.code ?? "";
+    n.hidden = false;
   } finally {
     button.disabled = false;
   }
 });
 $("logout").addEventListener("click", () => logout());
 
+let expiryTimer = null;
+function watchExpiry() {
+  clearTimeout(expiryTimer);
+  const left = state.session.expires_at - Date.now();
+  // no refresh route: at expiry the server would refuse us anyway, so say so first
+  expiryTimer = setTimeout(() => logout("token_expired: 로그인이 만료되었습니다"), Math.max(0, Math.min(left, 2 ** 31 - 1)));
+}
+
 async function start() {
+  document.body.dataset.view = "dashboard";
   $("login-view").hidden = true;
   $("dashboard").hidden = false;
+  $("tabs").hidden = false;
   $("logout").hidden = false;
-  $("user-name").textContent = state.username;
-  const [symbols, kinds, runs] = await Promise.allSettled([
-    http("GET", "/api/symbols"), http("GET", "/api/strategy-kinds"), http("GET", "/api/strategies"),
+  $("user-name").textContent = state.session.username;
+  watchExpiry();
+  const [symbols, kinds, watch] = await Promise.allSettled([
+    api.symbols(), api.strategyKinds(), api.watchlist(),
   ]);
   if (symbols.status === "fulfilled") {
     state.symbols = new Map(symbols.value.map((s) => [s.symbol, s]));
     $("symbol-list").innerHTML = symbols.value
       .map((s) => `<option value="${esc(s.symbol)}">${esc(s.name)}</option>`).join("");
-  } else report(symbols.reason, "symbols");
+  } else return report(symbols.reason);
   if (kinds.status === "fulfilled") setKinds(kinds.value);
-  else report(kinds.reason, "strategy kinds");
-  if (runs.status === "fulfilled") setStrategies(runs.value);
-  else report(runs.reason, "strategies");
-  initWatchlist();
+  else report(kinds.reason, "strategy");
+  if (watch.status === "rejected") return report(watch.reason);
+  initWatchlist(watch.value.symbols);
+  await loadStrategies().catch((err) => report(err, "strategy"));
+  market();
   connect();
 }
 
 // -- the connection --------------------------------------------------------------------
 
 function connect() {
-  setConn("connecting");
-  const socket = io({
-    // a function: socket.io-client calls it before every (re)connection attempt,
-    // so each handshake carries the current token, topics and last_seq
-    auth: (cb) => {
-      sentSeq = state.lastSeq;
-      const auth = { token: state.token, topics: [...priceTopics(), "order:*", ...strategyTopics()] };
-      if (state.lastSeq !== null) auth.last_seq = state.lastSeq;
-      cb(auth);
+  const s = openStream({
+    topics: [...watchTopics(), "order:*", ...strategyTopics()],
+    onResync: async () => {
+      notify("blotter", "resync_required");
+      await Promise.all([loadOrders(), loadStrategies(), refreshAccount(true)]);
     },
-    reconnectionDelay: 500,
-    reconnectionDelayMax: 3000,
-    timeout: 6000,
+    // refused over a topic (a strategy deleted in another tab, ...): refresh, try again
+    onRefused: async () => {
+      await loadStrategies().catch(() => {});
+      s.topics = new Set([...watchTopics(), "order:*", ...strategyTopics()]);
+    },
   });
-  state.socket = socket;
-
-  socket.on("connect", () => { console.info(`connected sid=${socket.id}`); setConn("connected"); });
-  socket.on("connected", onConnected);
-  socket.on("disconnect", (reason) => {
-    console.info(`disconnected: ${reason}`);
-    if (!navigator.onLine || reason === "io client disconnect") return setConn("offline");
-    setConn("reconnecting");
-    if (reason === "io server disconnect") {
-      // the server closed us on purpose (e.g. it is restarting); socket.io-client
-      // leaves that case to us: dial again after a pause
-      setTimeout(() => { if (state.socket === socket && !socket.connected) socket.connect(); }, 1000);
-    }
+  s.on("state", onState);
+  s.on("connected", (msg, { resumed }) => {
+    clear("banner");
+    if (msg.market_status) showMarket(msg.market_status);
+    if (!resumed) loadOrders();
+    refreshAccount();
+    fetchQuotes();
+    followBook();
+    debug();
   });
-  socket.io.on("reconnect_attempt", (n) => setConn(navigator.onLine ? "reconnecting" : "offline", n));
-  socket.on("connect_error", onConnectError);
-
-  socket.on("price_update", (m) => applyQuote(m.symbol, m.data, true));
-  socket.on("order_update", privately((m) => onOrder(m.data)));
-  socket.on("strategy_status", privately(onStrategyStatus));
-  socket.on("strategy_signal", privately(onStrategySignal));
-  socket.on("resync_required", onResync);
-  socket.on("error", (m) => showError(m?.code ?? "error", m?.message ?? "server error", m?.event));
+  s.on("refused", (err) => {
+    notify("banner", err.code, err.message, { ttl: 0 });
+    if (["auth_required", "auth_failed", "token_expired"].includes(err.code)) logout(`${err.code}: ${err.message}`);
+  });
+  s.on("price_update", (m) => { applyQuote(m.symbol, m.data, true); debug(); });
+  s.on("orderbook_update", (m) => onBook(m.symbol, m.data));
+  s.on("trade_update", (m) => onTrades(m.symbol, m.data.trades));
+  s.on("market_status", (m) => showMarket(m.status));
+  s.on("order_update", (m) => { onOrder(m.data); debug(); });
+  s.on("strategy_status", (m) => { onStrategyStatus(m); debug(); });
+  s.on("strategy_signal", (m) => { onStrategySignal(m); debug(); });
+  // every failed request is also answered through its ack, and shown near its cause there
+  s.on("error", (m) => console.info(`server error event: ${m?.event} ${m?.code}: ${m?.message}`));
+  s.connect().catch(() => {}); // refusals are shown by the "refused" handler
 }
 
-/** Wrap a private-stream handler: each seq is handled once, in order. */
-function privately(handler) {
-  return (msg) => {
-    if (Number.isInteger(msg?.seq)) {
-      if (state.lastSeq !== null && msg.seq <= state.lastSeq) return;
-      saveSeq(msg.seq);
-    }
-    handler(msg);
-  };
+const bookTopics = () => (state.selected ? [`orderbook:${state.selected}`, `trade:${state.selected}`] : []);
+
+const CONN = {
+  connecting: "연결 중…", connected: "● 실시간", reconnecting: "재연결 중…", offline: "○ 연결 끊김",
+  closed: "○ 연결 끊김", idle: "○ 연결 끊김",
+};
+
+function onState(st, { attempt }) {
+  const badge = $("conn-state");
+  badge.dataset.state = st === "closed" || st === "idle" ? "offline" : st;
+  badge.textContent = CONN[st] + (st === "reconnecting" && attempt ? ` (${attempt})` : "");
+  document.body.dataset.conn = st === "connected" ? "connected" : "stale";
+  setTradingEnabled(st === "connected", st === "connected" ? "" : reasonFor(st));
+  staleTick();
 }
 
-function onConnected(msg) {
-  refusals = 0;
-  // A first connection takes the stream from its head (the snapshot comes over
-  // HTTP); a resume (last_seq sent) is followed by the replay, which advances it.
-  if (sentSeq === null) saveSeq(msg.last_seq);
-  if (needSnapshot) {
-    needSnapshot = false;
-    loadOrders();
+function reasonFor(st) {
+  if (!navigator.onLine) return "인터넷 연결이 끊겼습니다. 연결되면 주문할 수 있습니다";
+  if (st === "offline" && stream?.refusal) return "서버가 연결을 거부했습니다";
+  return "서버와 연결이 끊겼습니다. 다시 연결되면 주문할 수 있습니다";
+}
+
+// the age of the newest market data, shown while the connection is not live
+function staleTick() {
+  const stale = document.body.dataset.conn !== "connected";
+  const text = stale && state.lastMarketAt ? `${age((Date.now() - state.lastMarketAt) / 1000)} 전 시세` : stale ? "시세 없음" : "";
+  for (const el of document.querySelectorAll("[data-stale-age]")) el.textContent = text;
+}
+setInterval(staleTick, 1000);
+
+// -- market session ----------------------------------------------------------------------
+
+function showMarket(status) {
+  const el = $("market-status");
+  el.hidden = !status;
+  el.dataset.status = status ?? "";
+  el.textContent = MARKET_KO[status] ?? status ?? "";
+}
+
+async function market() {
+  try {
+    showMarket((await api.market()).status);
+  } catch (err) {
+    if (!(err instanceof HtsError) || err.status !== 404) console.warn("market status", err);
   }
-  refreshAccount();
-  for (const sym of state.watch) fetchPrice(sym);
 }
 
-async function onConnectError(err) {
-  const refusal = err?.data?.code ? err.data : null; // {code, message} from the server
-  if (!refusal) { // a network error: socket.io-client retries by itself
-    setConn(navigator.onLine && state.socket?.active ? "reconnecting" : "offline");
-    return;
+// -- the symbol in focus follows the book/tape topics -------------------------------------
+
+// Book and tape topics join the handshake's topics only once the server accepted them.
+async function followBook() {
+  if (!stream?.connected) return;
+  const want = new Set(bookTopics());
+  const stale = [...stream.topics].filter((t) => /^(orderbook|trade):/.test(t) && !want.has(t));
+  try {
+    if (stale.length) await stream.unsubscribe(stale);
+    await stream.subscribe([...want]);
+  } catch (err) {
+    // a server without the market-depth feeds refuses these topics: the panels say so
+    if (!["offline", "invalid_topic"].includes(err.code)) report(err);
   }
-  showError(refusal.code, refusal.message, "connect");
-  if (AUTH_CODES.includes(refusal.code)) return logout(`${refusal.code}: ${refusal.message}`);
-  // refused over a topic (e.g. a strategy deleted elsewhere): refresh the topics, try again
-  setConn("offline");
-  if (++refusals > 3) return;
-  await loadStrategies().catch(() => {});
-  initWatchlist();
-  setTimeout(() => state.socket?.connect(), 1000 * refusals);
+  refreshBook();
 }
 
-async function onResync(msg) {
-  showError("resync_required",
-    "놓친 이벤트가 만료되어 주문·계좌를 다시 불러옵니다 (missed events expired; reloading over HTTP)");
-  saveSeq(msg.last_seq);
-  await Promise.all([loadOrders(), loadStrategies().catch((e) => report(e, "strategies")),
-    refreshAccount(true)]);
-}
-
-// An open WebSocket can outlive the network for minutes: trust the browser's
-// offline signal, close, and resume when it is back.
-window.addEventListener("offline", () => {
-  if (state.socket) state.socket.disconnect();
-  setConn("offline");
+onSymbolChange((sym) => {
+  setBookSymbol(sym);
+  followBook();
 });
-window.addEventListener("online", () => {
-  if (state.socket && !state.socket.connected) {
-    setConn("reconnecting");
-    state.socket.connect();
-  }
+
+// -- debug counters (dashboard only) ------------------------------------------------------
+
+function debug() {
+  $("last-seq").textContent = stream?.lastSeq ?? "–";
+  $("resumes").textContent = String(stream?.stats.resumes ?? 0);
+}
+
+// -- phone tabs -----------------------------------------------------------------------------
+
+$("tabs").addEventListener("click", (e) => {
+  const b = e.target.closest("button[data-tab]");
+  if (b) showTab(b.dataset.tab);
 });
+function showTab(tab) {
+  document.body.dataset.tab = tab;
+  for (const b of $("tabs").querySelectorAll("button")) b.classList.toggle("on", b.dataset.tab === tab);
+}
+window.addEventListener("hts:tab", (e) => showTab(e.detail));
+showTab("quotes");
+
+// the watchlist changed in another tab: take the server's list
+window.addEventListener("storage", (e) => { if (e.key === LOCAL.watchRev) reloadWatchlist(); });
+// back to a tab that slept: the list may have changed on another device
+document.addEventListener("visibilitychange", () => { if (!document.hidden && sessionValid()) reloadWatchlist(); });
 
 // -- boot ------------------------------------------------------------------------------
 
-const notice = store.getItem(KEYS.notice);
+const notice = sessionStorage.getItem(LOCAL.notice);
 if (notice) {
-  store.removeItem(KEYS.notice);
+  sessionStorage.removeItem(LOCAL.notice);
   const [code, ...rest] = notice.split(": ");
-  showError(code, rest.join(": ") || code, "session");
+  const n = $("login-notice");
+  n.textContent = korean(code, rest.join(": "));
+  n.title = notice;
+  n.dataset.code = code;
+  n.hidden = false;
 }
-if (state.lastSeq !== null) $("last-seq").textContent = String(state.lastSeq);
 if (typeof io !== "function") {
-  showError("client_error", "socket.io client missing: static/vendor/socket.io.min.js (run `make`)");
+  notify("banner", "client_error", "socket.io client missing: static/vendor/socket.io.min.js", { ttl: 0 });
 }
-if (state.token) {
-  start().catch((err) => report(err, "start"));
+if (sessionValid()) {
+  start().catch((err) => report(err));
 } else {
-  $("login-view").hidden = false;
-  setConn("offline");
+  if (state.session) { // expired while away
+    localStorage.removeItem("hts.session");
+    const n = $("login-notice");
+    n.textContent = "로그인이 만료되었습니다. 다시 로그인하세요";
+    n.dataset.code = "token_expired";
+    n.title = "token_expired";
+    n.hidden = false;
+  }
+  document.body.dataset.view = "login";
 }

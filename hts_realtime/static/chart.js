@@ -1,32 +1,63 @@
-// A small hand-drawn line chart on a <canvas>: no chart library.
+// A candle chart on a <canvas>, drawn by hand: no chart library, nothing to bundle.
 //
-// draw(points, baseline): points are {t: ms, price} in time order; baseline
-// (the previous close) is drawn dashed, and the line is red above it and blue
-// below it, as Korean trading screens colour a rise and a fall.
+// setSeries(candles, stepMs): OHLCV history ({t, open, high, low, close, volume}, oldest
+// first, t = the candle's start in ms); live(t, price, qty) folds a trade into the
+// candle it belongs to (a new candle when t passes the last one's end). Candles are
+// red when they close above their open and blue below (the Korean convention);
+// volume bars under them; MA5 and MA20 of the closes; the last price tagged on the axis.
 
-import { clock, num } from "./api.js";
+import { clock, compact, num } from "./format.js";
 
 const UP = "#f04452";
 const DOWN = "#3d8bfd";
-const FLAT = "#a7b0c0";
 const GRID = "rgba(255,255,255,0.06)";
 const LABEL = "#7d8796";
+const MA = { 5: "#f0b429", 20: "#b38cff" };
+const MAX_CANDLES = 400;
 
-export class LineChart {
+export class CandleChart {
   constructor(canvas) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
-    this.points = [];
+    this.candles = [];
+    this.step = 60_000;
     this.baseline = null;
-    this.message = "시세 대기 중 (waiting for prices)";
+    this.message = "";
+    this.pending = false;
     new ResizeObserver(() => this.render()).observe(canvas);
   }
 
-  draw(points, baseline, message) {
-    this.points = points;
-    this.baseline = baseline ?? null;
-    if (message) this.message = message;
-    this.render();
+  setSeries(candles, step, message = "") {
+    this.candles = candles.slice(-MAX_CANDLES);
+    this.step = step;
+    this.message = message;
+    this.canvas.dataset.candles = String(this.candles.length);
+    this.draw();
+  }
+
+  /** A trade (or a price without volume): update the live candle or open the next one. */
+  live(t, price, qty) {
+    const c = this.candles;
+    const start = this.step >= 86_400_000 ? kstDay(t) : Math.floor(t / this.step) * this.step;
+    const last = c[c.length - 1];
+    if (last && start < last.t) return; // older than what we show
+    if (last && start === last.t) {
+      last.high = Math.max(last.high, price);
+      last.low = Math.min(last.low, price);
+      last.close = price;
+      last.volume += qty;
+    } else {
+      c.push({ t: start, open: price, high: price, low: price, close: price, volume: qty });
+      if (c.length > MAX_CANDLES) c.shift();
+      this.canvas.dataset.candles = String(c.length);
+    }
+    this.draw();
+  }
+
+  draw() { // at most once a frame
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => { this.pending = false; this.render(); });
   }
 
   render() {
@@ -41,61 +72,52 @@ export class LineChart {
     }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
-    ctx.font = "11px ui-monospace, SFMono-Regular, Menlo, NanumGothicCoding, monospace";
-
-    const pts = this.points;
-    if (pts.length < 2) {
+    ctx.font = "11px ui-monospace, SFMono-Regular, Menlo, monospace";
+    const all = this.candles;
+    if (!all.length) {
       ctx.fillStyle = LABEL;
       ctx.textAlign = "center";
-      ctx.fillText(this.message, w / 2, h / 2);
+      ctx.fillText(this.message || "시세 대기 중", w / 2, h / 2);
       return;
     }
-
-    const pad = { l: 8, r: 68, t: 10, b: 20 };
-    const prices = pts.map((p) => p.price);
-    if (this.baseline !== null) prices.push(this.baseline);
-    let lo = Math.min(...prices);
-    let hi = Math.max(...prices);
+    const pad = { l: 6, r: 64, t: 8, b: 18 };
+    const plotW = w - pad.l - pad.r;
+    const slot = 7; // px per candle at most-readable width
+    const n = Math.max(1, Math.min(all.length, Math.floor(plotW / slot)));
+    const cs = all.slice(-n);
+    const volH = Math.max(24, Math.round((h - pad.t - pad.b) * 0.2));
+    const priceBottom = h - pad.b - volH - 6;
+    let lo = Math.min(...cs.map((c) => c.low));
+    let hi = Math.max(...cs.map((c) => c.high));
     const span = Math.max(hi - lo, hi * 0.002, 1);
-    lo -= span * 0.08;
-    hi += span * 0.08;
-    const t0 = pts[0].t;
-    const t1 = Math.max(pts[pts.length - 1].t, t0 + 1);
-    const x = (t) => pad.l + ((t - t0) / (t1 - t0)) * (w - pad.l - pad.r);
-    const y = (p) => pad.t + ((hi - p) / (hi - lo)) * (h - pad.t - pad.b);
+    lo -= span * 0.06;
+    hi += span * 0.06;
+    const cw = Math.min(plotW / n, 12); // few candles stay candle-sized, right-aligned
+    const x0 = pad.l + plotW - cw * n;
+    const x = (i) => x0 + cw * i + cw / 2;
+    const y = (p) => pad.t + ((hi - p) / (hi - lo)) * (priceBottom - pad.t);
 
-    // grid and price labels, at round prices
+    // grid and price labels
     ctx.strokeStyle = GRID;
     ctx.lineWidth = 1;
     ctx.fillStyle = LABEL;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    const step = niceStep((hi - lo) / 4);
-    const yLast = y(pts[pts.length - 1].price);
-    for (let p = Math.ceil(lo / step) * step; p <= hi; p += step) {
+    const last = cs[cs.length - 1].close;
+    const yLast = y(last);
+    const gstep = niceStep((hi - lo) / 4);
+    for (let p = Math.ceil(lo / gstep) * gstep; p <= hi; p += gstep) {
       const yy = Math.round(y(p)) + 0.5;
       ctx.beginPath();
       ctx.moveTo(pad.l, yy);
       ctx.lineTo(w - pad.r, yy);
       ctx.stroke();
-      if (Math.abs(yy - yLast) > 12) ctx.fillText(num(Math.round(p)), w - pad.r + 6, yy); // not under the tag
+      if (Math.abs(yy - yLast) > 12) ctx.fillText(num(Math.round(p)), w - pad.r + 6, yy);
     }
-    // time labels: first and last point
-    ctx.textBaseline = "alphabetic";
-    const hhmmss = (t) => clock(new Date(t).toISOString());
-    ctx.fillText(hhmmss(t0), pad.l, h - 5);
-    ctx.textAlign = "right";
-    ctx.fillText(hhmmss(t1), w - pad.r, h - 5);
-
-    const last = pts[pts.length - 1].price;
-    const ref = this.baseline ?? pts[0].price;
-    const colour = last > ref ? UP : last < ref ? DOWN : FLAT;
-
-    // previous close, dashed
-    if (this.baseline !== null) {
+    if (this.baseline !== null && this.baseline > lo && this.baseline < hi) { // previous close
       ctx.save();
       ctx.setLineDash([4, 4]);
-      ctx.strokeStyle = "rgba(167,176,192,0.45)";
+      ctx.strokeStyle = "rgba(167,176,192,0.4)";
       const yb = Math.round(y(this.baseline)) + 0.5;
       ctx.beginPath();
       ctx.moveTo(pad.l, yb);
@@ -104,37 +126,79 @@ export class LineChart {
       ctx.restore();
     }
 
-    // area under the line, then the line
-    ctx.beginPath();
-    pts.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p.price)) : ctx.moveTo(x(p.t), y(p.price))));
-    ctx.lineTo(x(pts[pts.length - 1].t), h - pad.b);
-    ctx.lineTo(x(t0), h - pad.b);
-    ctx.closePath();
-    const grad = ctx.createLinearGradient(0, pad.t, 0, h - pad.b);
-    grad.addColorStop(0, colour + "55");
-    grad.addColorStop(1, colour + "00");
-    ctx.fillStyle = grad;
-    ctx.fill();
+    // volume
+    const vmax = Math.max(1, ...cs.map((c) => c.volume));
+    const vBase = h - pad.b;
+    cs.forEach((c, i) => {
+      const vh = (c.volume / vmax) * volH;
+      ctx.fillStyle = (c.close >= c.open ? UP : DOWN) + "66";
+      ctx.fillRect(x(i) - Math.max(1, cw * 0.35), vBase - vh, Math.max(1, cw * 0.7), vh);
+    });
+    ctx.fillStyle = LABEL;
+    ctx.fillText(`거래량 ${compact(vmax)}`, w - pad.r + 6, vBase - volH + 6);
 
-    ctx.beginPath();
-    pts.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p.price)) : ctx.moveTo(x(p.t), y(p.price))));
-    ctx.strokeStyle = colour;
-    ctx.lineWidth = 1.6;
-    ctx.lineJoin = "round";
-    ctx.stroke();
+    // candles
+    cs.forEach((c, i) => {
+      const col = c.close > c.open ? UP : c.close < c.open ? DOWN : LABEL;
+      ctx.strokeStyle = col;
+      ctx.fillStyle = col;
+      const xx = Math.round(x(i)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(xx, y(c.high));
+      ctx.lineTo(xx, y(c.low));
+      ctx.stroke();
+      const top = y(Math.max(c.open, c.close));
+      const bh = Math.max(1, y(Math.min(c.open, c.close)) - top);
+      const bw = Math.max(1, cw * 0.7);
+      ctx.fillRect(x(i) - bw / 2, top, bw, bh);
+    });
+
+    // moving averages of the closes (over the whole history, drawn for what is shown)
+    const off = all.length - cs.length;
+    for (const [period, colour] of Object.entries(MA)) {
+      const p = Number(period);
+      ctx.beginPath();
+      let started = false;
+      let sum = 0;
+      for (let j = 0; j < all.length; j++) {
+        sum += all[j].close;
+        if (j >= p) sum -= all[j - p].close;
+        if (j < off || j < p - 1) continue;
+        const yy = y(sum / p);
+        if (started) ctx.lineTo(x(j - off), yy); else { ctx.moveTo(x(j - off), yy); started = true; }
+      }
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = 1.2;
+      ctx.stroke();
+      ctx.lineWidth = 1;
+    }
+
+    // time labels: first and last candle
+    ctx.fillStyle = LABEL;
+    ctx.textBaseline = "alphabetic";
+    const label = (t) => (this.step >= 86_400_000 ? new Date(t).toISOString().slice(5, 10) : clock(t).slice(0, 5));
+    ctx.textAlign = "right";
+    ctx.fillText(label(cs[cs.length - 1].t), w - pad.r, h - 4);
+    if (cs.length > 1 && w - pad.r - Math.max(pad.l, x0) > 90) {
+      ctx.textAlign = "left";
+      ctx.fillText(label(cs[0].t), Math.max(pad.l, x0), h - 4);
+    }
 
     // the last price, tagged on the axis
-    const yl = y(last);
-    ctx.beginPath();
-    ctx.arc(x(pts[pts.length - 1].t), yl, 3, 0, Math.PI * 2);
-    ctx.fillStyle = colour;
-    ctx.fill();
-    ctx.fillRect(w - pad.r + 2, yl - 8, pad.r - 4, 16);
+    const ref = this.baseline ?? cs[0].open;
+    ctx.fillStyle = last > ref ? UP : last < ref ? DOWN : "#5b6575";
+    ctx.fillRect(w - pad.r + 2, yLast - 8, pad.r - 4, 16);
     ctx.fillStyle = "#fff";
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    ctx.fillText(num(last), w - pad.r + 6, yl);
+    ctx.fillText(num(last), w - pad.r + 6, yLast);
   }
+}
+
+/** The start (ms) of the KST trading day that contains t. */
+function kstDay(t) {
+  const KST = 9 * 3_600_000;
+  return Math.floor((t + KST) / 86_400_000) * 86_400_000 - KST;
 }
 
 /** A round step (1, 2, 2.5 or 5 times a power of ten) near `raw`. */

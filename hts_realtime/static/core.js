@@ -1,35 +1,41 @@
-// Shared by the dashboard's modules: the page state, the connection badge,
-// the error banner, and requests over HTTP and over the socket (with acks).
+// Shared by the dashboard's modules: page state, the session, the SDK clients,
+// and errors shown to people (Korean, near what caused them, dismissed when resolved).
+//
+// The session (token, username, expiry) lives in localStorage, so a new tab is
+// logged in too. The token travels only in the Authorization header and the
+// Socket.IO handshake, never in a cookie: another site cannot make the browser
+// send it (no CSRF), at the price that script on this origin could read it —
+// hence no third-party script at all (no CDN) and a strict Content-Security-Policy.
 
-import { ApiError, clock, request } from "./api.js";
+import { AUTH_CODES, HtsError, HttpClient, MemoryStore, Stream } from "./hts-client.js";
+import { korean } from "./format.js";
 
 export const $ = (id) => document.getElementById(id);
-export const store = window.sessionStorage;
-export const KEYS = {
-  token: "hts.token", user: "hts.username", seq: "hts.last_seq",
-  watch: "hts.watchlist", selected: "hts.selected", notice: "hts.notice",
+const SESSION_KEY = "hts.session";
+export const LOCAL = {
+  selected: "hts.selected", notice: "hts.notice", watchRev: "hts.watchlist.rev", interval: "hts.interval",
 };
-export const AUTH_CODES = ["auth_required", "auth_failed", "token_expired"];
-const DEFAULT_WATCH = ["005930", "035420", "035720"];
 
-function readInt(s) {
-  const n = s === null ? NaN : Number(s);
-  return Number.isInteger(n) && n >= 0 ? n : null;
-}
-function readJson(key) {
-  try { return JSON.parse(store.getItem(key)); } catch { return null; }
+function readSession() {
+  try {
+    const s = JSON.parse(localStorage.getItem(SESSION_KEY));
+    return s && typeof s.token === "string" && Number.isFinite(s.expires_at) ? s : null;
+  } catch {
+    return null;
+  }
 }
 
 export const state = {
-  token: store.getItem(KEYS.token),
-  username: store.getItem(KEYS.user) ?? "",
-  lastSeq: readInt(store.getItem(KEYS.seq)), // newest private-stream seq handled
-  watch: readJson(KEYS.watch) ?? DEFAULT_WATCH.slice(),
-  selected: store.getItem(KEYS.selected),
+  session: readSession(), // {token, username, user_id, expires_at (ms)}
+  watch: [],
+  selected: localStorage.getItem(LOCAL.selected),
   symbols: new Map(), // code -> {symbol, name, market, prev_close}
-  quotes: new Map(), // code -> latest quote
-  socket: null,
+  quotes: new Map(), // code -> latest quote (get_price snapshot merged with price_update)
+  lastMarketAt: 0, // Date.now() of the newest market data
 };
+
+export const api = new HttpClient({ token: state.session?.token ?? null });
+export let stream = null;
 
 export const nameOf = (sym) => state.symbols.get(sym)?.name ?? sym;
 
@@ -42,89 +48,98 @@ export function resolve(raw) {
 }
 
 /** An integer field's value; anything else goes to the server as typed, for it to judge. */
-export const intOrRaw = (v) => (/^-?\d+$/.test(String(v).trim()) ? Number(v) : v);
+export const intOrRaw = (v) => (/^\s*-?\d+\s*$/.test(String(v)) ? Number(v) : v);
 
-export function saveSeq(seq) {
-  state.lastSeq = seq;
-  store.setItem(KEYS.seq, String(seq));
-  $("last-seq").textContent = String(seq);
+// -- the session ----------------------------------------------------------------------
+
+export function saveSession(res) {
+  state.session = {
+    token: res.access_token, username: res.username, user_id: res.user_id,
+    expires_at: Date.now() + res.expires_in * 1000,
+  };
+  localStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+  api.token = res.access_token;
 }
 
-// -- the connection badge ----------------------------------------------------------
+export const sessionValid = () => Boolean(state.session && state.session.expires_at > Date.now() + 5000);
 
-const CONN = {
-  connected: "● 연결됨 connected",
-  connecting: "연결 중 connecting…",
-  reconnecting: "재연결 중 reconnecting…",
-  offline: "○ 오프라인 offline",
-};
-export function setConn(kind, attempt = 0) {
-  const badge = $("conn-state");
-  badge.dataset.state = kind;
-  badge.textContent = CONN[kind] + (kind === "reconnecting" && attempt ? ` #${attempt}` : "");
-}
-
-// -- errors: shown to the user, never swallowed ----------------------------------------
-
-let lastError = null;
-export function showError(code, message, where) {
-  const now = Date.now();
-  // a failed socket request is reported twice by the server: its ack and an `error` event
-  if (lastError && lastError.code === code && lastError.message === message && now - lastError.at < 2000) return;
-  lastError = { code, message, at: now };
-  $("error-code").textContent = code;
-  $("error-text").textContent = `${message}${where ? ` (${where})` : ""} · ${clock()}`;
-  const banner = $("error-banner");
-  banner.hidden = false;
-  banner.classList.remove("pulse");
-  void banner.offsetWidth; // restart the animation
-  banner.classList.add("pulse");
-  console.warn(`[${code}] ${message}`, where ?? "");
-}
-
-export function report(err, where) {
-  if (err instanceof ApiError) {
-    showError(err.code, err.message, where);
-    if (err.status === 401 && AUTH_CODES.includes(err.code)) logout(`${err.code}: ${err.message}`);
-  } else {
-    showError("client_error", String(err?.message ?? err), where);
-  }
-}
-$("error-close").addEventListener("click", () => { $("error-banner").hidden = true; });
-
-/** Forget the session and start over at the login form (with a notice, if any). */
+/** Forget the session (in every tab) and start over at the login form, with a notice. */
 export function logout(notice) {
-  for (const k of [KEYS.token, KEYS.user, KEYS.seq]) store.removeItem(k);
-  if (notice) store.setItem(KEYS.notice, notice);
-  if (state.socket) state.socket.disconnect();
-  state.socket = null;
+  localStorage.removeItem(SESSION_KEY);
+  if (notice) sessionStorage.setItem(LOCAL.notice, notice);
+  stream?.close();
   location.reload();
 }
 
-// -- requests ----------------------------------------------------------------------
+// another tab logged out or in: follow it
+window.addEventListener("storage", (e) => {
+  if (e.key !== SESSION_KEY) return;
+  const next = readSession();
+  if (!next) logout("다른 탭에서 로그아웃했습니다");
+  else if (next.token !== state.session?.token) location.reload();
+});
 
-export const http = (method, path, body, headers) =>
-  request(method, path, { token: state.token, body, headers });
+// -- the stream -----------------------------------------------------------------------
 
-export const connected = () => Boolean(state.socket?.connected);
-
-/** emit with an acknowledgement; a failed ack ({ok: false, error}) throws its code. */
-export async function call(event, payload = {}) {
-  const socket = state.socket;
-  if (!socket?.connected) throw new ApiError("offline", `not connected (${event})`);
-  const sid = socket.id;
-  let ack;
-  try {
-    ack = await socket.timeout(8000).emitWithAck(event, payload);
-  } catch {
-    if (!socket.connected || socket.id !== sid) {
-      // the connection it went out on is gone: the caller may retry on the next one
-      throw new ApiError("offline", `connection lost before the answer to ${event}`);
-    }
-    throw new ApiError("timeout", `no answer to ${event} within 8 s`);
-  }
-  if (!ack?.ok) {
-    throw new ApiError(ack?.error?.code ?? "internal_error", ack?.error?.message ?? `${event} failed`);
-  }
-  return ack;
+export function openStream(opts) {
+  stream = new Stream({
+    token: () => state.session?.token,
+    store: new MemoryStore(), // the page loads its state over HTTP at start: take the stream from the head
+    socket: { reconnectionDelay: 500, reconnectionDelayMax: 3000, timeout: 6000 },
+    ...opts,
+  });
+  return stream;
 }
+
+export const connected = () => Boolean(stream?.connected);
+
+/** A request with an ack over the socket; throws HtsError (code offline when not connected). */
+export const call = (event, payload) =>
+  (stream ? stream.call(event, payload) : Promise.reject(new HtsError("offline", "no stream")));
+
+// -- errors for people ------------------------------------------------------------------
+
+const timers = new Map();
+
+/**
+ * Show an error near what caused it: `where` names a notice slot (data-notice=...)
+ * or "banner" for the page. Korean text, numbers formatted, the raw code in the tooltip.
+ * It goes away by itself after `ttl` ms, or when `clear(where)` says it is resolved.
+ */
+export function notify(where, code, message, { ttl = 8000 } = {}) {
+  const el = where === "banner" ? $("error-banner") : document.querySelector(`[data-notice="${where}"]`);
+  if (!el) return;
+  const text = where === "banner" ? $("error-text") : el;
+  text.textContent = korean(code, message);
+  el.title = `${code}${message ? `: ${message}` : ""}`;
+  el.dataset.code = code;
+  el.hidden = false;
+  el.classList.remove("pulse");
+  void el.offsetWidth; // restart the animation
+  el.classList.add("pulse");
+  clearTimeout(timers.get(where));
+  if (ttl) timers.set(where, setTimeout(() => clear(where), ttl));
+  console.warn(`[${where}] ${code}: ${message ?? ""}`);
+}
+
+export function clear(where, code) {
+  const el = where === "banner" ? $("error-banner") : document.querySelector(`[data-notice="${where}"]`);
+  if (!el || el.hidden || (code && el.dataset.code !== code)) return;
+  el.hidden = true;
+  el.dataset.code = "";
+  clearTimeout(timers.get(where));
+}
+
+/** Report a failed call near `where`; an auth failure ends the session. */
+export function report(err, where = "banner") {
+  if (err instanceof HtsError || err?.code) {
+    if (err.status === 401 && AUTH_CODES.includes(err.code)) {
+      logout(`${err.code}: ${err.message}`);
+      return;
+    }
+    notify(where, err.code, err.message);
+  } else {
+    notify(where, "client_error", String(err?.message ?? err));
+  }
+}
+$("error-close").addEventListener("click", () => clear("banner"));

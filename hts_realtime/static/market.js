@@ -1,31 +1,79 @@
-// Prices: the watchlist (add/remove subscribes/unsubscribes), live quotes and
-// the chart of the selected symbol.
+// Prices: the watchlist (kept on the server: GET/PUT /api/watchlist), live quotes,
+// and the candle chart of the selected symbol (history from /api/candles, the
+// live candle from trades).
 
-import { arrow, clock, direction, esc, krw, num, pct } from "./api.js";
-import { LineChart } from "./chart.js";
-import { $, call, connected, KEYS, nameOf, report, resolve, showError, state, store } from "./core.js";
+import { arrow, clock, compact, direction, esc, krw, num, pct } from "./format.js";
+import { CandleChart } from "./chart.js";
+import { $, api, call, clear, LOCAL, nameOf, notify, report, resolve, state, stream } from "./core.js";
 import { WatchlistView } from "./panels.js";
 import { onPriceForTrading, setTicketSymbol } from "./trading.js";
 
-const HISTORY = 300; // chart points kept per symbol
-const history = new Map(); // code -> [{t, price}]
+const INTERVALS = { "1m": 60_000, "5m": 300_000, "1d": 86_400_000 };
+let interval = INTERVALS[localStorage.getItem(LOCAL.interval)] ? localStorage.getItem(LOCAL.interval) : "1m";
 let updates = 0;
+let candlesFor = null; // "symbol/interval" the chart's history belongs to
+let lastTradeAt = 0;
+const symbolListeners = [];
 
-const chart = new LineChart($("price-chart"));
+const chart = new CandleChart($("price-chart"));
 const watchlist = new WatchlistView($("watchlist"), { onSelect: select, onRemove: removeSymbol });
 
-export const priceTopics = () => state.watch.map((s) => `price:${s}`);
+export const watchTopics = () => state.watch.map((s) => `price:${s}`);
+export const onSymbolChange = (fn) => symbolListeners.push(fn);
 
-function saveWatch() {
-  store.setItem(KEYS.watch, JSON.stringify(state.watch));
+function render() {
   watchlist.setSymbols(state.watch, nameOf);
+  $("watch-count").textContent = `${state.watch.length}종목`;
+  for (const s of state.watch) {
+    const q = state.quotes.get(s);
+    if (q) watchlist.update(s, q, 0, false);
+  }
 }
 
-/** After the symbol master is loaded: drop unknown symbols (they would refuse the handshake). */
-export function initWatchlist() {
-  if (state.symbols.size) state.watch = state.watch.filter((s) => state.symbols.has(s));
-  saveWatch();
+/** The server's list at start. */
+export function initWatchlist(symbols) {
+  state.watch = symbols.filter((s) => state.symbols.has(s));
+  render();
   select(state.watch.includes(state.selected) ? state.selected : state.watch[0] ?? null);
+}
+
+/** Another tab or device changed the list: take the server's, follow its topics. */
+export async function reloadWatchlist() {
+  let symbols;
+  try {
+    ({ symbols } = await api.watchlist());
+  } catch (err) {
+    if (err.code !== "network_error") report(err, "watch");
+    return;
+  }
+  const before = state.watch;
+  state.watch = symbols.filter((s) => state.symbols.has(s));
+  if (before.join() === state.watch.join()) return;
+  await follow(before, state.watch);
+  render();
+  if (!state.watch.includes(state.selected)) select(state.watch[0] ?? null);
+}
+
+async function follow(before, after) {
+  const gone = before.filter((s) => !after.includes(s)).map((s) => `price:${s}`);
+  const added = after.filter((s) => !before.includes(s));
+  try {
+    if (gone.length) await stream?.unsubscribe(gone);
+    if (added.length) await stream?.subscribe(added.map((s) => `price:${s}`));
+  } catch (err) {
+    if (err.code !== "offline") report(err, "watch");
+  }
+  for (const s of added) fetchQuote(s);
+}
+
+/** Save the list on the server (it validates); other tabs hear of it through storage. */
+async function save(next) {
+  const { symbols } = await api.setWatchlist(next);
+  const before = state.watch;
+  state.watch = symbols;
+  localStorage.setItem(LOCAL.watchRev, String(Date.now()));
+  await follow(before, symbols);
+  render();
 }
 
 /** A quote arrived: `live` for a price_update, false for a get_price snapshot. */
@@ -33,25 +81,32 @@ export function applyQuote(symbol, data, live) {
   const prev = state.quotes.get(symbol);
   const q = { ...prev, ...data };
   state.quotes.set(symbol, q);
-  const hist = history.get(symbol) ?? [];
-  const t = Date.parse(data.timestamp) || Date.now();
-  if (!hist.length || t > hist[hist.length - 1].t) hist.push({ t, price: data.price });
-  if (hist.length > HISTORY) hist.splice(0, hist.length - HISTORY);
-  history.set(symbol, hist);
+  state.lastMarketAt = Date.now();
   if (live) $("update-count").textContent = String(++updates);
-  watchlist.update(symbol, q, prev ? q.price - prev.price : 0, live);
-  onPriceForTrading(symbol, q.price);
-  if (symbol === state.selected) drawChart();
-}
-
-export async function fetchPrice(sym) {
-  try {
-    const ack = await call("get_price", { symbol: sym });
-    applyQuote(sym, ack.data, false);
-  } catch (err) {
-    if (err.code !== "offline") report(err, `get_price ${sym}`);
+  watchlist.update(symbol, q, prev && live ? q.price - prev.price : 0, live);
+  onPriceForTrading(symbol, q);
+  if (symbol === state.selected) {
+    // without a trade feed the live candle follows the price
+    if (live && Date.now() - lastTradeAt > 3000) chart.live(Date.parse(data.timestamp) || Date.now(), q.price, 0);
+    drawHead();
   }
 }
+
+/** Trades of the selected symbol (trade_update) update the live candle. */
+export function onChartTrades(symbol, trades) {
+  if (symbol !== state.selected) return;
+  lastTradeAt = Date.now();
+  for (const t of trades) chart.live(Date.parse(t.timestamp) || Date.now(), t.price, t.quantity);
+}
+
+async function fetchQuote(sym) {
+  try {
+    applyQuote(sym, (await call("get_price", { symbol: sym })).data, false);
+  } catch (err) {
+    if (err.code !== "offline") report(err, "watch");
+  }
+}
+export const fetchQuotes = () => state.watch.forEach(fetchQuote);
 
 $("add-symbol-form").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -60,51 +115,84 @@ $("add-symbol-form").addEventListener("submit", async (e) => {
   if (!raw) return;
   const sym = resolve(raw) ?? raw.toUpperCase();
   if (!state.watch.includes(sym)) {
-    if (connected()) {
-      try {
-        await call("subscribe", { topic: `price:${sym}` }); // the server judges the symbol
-      } catch (err) {
-        return report(err, "subscribe");
-      }
-    } else if (!state.symbols.has(sym)) {
-      return showError("unknown_symbol", `unknown symbol ${JSON.stringify(raw)}`);
-    } // offline: the next handshake subscribes it (auth.topics)
-    state.watch.push(sym);
-    saveWatch();
-    fetchPrice(sym);
+    try {
+      await save([...state.watch, sym]);
+    } catch (err) {
+      return report(err, "watch");
+    }
   }
+  clear("watch");
   input.value = "";
   select(sym);
 });
+$("add-symbol-input").addEventListener("input", () => clear("watch"));
 
-function removeSymbol(sym) {
-  state.watch = state.watch.filter((s) => s !== sym);
-  saveWatch();
+async function removeSymbol(sym) {
+  try {
+    await save(state.watch.filter((s) => s !== sym));
+  } catch (err) {
+    return report(err, "watch");
+  }
   if (state.selected === sym) select(state.watch[0] ?? null);
-  if (connected()) call("unsubscribe", { topic: `price:${sym}` }).catch((e) => report(e, "unsubscribe"));
 }
 
 function select(sym) {
+  const prev = state.selected;
   state.selected = sym;
-  if (sym) store.setItem(KEYS.selected, sym);
+  if (sym) localStorage.setItem(LOCAL.selected, sym);
   watchlist.select(sym);
   if (sym) setTicketSymbol(sym);
-  drawChart();
+  drawHead();
+  loadCandles();
+  if (sym !== prev || !candlesFor) for (const fn of symbolListeners) fn(sym, prev);
 }
 
-function drawChart() {
+// -- the chart --------------------------------------------------------------------------
+
+for (const b of $("chart-intervals").querySelectorAll("button")) {
+  b.classList.toggle("on", b.dataset.interval === interval);
+  b.addEventListener("click", () => {
+    interval = b.dataset.interval;
+    localStorage.setItem(LOCAL.interval, interval);
+    for (const o of $("chart-intervals").querySelectorAll("button")) o.classList.toggle("on", o === b);
+    loadCandles();
+  });
+}
+
+export async function loadCandles() {
+  const sym = state.selected;
+  const key = `${sym}/${interval}`;
+  candlesFor = key;
+  chart.setSeries([], INTERVALS[interval], sym ? "차트 불러오는 중…" : "관심종목을 선택하세요");
+  if (!sym) return;
+  try {
+    const { candles } = await api.candles(sym, { interval, limit: interval === "1d" ? 120 : 200 });
+    if (candlesFor !== key) return; // the user moved on meanwhile
+    chart.setSeries(candles.map((c) => ({ ...c, t: Date.parse(c.time) })), INTERVALS[interval]);
+  } catch (err) {
+    if (candlesFor !== key) return;
+    // no candle history on this server (yet): the chart builds from live prices
+    chart.setSeries([], INTERVALS[interval], "과거 차트 없음 · 실시간 시세로 그립니다");
+    if (err.status !== 404) report(err);
+  }
+  const q = state.quotes.get(sym);
+  if (q && !chart.candles.length) chart.live(Date.now(), q.price, 0);
+}
+
+function drawHead() {
   const sym = state.selected;
   const q = sym ? state.quotes.get(sym) : null;
   const prevClose = q?.prev_close ?? state.symbols.get(sym)?.prev_close ?? null;
   $("chart-title").innerHTML = sym ? `${esc(nameOf(sym))} <small>${esc(sym)}</small>` : "–";
   $("chart-sub").textContent = sym
-    ? `전일 ${krw(prevClose)} · 거래량 ${num(q?.volume)}${q?.timestamp ? ` · ${clock(q.timestamp)}` : ""}`
+    ? `전일 ${krw(prevClose)} · 거래량 ${compact(q?.volume)}${q?.timestamp ? ` · ${clock(q.timestamp)}` : ""}`
     : "";
   const dir = direction(q?.change ?? 0);
   $("chart-price").textContent = q ? num(q.price) : "–";
   $("chart-price").className = `big ${dir}`;
   $("chart-change").textContent = q ? `${arrow(q.change)} (${pct(q.change_percent)})` : "";
   $("chart-change").className = dir;
-  chart.draw(history.get(sym) ?? [], prevClose,
-    sym ? "시세 대기 중 (waiting for prices)" : "관심종목을 선택하세요 (select a symbol)");
+  chart.baseline = prevClose;
 }
+
+export const notifyWatch = (code, msg) => notify("watch", code, msg);

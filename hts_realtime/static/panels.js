@@ -1,7 +1,9 @@
 // The dashboard's tables: the watchlist, the order blotter and the account.
 // Each owns its DOM and draws the data it is given; no connection logic here.
 
-import { arrow, clock, direction, esc, krw, num, pct, signedKrw } from "./api.js";
+import {
+  arrow, clock, direction, esc, krw, num, ORDER_TYPE_KO, pct, shortId, SIDE_KO, signedKrw, STATUS_KO,
+} from "./format.js";
 
 function flash(el, dir) {
   if (!el || dir === "flat") return;
@@ -45,10 +47,10 @@ export class WatchlistView {
         row.dataset.symbol = sym;
         row.dataset.updates = "0";
         row.innerHTML = `
-          <td><div class="sym-name">${esc(nameOf(sym))}</div><div class="sym-code">${esc(sym)}</div></td>
+          <td class="sym-cell"><div class="sym-name" title="${esc(nameOf(sym))}">${esc(nameOf(sym))}</div><div class="sym-code">${esc(sym)}</div>
+            <button type="button" class="x" data-testid="watch-remove" title="관심종목에서 삭제" aria-label="관심종목에서 삭제">×</button></td>
           <td class="r num price" data-testid="watch-price">–</td>
-          <td class="r num chg" data-testid="watch-change"><div class="p">–</div><div class="d small">&nbsp;</div></td>
-          <td class="c"><button type="button" class="x" data-testid="watch-remove" title="삭제 remove">×</button></td>`;
+          <td class="r num chg" data-testid="watch-change"><div class="p">–</div><div class="d small">&nbsp;</div></td>`;
         this.rows.set(sym, row);
       }
       this.tbody.appendChild(row);
@@ -79,21 +81,16 @@ export class WatchlistView {
 
 // -- order blotter ------------------------------------------------------------------
 
-const STATUS_KO = {
-  accepted: "접수",
-  partially_filled: "부분체결",
-  filled: "체결",
-  cancelled: "취소",
-  rejected: "거부",
-};
 const isOpen = (s) => s === "accepted" || s === "partially_filled";
 
 export class BlotterView {
-  constructor(tbody, countEl, { onCancel, nameOf }) {
+  constructor(tbody, countEl, { onCancel, nameOf, strategyName }) {
     this.tbody = tbody;
     this.countEl = countEl;
     this.nameOf = nameOf;
+    this.strategyName = strategyName;
     this.rows = new Map();
+    this.enabled = true;
     tbody.addEventListener("click", (e) => {
       const btn = e.target.closest("[data-testid=order-cancel]");
       if (btn) onCancel(btn.closest("tr").dataset.orderId, btn);
@@ -104,6 +101,14 @@ export class BlotterView {
     this.rows.clear();
     this.tbody.replaceChildren();
     this.countEl.textContent = "";
+  }
+
+  setEnabled(on, why) {
+    this.enabled = on;
+    for (const b of this.tbody.querySelectorAll("[data-testid=order-cancel]")) {
+      b.disabled = !on;
+      b.title = on ? "주문 취소" : why;
+    }
   }
 
   upsert(o) {
@@ -119,22 +124,25 @@ export class BlotterView {
       const after = [...this.tbody.children].find((r) => r.dataset.created < o.created_at);
       this.tbody.insertBefore(row, after ?? null);
     }
-    const side = o.side === "buy" ? "매수" : "매도";
-    const kind = o.order_type === "market" ? "시장가" : `지정가 ${num(o.price)}`;
+    const kind = o.order_type === "market" ? ORDER_TYPE_KO.market : `${ORDER_TYPE_KO.limit} ${num(o.price)}`;
     const avg = o.filled_quantity ? num(o.filled_price) : "–";
+    const tag = o.strategy_id
+      ? `<span class="tag" data-testid="strategy-tag" title="전략 주문 ${esc(o.strategy_id)}">${esc(this.strategyName(o.strategy_id))}</span>` : "";
     row.dataset.status = o.status;
+    row.dataset.strategy = o.strategy_id ? "1" : "";
     row.innerHTML = `
-      <td class="num dim">${esc(clock(o.created_at))}</td>
-      <td class="mono small" data-testid="order-id">${esc(o.order_id)}</td>
-      <td>${esc(this.nameOf(o.symbol))} <span class="dim small">${esc(o.symbol)}</span></td>
-      <td class="${o.side === "buy" ? "up" : "down"}">${side} <span class="dim small">${esc(kind)}</span></td>
-      <td class="r num">${num(o.quantity)}</td>
-      <td class="r num">${num(o.filled_quantity)}</td>
-      <td class="r num">${avg}</td>
+      <td class="num dim c-time">${esc(clock(o.created_at))}</td>
+      <td class="mono small c-id" data-testid="order-id" title="${esc(o.order_id)}">${esc(shortId(o.order_id))}</td>
+      <td class="sym" title="${esc(o.symbol)} · 주문번호 ${esc(o.order_id)}">${esc(this.nameOf(o.symbol))}${tag}</td>
+      <td class="${o.side === "buy" ? "up" : "down"}" title="${esc(o.side)} · ${esc(o.order_type)}">${SIDE_KO[o.side] ?? esc(o.side)}
+        <span class="dim small c-kind">${esc(kind)}</span></td>
+      <td class="r num">${num(o.filled_quantity)}/${num(o.quantity)}</td>
+      <td class="r num c-fill">${num(o.remaining_quantity)}</td>
+      <td class="r num c-avg">${avg}</td>
       <td><span class="status s-${esc(o.status)}" data-testid="order-status" data-status="${esc(o.status)}"
-        title="${esc(o.reason ?? "")}">${esc(STATUS_KO[o.status] ?? "")} ${esc(o.status)}</span></td>
+        title="${esc(o.status)}${o.reason ? ` · ${esc(o.reason)}` : ""}">${esc(STATUS_KO[o.status] ?? o.status)}</span></td>
       <td class="c">${isOpen(o.status)
-        ? `<button type="button" class="ghost small" data-testid="order-cancel">취소</button>` : ""}</td>`;
+        ? `<button type="button" class="ghost small" data-testid="order-cancel" ${this.enabled ? "" : "disabled"}>취소</button>` : ""}</td>`;
     if (!fresh) flash(row, o.side === "buy" ? "up" : "down");
     const open = [...this.rows.values()].filter((r) => isOpen(r.dataset.status)).length;
     this.countEl.textContent = `${this.rows.size}건 · 미체결 ${open}`;
@@ -175,14 +183,14 @@ export class AccountView {
       dValue += delta;
       const pnl = p.unrealized_pnl + delta;
       return `<tr data-testid="position-row" data-symbol="${esc(p.symbol)}">
-        <td title="${esc(p.symbol)}">${esc(p.name ?? this.nameOf(p.symbol))}</td>
+        <td class="sym" title="${esc(p.symbol)}">${esc(p.name ?? this.nameOf(p.symbol))}</td>
         <td class="r num">${num(p.quantity)}</td>
-        <td class="r num">${num(p.avg_price)}</td>
+        <td class="r num c-avg">${num(p.avg_price)}</td>
         <td class="r num">${num(mark)}</td>
         <td class="r num ${direction(pnl)}">${signedKrw(pnl)}</td></tr>`;
     });
     e.positions.innerHTML = rows.join("") ||
-      `<tr><td colspan="5" class="empty">보유 종목 없음 (no positions)</td></tr>`;
+      `<tr><td colspan="5" class="empty">보유 종목 없음</td></tr>`;
     e.id.textContent = a.account_id ?? "";
     e.cash.textContent = krw(a.cash);
     e.available.textContent = krw(a.available_cash ?? a.cash);

@@ -1,53 +1,64 @@
 // Strategies: the user's runs (GET /api/strategies), create / start / stop /
 // delete over HTTP, live status and signals from the private stream
-// (`strategy_status`, `strategy_signal` on the `strategy:{id}` topics).
+// (`strategy_status`, `strategy_signal` on the `strategy:{id}` topics), and each
+// card's recent signals from GET /api/strategies/{id}/signals, so they survive a reload.
 
-import { clock, direction, esc, num, signedKrw } from "./api.js";
-import { $, call, connected, http, intOrRaw, nameOf, report, resolve, showError } from "./core.js";
+import {
+  clock, direction, esc, num, PARAM_KO, signedKrw, STRATEGY_KIND_KO, STRATEGY_STATE_KO,
+} from "./format.js";
+import { $, api, clear, intOrRaw, nameOf, notify, report, resolve, stream } from "./core.js";
+import { setStrategyNamer } from "./trading.js";
 
 const strategies = new Map(); // strategy_id -> the run, as the wire shows it
 const signals = new Map(); // strategy_id -> recent signals, newest first
-const SIGNALS_SHOWN = 4;
+const SIGNALS_SHOWN = 6;
+
+const kindKo = (k) => STRATEGY_KIND_KO[k] ?? k;
+setStrategyNamer((id) => {
+  const s = strategies.get(id);
+  return s ? `전략 ${kindKo(s.kind)}` : "전략";
+});
 
 class StrategiesView {
-  constructor(container, { onAction, nameOf }) {
+  constructor(container, { onAction }) {
     this.container = container;
-    this.nameOf = nameOf;
     container.addEventListener("click", (e) => {
       const btn = e.target.closest("button[data-action]");
       if (btn) onAction(btn.dataset.action, btn.closest("[data-strategy-id]").dataset.strategyId, btn);
     });
   }
 
-  render(strategies, signals) {
+  render() {
     const list = [...strategies.values()].sort((a, b) => a.created_at.localeCompare(b.created_at));
     if (!list.length) {
-      this.container.innerHTML = `<p class="empty">전략 없음 (no strategies yet)</p>`;
+      this.container.innerHTML = `<p class="empty">전략이 없습니다</p>`;
       return;
     }
     this.container.innerHTML = list.map((s) => {
-      const params = Object.entries(s.params ?? {}).map(([k, v]) => `${k}=${v}`).join(", ");
+      const params = Object.entries(s.params ?? {})
+        .map(([k, v]) => `<span title="${esc(k)}">${esc(PARAM_KO[k] ?? k)} ${esc(v)}</span>`).join(" · ");
       const sigs = (signals.get(s.strategy_id) ?? []).map((g) =>
-        `<span class="sig ${g.signal === "buy" ? "up" : "down"}" title="${esc(g.reason)}">
-          ${g.signal === "buy" ? "매수" : "매도"} ${num(g.quantity)}@${num(g.price)}
+        `<span class="sig ${g.signal === "buy" ? "up" : "down"}" data-testid="strategy-signal" title="${esc(g.reason)}">
+          ${g.signal === "buy" ? "매수" : "매도"} ${num(g.quantity)}주 @${num(g.price)}
           <span class="dim">${esc(clock(g.timestamp))}</span></span>`).join("");
       const running = s.state === "running";
       const pnl = (s.realized_pnl ?? 0) + (s.unrealized_pnl ?? 0);
       return `<div class="strat" data-testid="strategy-row" data-strategy-id="${esc(s.strategy_id)}">
         <div class="strat-head">
-          <b>${esc(s.kind)}</b> ${esc(this.nameOf(s.symbol))} <span class="dim small">${esc(s.symbol)}</span>
-          <span class="state st-${esc(s.state)}" data-testid="strategy-state"
-            title="${esc(s.reason ?? "")}">${esc(s.state)}</span>
+          <b title="${esc(s.kind)}">${esc(kindKo(s.kind))}</b>
+          <span class="strat-sym">${esc(nameOf(s.symbol))}</span>
+          <span class="state st-${esc(s.state)}" data-testid="strategy-state" data-state="${esc(s.state)}"
+            title="${esc(s.state)}${s.reason ? ` · ${esc(s.reason)}` : ""}">${esc(STRATEGY_STATE_KO[s.state] ?? s.state)}</span>
         </div>
         <div class="strat-meta small">
-          ${s.auto_trade ? "자동매매" : "모의"} · 수량 ${num(s.quantity)} · 보유 ${num(s.position)}
+          ${s.auto_trade ? "자동매매" : "모의 신호"} · 수량 ${num(s.quantity)} · 보유 ${num(s.position)}
           · 신호 ${num(s.signals ?? 0)} · 손익 <span class="${direction(pnl)}">${signedKrw(pnl)}</span>
         </div>
-        <div class="strat-params mono small dim">${esc(params)}${s.reason ? ` · ${esc(s.reason)}` : ""}</div>
-        <div class="strat-signals" data-testid="strategy-signals">${sigs || `<span class="dim small">신호 대기 (no signals yet)</span>`}</div>
+        <div class="strat-params small dim">${params}${s.reason ? ` · ${esc(s.reason)}` : ""}</div>
+        <div class="strat-signals" data-testid="strategy-signals">${sigs || `<span class="dim small">신호 대기 중</span>`}</div>
         <div class="strat-actions">
-          <button type="button" class="small" data-action="start" data-testid="strategy-start" ${running ? "disabled" : ""}>시작 start</button>
-          <button type="button" class="small" data-action="stop" data-testid="strategy-stop" ${running ? "" : "disabled"}>정지 stop</button>
+          <button type="button" class="small" data-action="start" data-testid="strategy-start" ${running ? "disabled" : ""}>시작</button>
+          <button type="button" class="small" data-action="stop" data-testid="strategy-stop" ${running ? "" : "disabled"}>정지</button>
           <button type="button" class="small ghost danger" data-action="delete" data-testid="strategy-delete">삭제</button>
         </div>
       </div>`;
@@ -55,30 +66,38 @@ class StrategiesView {
   }
 }
 
-const view = new StrategiesView($("strategy-list"), { onAction: strategyAction, nameOf });
+const view = new StrategiesView($("strategy-list"), { onAction: strategyAction });
 const form = $("strategy-form");
 
 export const strategyTopics = () => [...strategies.keys()].map((id) => `strategy:${id}`);
 
 export function setKinds(kinds) {
   form.kind.innerHTML = Object.keys(kinds)
-    .map((k) => `<option value="${esc(k)}">${esc(k)}</option>`).join("");
-  const hint = () => { form.params.placeholder = `params ${JSON.stringify(kinds[form.kind.value] ?? {})}`; };
+    .map((k) => `<option value="${esc(k)}">${esc(kindKo(k))}</option>`).join("");
+  const hint = () => {
+    const d = kinds[form.kind.value] ?? {};
+    form.params.placeholder = `파라미터 ${JSON.stringify(d)}`;
+    form.kind.title = form.kind.value;
+  };
   form.kind.addEventListener("change", hint);
   hint();
 }
 
-export function setStrategies(list) {
+/** Reload the runs and their recent signals over HTTP; follow each run on this connection. */
+export async function loadStrategies() {
+  const list = await api.strategies();
   strategies.clear();
   for (const s of list) strategies.set(s.strategy_id, s);
+  await Promise.all(list.map(async (s) => {
+    try {
+      signals.set(s.strategy_id, (await api.strategySignals(s.strategy_id, { limit: SIGNALS_SHOWN })).signals);
+    } catch (err) {
+      if (err.status !== 404) report(err, "strategy");
+    }
+  }));
   render();
-}
-
-/** Reload the list over HTTP and make sure this connection follows each run. */
-export async function loadStrategies() {
-  setStrategies(await http("GET", "/api/strategies"));
-  if (connected() && strategies.size) {
-    call("subscribe", { topics: strategyTopics() }).catch((e) => report(e, "subscribe"));
+  if (stream?.connected && strategies.size) {
+    stream.subscribe(strategyTopics()).catch((e) => report(e, "strategy"));
   }
 }
 
@@ -88,7 +107,7 @@ function render() {
   pending = true;
   requestAnimationFrame(() => {
     pending = false;
-    view.render(strategies, signals);
+    view.render();
   });
 }
 
@@ -102,13 +121,15 @@ export function onStrategyStatus(m) {
 
 export function onStrategySignal(m) {
   const list = signals.get(m.strategy_id) ?? [];
-  list.unshift(m.data);
+  if (list.some((g) => g.seq === m.seq)) return; // already loaded over HTTP
+  list.unshift({ seq: m.seq, ...m.data });
   signals.set(m.strategy_id, list.slice(0, SIGNALS_SHOWN));
   const s = strategies.get(m.strategy_id);
   if (s) s.signals = (s.signals ?? 0) + 1;
   render();
 }
 
+form.addEventListener("input", () => clear("strategy"));
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
   let params = {};
@@ -116,7 +137,7 @@ form.addEventListener("submit", async (e) => {
     try {
       params = JSON.parse(form.params.value);
     } catch (err) {
-      return showError("invalid_params", `params must be JSON: ${err.message}`);
+      return notify("strategy", "invalid_params", err.message);
     }
   }
   const body = {
@@ -127,10 +148,11 @@ form.addEventListener("submit", async (e) => {
     params,
   };
   try {
-    const s = await http("POST", "/api/strategies", body);
+    const s = await api.createStrategy(body);
     strategies.set(s.strategy_id, s);
     render();
-    if (connected()) await call("subscribe", { topic: `strategy:${s.strategy_id}` });
+    clear("strategy");
+    if (stream) await stream.subscribe(`strategy:${s.strategy_id}`);
   } catch (err) {
     report(err, "strategy");
   }
@@ -144,18 +166,18 @@ async function strategyAction(action, id, button) {
     return;
   }
   button.disabled = true;
-  const path = `/api/strategies/${encodeURIComponent(id)}`;
   try {
     if (action === "delete") {
-      await http("DELETE", path);
+      await api.deleteStrategy(id);
       strategies.delete(id);
       signals.delete(id);
-      if (connected()) call("unsubscribe", { topic: `strategy:${id}` }).catch((e) => report(e, "unsubscribe"));
+      stream?.unsubscribe(`strategy:${id}`).catch((e) => report(e, "strategy"));
     } else {
-      strategies.set(id, await http("POST", `${path}/${action}`));
+      strategies.set(id, await (action === "start" ? api.startStrategy(id) : api.stopStrategy(id)));
     }
+    clear("strategy");
   } catch (err) {
-    report(err, `strategy ${action}`);
+    report(err, "strategy");
   }
   render();
 }

@@ -1,13 +1,20 @@
-// Trading: the order ticket, the live order blotter (driven by `order_update`)
-// and the account (refreshed with `get_account` after each order event).
+// Trading: the order ticket, the live blotter (order_update) and the account.
+//
+// The ticket shows what the server would allow: a buy holds cash at its limit
+// price, or at the day's upper limit for a market order (README, Paper trading),
+// so 주문가능수량 = available cash ÷ that price; a sell, the shares available.
 
-import { krw, newKey } from "./api.js";
-import { $, call, connected, http, intOrRaw, nameOf, report, resolve, state } from "./core.js";
+import { krw, num, onGrid, stepTick, tickSize } from "./format.js";
+import { $, api, call, clear, connected, intOrRaw, nameOf, report, resolve, state } from "./core.js";
 import { AccountView, BlotterView } from "./panels.js";
 
 const orders = new Map(); // order_id -> the newest view of the order
+let strategyName = (id) => id;
+export const setStrategyNamer = (fn) => { strategyName = fn; };
 
-const blotter = new BlotterView($("blotter"), $("blotter-count"), { onCancel: cancelOrder, nameOf });
+const blotter = new BlotterView($("blotter"), $("blotter-count"), {
+  onCancel: cancelOrder, nameOf, strategyName: (id) => strategyName(id),
+});
 const account = new AccountView({
   id: $("account-id"), cash: $("account-cash"), available: $("account-available"),
   market: $("account-market"), unrealized: $("account-unrealized"),
@@ -25,10 +32,11 @@ export function onOrder(o) {
 
 export async function loadOrders() {
   try {
-    const list = await http("GET", "/api/orders");
+    const list = await api.orders();
     list.sort((a, b) => a.created_at.localeCompare(b.created_at)).forEach(onOrder);
+    clear("blotter");
   } catch (err) {
-    report(err, "orders");
+    report(err, "blotter");
   }
 }
 
@@ -41,28 +49,44 @@ function refreshAccountSoon() {
 /** The account from the `get_account` ack, or over HTTP when `overHttp` or not connected. */
 export async function refreshAccount(overHttp = false) {
   try {
-    account.set(connected() && !overHttp
-      ? (await call("get_account")).data : await http("GET", "/api/account"));
+    account.set(connected() && !overHttp ? (await call("get_account")).data : await api.account());
+    updateTicket();
   } catch (err) {
-    if (err.code !== "offline") report(err, "account"); // the next connection refreshes it
+    if (err.code !== "offline" && err.code !== "network_error") report(err, "blotter");
   }
 }
 
 async function cancelOrder(orderId, button) {
   button.disabled = true;
   try {
-    onOrder(await http("DELETE", `/api/orders/${encodeURIComponent(orderId)}`));
+    onOrder(await api.cancelOrder(orderId));
+    clear("blotter");
   } catch (err) {
     button.disabled = false;
-    report(err, "cancel");
+    report(err, "blotter");
   }
 }
 
-/** A live price: re-mark positions, refresh the ticket's estimate. */
-export function onPriceForTrading(symbol, price) {
-  account.onPrice(symbol, price);
-  if (symbol === resolve(ticket.symbol.value)) updateEstimate();
+/** A quote: re-mark positions, refresh the ticket. */
+export function onPriceForTrading(symbol, q) {
+  account.onPrice(symbol, q.price);
+  if (symbol === resolve(ticket.symbol.value)) {
+    if (ticket.order_type.value === "limit" && !ticket.price.value) ticket.price.value = String(q.price);
+    updateTicket();
+  }
 }
+
+/** Buttons off (with the reason) while the connection is not live. */
+export function setTradingEnabled(on, why) {
+  tradingEnabled = on;
+  $("order-submit").disabled = !on || busy;
+  $("order-why").hidden = on;
+  $("order-why").textContent = on ? "" : why;
+  $("order-submit").title = on ? "" : why;
+  blotter.setEnabled(on, why);
+}
+let tradingEnabled = false;
+let busy = false;
 
 // -- the order ticket ------------------------------------------------------------------
 
@@ -71,52 +95,118 @@ const ticket = $("order-form");
 export function setTicketSymbol(sym) {
   if (ticket.symbol.value !== sym) {
     ticket.symbol.value = sym;
-    ticket.price.value = "";
+    ticket.price.value = state.quotes.get(sym)?.price ?? "";
   }
   updateTicket();
 }
 
+/** A 호가 level was clicked: a limit order at that price. */
+export function setTicketPrice(sym, price) {
+  if (sym && ticket.symbol.value !== sym) ticket.symbol.value = sym;
+  ticket.order_type.value = "limit";
+  ticket.price.value = String(price);
+  clear("order");
+  updateTicket();
+}
+
+const priceOf = () => intOrRaw(ticket.price.value);
+
+/** {max, holdPrice, basis}: how many shares the server would accept now. */
+function capacity(sym, buy, limit) {
+  const a = account.account;
+  const q = state.quotes.get(sym);
+  if (!a) return { max: null };
+  if (!buy) {
+    const pos = (a.positions ?? []).find((p) => p.symbol === sym);
+    return { max: pos?.available_quantity ?? 0 };
+  }
+  const holdPrice = limit ? (Number.isInteger(priceOf()) && priceOf() > 0 ? priceOf() : null) : q?.upper_limit ?? null;
+  if (!holdPrice) return { max: null };
+  return { max: Math.floor(a.available_cash / holdPrice), holdPrice };
+}
+
 function updateTicket() {
+  const sym = resolve(ticket.symbol.value);
   const buy = ticket.side.value === "buy";
   const limit = ticket.order_type.value === "limit";
   ticket.price.disabled = !limit;
-  if (limit && !ticket.price.value) {
-    const q = state.quotes.get(resolve(ticket.symbol.value));
-    if (q) ticket.price.value = q.price;
-  }
+  for (const b of ticket.querySelectorAll(".step")) b.disabled = !limit;
+  if (!limit) ticket.price.placeholder = "시장가";
+  else ticket.price.placeholder = "";
   const submit = $("order-submit");
-  submit.textContent = buy ? "매수 주문 Buy" : "매도 주문 Sell";
+  submit.textContent = `${buy ? "매수" : "매도"} 주문${sym ? ` · ${nameOf(sym)}` : ""}`;
   submit.className = `primary ${buy ? "buy" : "sell"}`;
-  updateEstimate();
+  $("ticket-name").textContent = sym ? `${nameOf(sym)} ${sym}` : "";
+  const q = state.quotes.get(sym);
+  const price = priceOf();
+  $("price-hint").textContent = limit && Number.isInteger(price) && price > 0
+    ? (onGrid(price) ? `호가단위 ${num(tickSize(price))}원` : `호가단위 ${num(tickSize(price))}원에 맞지 않음`)
+    : !limit && q?.upper_limit ? `상한가 ${num(q.upper_limit)}` : "";
+  $("price-hint").classList.toggle("bad", limit && Number.isInteger(price) && price > 0 && !onGrid(price));
+  const cap = sym ? capacity(sym, buy, limit) : { max: null };
+  ticket.dataset.max = cap.max ?? "";
+  $("max-qty").textContent = cap.max === null ? "" : `${buy ? "주문가능" : "매도가능"} ${num(cap.max)}주`;
+  const qty = intOrRaw(ticket.quantity.value);
+  const rows = [];
+  if (sym && Number.isInteger(qty) && qty > 0) {
+    const unit = limit ? price : q?.price;
+    if (Number.isInteger(unit) && unit > 0) rows.push(["주문금액", `≈ ${krw(qty * unit)}`]);
+    if (buy && cap.holdPrice) {
+      rows.push([limit ? "예약금액" : "예약금액 (상한가 기준)", krw(qty * cap.holdPrice)]);
+    } else if (!buy) rows.push(["예약수량", `${num(qty)}주`]);
+  }
+  $("ticket-est").innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
 }
 
-function updateEstimate() {
-  const sym = resolve(ticket.symbol.value);
-  const qty = Number(ticket.quantity.value);
-  const price = ticket.order_type.value === "limit"
-    ? Number(ticket.price.value) : state.quotes.get(sym)?.price;
-  $("ticket-est").textContent = sym && Number.isInteger(qty) && qty > 0 && price
-    ? `${nameOf(sym)} · 예상 금액 ≈ ${krw(qty * price)}` : "";
-}
-
-ticket.addEventListener("input", updateTicket);
+ticket.addEventListener("input", () => { clear("order"); updateTicket(); });
 ticket.addEventListener("change", updateTicket);
+
+// price stepping by the KRX tick: the buttons and the arrow keys
+function step(dir) {
+  const p = priceOf();
+  const base = Number.isInteger(p) && p > 0 ? p : state.quotes.get(resolve(ticket.symbol.value))?.price;
+  const next = base ? stepTick(base, dir) : null;
+  if (next) ticket.price.value = String(next);
+  updateTicket();
+}
+for (const b of ticket.querySelectorAll(".step")) b.addEventListener("click", () => step(Number(b.dataset.step)));
+ticket.price.addEventListener("keydown", (e) => {
+  if (e.key === "ArrowUp" || e.key === "ArrowDown") {
+    e.preventDefault();
+    step(e.key === "ArrowUp" ? 1 : -1);
+  }
+});
+
+// 10 / 25 / 50 / 100% of what the server would allow
+for (const b of ticket.querySelectorAll("[data-pct]")) {
+  b.addEventListener("click", () => {
+    const max = Number(ticket.dataset.max);
+    if (!ticket.dataset.max || !max) return;
+    ticket.quantity.value = String(Math.max(1, Math.floor((max * Number(b.dataset.pct)) / 100)));
+    updateTicket();
+  });
+}
+
 ticket.addEventListener("submit", async (e) => {
   e.preventDefault();
+  if (!tradingEnabled || busy) return;
   const body = {
     symbol: resolve(ticket.symbol.value) ?? ticket.symbol.value.trim(),
     side: ticket.side.value,
     order_type: ticket.order_type.value,
     quantity: intOrRaw(ticket.quantity.value),
   };
-  if (body.order_type === "limit") body.price = intOrRaw(ticket.price.value);
+  if (body.order_type === "limit") body.price = priceOf();
   const submit = $("order-submit");
+  busy = true;
   submit.disabled = true;
   try {
-    onOrder(await http("POST", "/api/orders", body, { "Idempotency-Key": newKey() }));
+    onOrder(await api.placeOrder(body));
+    clear("order");
   } catch (err) {
     report(err, "order");
   } finally {
-    submit.disabled = false;
+    busy = false;
+    submit.disabled = !tradingEnabled;
   }
 });

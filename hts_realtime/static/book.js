@@ -1,0 +1,107 @@
+// 호가창 (10-level order book) and 체결 tape of the selected symbol.
+//
+// orderbook_update / get_orderbook (CONTRACT.md: asks best-first ascending, bids
+// best-first descending) draws 매도잔량 | 호가 | 매수잔량 with quantity bars; the row at
+// the last trade price is marked. Clicking a level puts its price in the ticket.
+// trade_update appends to the tape (newest on top) and feeds the live candle.
+
+import { clock, compact, direction, esc, num, pct } from "./format.js";
+import { $, call, state } from "./core.js";
+import { onChartTrades } from "./market.js";
+import { setTicketPrice } from "./trading.js";
+
+const TAPE_ROWS = 60;
+let symbol = null;
+let book = null;
+const tape = [];
+
+export function setBookSymbol(sym) {
+  if (sym === symbol) return;
+  symbol = sym;
+  book = null;
+  tape.length = 0;
+  renderBook();
+  renderTape();
+}
+
+/** A snapshot over the socket (after connect, after the symbol changed). */
+export async function refreshBook() {
+  const sym = symbol;
+  if (!sym) return;
+  try {
+    const ack = await call("get_orderbook", { symbol: sym });
+    if (sym === symbol) onBook(sym, ack.data);
+  } catch (err) {
+    // a server without the market-depth feed answers unknown_event: say so in the panel
+    if (sym === symbol && !book) renderBook(err.code === "offline" ? "호가 대기 중" : "호가 정보 없음");
+  }
+}
+
+export function onBook(sym, data) {
+  if (sym !== symbol) return;
+  book = data;
+  state.lastMarketAt = Date.now();
+  renderBook();
+}
+
+export function onTrades(sym, trades) {
+  onChartTrades(sym, trades);
+  if (sym !== symbol) return;
+  state.lastMarketAt = Date.now();
+  for (const t of trades) tape.unshift(t);
+  tape.length = Math.min(tape.length, TAPE_ROWS);
+  renderTape();
+}
+
+function prevClose() {
+  return state.quotes.get(symbol)?.prev_close ?? state.symbols.get(symbol)?.prev_close ?? null;
+}
+
+function renderBook(message) {
+  const el = $("orderbook");
+  if (!book) {
+    el.innerHTML = `<p class="empty">${esc(message ?? (symbol ? "호가 대기 중" : "종목을 선택하세요"))}</p>`;
+    el.dataset.levels = "0";
+    return;
+  }
+  const base = prevClose();
+  const max = Math.max(1, ...book.asks.map((l) => l.quantity), ...book.bids.map((l) => l.quantity));
+  const last = book.last_price;
+  const row = (l, side) => {
+    const w = Math.round((l.quantity / max) * 100);
+    const chg = base ? ((l.price - base) / base) * 100 : null;
+    const cls = `lvl ${side}${l.price === last ? " last" : ""}`;
+    const qty = `<span class="bar" data-w="${w}"></span><b>${num(l.quantity)}</b>`;
+    return `<div class="${cls}" data-testid="book-level" data-side="${side}" data-price="${l.price}"
+        role="button" tabindex="0" title="${num(l.price)}원 주문가격으로">
+      <span class="q ask-q">${side === "ask" ? qty : ""}</span>
+      <span class="p ${direction(chg ?? 0)}">${num(l.price)}<small>${chg === null ? "" : pct(chg)}</small></span>
+      <span class="q bid-q">${side === "bid" ? qty : ""}</span></div>`;
+  };
+  el.innerHTML = `<div class="levels">${[...book.asks].reverse().map((l) => row(l, "ask")).join("")}
+    ${book.bids.map((l) => row(l, "bid")).join("")}</div>
+    <div class="lvl total"><span class="q ask-q">${num(book.total_ask_quantity)}</span>
+      <span class="p dim">잔량 합계</span><span class="q bid-q">${num(book.total_bid_quantity)}</span></div>`;
+  // bar widths through the CSSOM (no inline style attributes: the page's CSP forbids them)
+  for (const bar of el.querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
+  el.dataset.levels = String(book.asks.length + book.bids.length);
+  el.dataset.lastPrice = String(last);
+}
+
+function pick(e) {
+  const lvl = e.target.closest("[data-testid=book-level]");
+  if (!lvl) return;
+  setTicketPrice(symbol, Number(lvl.dataset.price));
+  if (matchMedia("(max-width: 760px)").matches) window.dispatchEvent(new CustomEvent("hts:tab", { detail: "order" }));
+}
+$("orderbook").addEventListener("click", pick);
+$("orderbook").addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") pick(e); });
+
+function renderTape() {
+  $("tape").innerHTML = tape.map((t) => `<tr data-testid="tape-row">
+      <td class="num dim">${esc(clock(t.timestamp))}</td>
+      <td class="r num ${t.side === "buy" ? "up" : "down"}">${num(t.price)}</td>
+      <td class="r num ${t.side === "buy" ? "up" : "down"}">${num(t.quantity)}</td></tr>`).join("")
+    || `<tr><td colspan="3" class="empty">${symbol ? "체결 대기 중" : ""}</td></tr>`;
+  $("tape-volume").textContent = tape.length ? `거래량 ${compact(tape[0].volume)}` : "";
+}
