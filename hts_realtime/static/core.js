@@ -75,7 +75,7 @@ export function logout(notice) {
 window.addEventListener("storage", (e) => {
   if (e.key !== SESSION_KEY) return;
   const next = readSession();
-  if (!next) logout("다른 탭에서 로그아웃했습니다");
+  if (!next) logout("logged_out: another tab logged out");
   else if (next.token !== state.session?.token) location.reload();
 });
 

@@ -142,6 +142,7 @@ const MESSAGES = {
   timeout: () => "서버 응답이 없습니다. 다시 시도하세요",
   network_error: () => "서버에 연결할 수 없습니다",
   invalid_params: () => "전략 파라미터를 확인하세요",
+  logged_out: () => "다른 탭에서 로그아웃했습니다",
 };
 
 /** A Korean sentence for an error code (and the server's English message, for numbers). */
