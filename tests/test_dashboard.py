@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 
 from tests.support import ROOT, Server
 
@@ -86,7 +86,8 @@ class Tab:
         self.page = context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.on("console", lambda m: print(f"{time.strftime('%X')} console.{m.type}: {m.text}"))
+        self.page.on("console",
+                     lambda m: print(f"{time.strftime('%X')} console.{m.type}: {m.text}"))
 
     def tid(self, testid: str) -> Any:
         return self.page.get_by_test_id(testid)
@@ -375,7 +376,7 @@ def test_session_and_watchlist_follow_the_user(shared: Server, browser: Browser)
     other.close()
 
 
-# -- honest state: the server goes away and comes back; the browser goes offline ---------------------
+# -- honest state: the server goes away and comes back; the browser goes offline ------------
 
 
 def test_stale_state_and_resume(make_server: Any, browser: Browser) -> None:
@@ -430,7 +431,8 @@ def test_stale_state_and_resume(make_server: Any, browser: Browser) -> None:
         {"symbol": "005930", "side": "buy", "quantity": 2, "order_type": "market"}, token=token)
     assert status == 201, missed
     deadline = time.monotonic() + 10
-    while srv.http("GET", f"/api/orders/{missed['order_id']}", token=token)[1]["status"] != "filled":
+    order_path = f"/api/orders/{missed['order_id']}"
+    while srv.http("GET", order_path, token=token)[1]["status"] != "filled":
         assert time.monotonic() < deadline
         time.sleep(0.05)
     missed_row = page.locator(f'[data-testid=blotter-row][data-order-id="{missed["order_id"]}"]')

@@ -6,7 +6,7 @@
 // trade_update appends to the tape (newest on top) and feeds the live candle.
 
 import { clock, compact, direction, esc, num, pct } from "./format.js";
-import { $, call, state } from "./core.js";
+import { $, call, state, stream } from "./core.js";
 import { onChartTrades } from "./market.js";
 import { setTicketPrice } from "./trading.js";
 
@@ -28,6 +28,12 @@ export function setBookSymbol(sym) {
 export async function refreshBook() {
   const sym = symbol;
   if (!sym) return;
+  // only where the server took the orderbook topic (a server without the market-depth
+  // feeds refuses it, and would count get_orderbook as bad input)
+  if (!stream?.topics.has(`orderbook:${sym}`)) {
+    if (!book) renderBook(stream?.connected ? "호가 정보 없음" : "호가 대기 중");
+    return;
+  }
   try {
     const ack = await call("get_orderbook", { symbol: sym });
     if (sym === symbol) onBook(sym, ack.data);
