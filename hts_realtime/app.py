@@ -18,6 +18,7 @@ from pathlib import Path
 import socketio
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
@@ -40,7 +41,8 @@ from hts_realtime.transport.core import RequestCore
 from hts_realtime.transport.engineio_adapter import WireGuard, engineio_buffer_size
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.gateway import Gateway
-from hts_realtime.transport.http import HttpApi, error_middleware
+from hts_realtime.transport.guards import BadInputLog
+from hts_realtime.transport.http import HttpApi, body_guard, error_middleware
 from hts_realtime.transport.http_dashboard import DashboardApi
 from hts_realtime.transport.sessions import SessionRegistry
 from hts_realtime.transport.streamers import PriceStreamer
@@ -258,8 +260,14 @@ async def _close_clients(app: web.Application) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     components = build(settings)
-    app = web.Application(middlewares=[error_middleware],
-                          client_max_size=settings.max_payload_bytes)
+    app = web.Application(
+        middlewares=[error_middleware,
+                     body_guard(settings.max_payload_bytes, settings.request_read_timeout_seconds)],
+        client_max_size=settings.max_payload_bytes)
+    bad_http = logging.getLogger("aiohttp.server")
+    for old in [f for f in bad_http.filters if isinstance(f, BadHttpLogFilter)]:
+        bad_http.removeFilter(old)
+    bad_http.addFilter(BadHttpLogFilter(components.wire.bad_log))
     app[COMPONENTS] = components
     app[METRICS] = components.metrics
     _attach_socketio(app, components.wire, settings)
@@ -322,12 +330,44 @@ def _add_dashboard(app: web.Application) -> None:
         log.warning("dashboard: static/vendor/socket.io.min.js is missing; run `make`")
 
 
+ACCESS_LOG_PATH_CHARS = 120
+
+
 class SafeAccessLogger(AbstractAccessLogger):
-    """Access log without query strings: a ``?token=`` must never reach a log."""
+    """Access log without query strings (a ``?token=`` must never reach a log) or
+    headers, and with long paths cut: a request line cannot blow up a log line."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info('%s "%s %s" %s %.1fms', request.remote, request.method, request.path,
+        path = request.path
+        if len(path) > ACCESS_LOG_PATH_CHARS:
+            path = f"{path[:ACCESS_LOG_PATH_CHARS]}...({len(path)} chars)"
+        self.logger.info('%s "%s %s" %s %.1fms', request.remote, request.method, path,
                          response.status, time * 1000)
+
+
+class BadHttpLogFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a 9 KB URL or header, say) at ERROR
+    with a traceback and the first 100 bytes of the offending line, which may be a
+    token's. This turns each into one short WARNING line, within the bad-input log
+    budget (``HTS_BAD_INPUT_LOG_PER_SECOND``); the rest are only counted."""
+
+    def __init__(self, budget: BadInputLog) -> None:
+        super().__init__()
+        self.budget = budget
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        self.budget.totals["bad_http_request"] += 1
+        if not self.budget.allow():
+            return False
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        record.msg, record.args = "bad HTTP request from %s: %s (%s)", (
+            remote, type(exc).__name__, exc.code)
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def build_user_store(database: str) -> tuple[UserStore, Database]:

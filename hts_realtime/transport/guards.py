@@ -151,9 +151,15 @@ class BadInputLog:
             summary = " ".join(f"{k}={n}" for k, n in sorted(counts.items()))
             self._line(logging.INFO, "%s closed (%s) after bad input %s", label, why, summary)
 
+    def allow(self) -> bool:
+        """Whether one more bad-input line fits the budget (else it is counted)."""
+        if self._bucket.take():
+            return True
+        self.suppressed += 1
+        return False
+
     def _line(self, level: int, fmt: str, *args: object) -> None:
-        if not self._bucket.take():
-            self.suppressed += 1
+        if not self.allow():
             return
         if self.suppressed:
             fmt += " (%d similar lines suppressed)"

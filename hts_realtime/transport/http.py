@@ -87,6 +87,29 @@ async def error_middleware(request: web.Request, handler: _Handler) -> web.Strea
         return error_response(InternalError("the server failed; try again"))
 
 
+def body_guard(limit: int, read_timeout: float) -> Any:
+    """Bound every REST request body: a ``Content-Length`` over ``limit`` is 413 at
+    once (aiohttp would first wait for the bytes), and the body must arrive within
+    ``read_timeout`` seconds (408), so a client that declares a body and stalls
+    does not hold a handler. ``/socket.io/`` has its own guard (the wire guard)."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: _Handler) -> web.StreamResponse:
+        if request.can_read_body and not request.path.startswith("/socket.io/"):
+            declared = request.content_length
+            if declared is not None and declared > limit:
+                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+            try:
+                async with asyncio.timeout(read_timeout):
+                    await request.read()  # cached: the handler's request.json() reuses it
+            except TimeoutError:
+                raise web.HTTPRequestTimeout(text="the request body did not arrive in time") \
+                    from None
+        return await handler(request)
+
+    return guard
+
+
 class HttpApi:
     def __init__(
         self,
