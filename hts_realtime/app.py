@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -34,6 +35,8 @@ from hts_realtime.metrics import CONTENT_TYPE, METRICS, Metrics
 from hts_realtime.readiness import Check, Readiness
 from hts_realtime.services.market_feed import MarketFeed
 from hts_realtime.settings import Settings
+from hts_realtime.spec.asyncapi import build_asyncapi
+from hts_realtime.spec.openapi import build_openapi
 from hts_realtime.storage.db import Database
 from hts_realtime.tokens import TokenService
 from hts_realtime.topics import TopicAuthorizer
@@ -42,7 +45,7 @@ from hts_realtime.transport.engineio_adapter import WireGuard, engineio_buffer_s
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.gateway import Gateway
 from hts_realtime.transport.guards import BadInputLog
-from hts_realtime.transport.http import HttpApi, body_guard, error_middleware
+from hts_realtime.transport.http import HttpApi, body_guard, error_middleware, json_response
 from hts_realtime.transport.http_dashboard import DashboardApi
 from hts_realtime.transport.sessions import SessionRegistry
 from hts_realtime.transport.streamers import PriceStreamer
@@ -281,10 +284,31 @@ def create_app(settings: Settings) -> web.Application:
         components.strategies, settings.strategy_signal_history)
     app.add_routes(dashboard_api.routes())
     app.add_routes(components.plain_ws.routes())
+    _add_spec(app, components)
     _add_dashboard(app)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_close_clients)
     return app
+
+
+def _add_spec(app: web.Application, c: Components) -> None:
+    """``/api/openapi.json`` and ``/api/asyncapi.json``, generated once, on first request,
+    from the finished router and the request core (``hts_realtime/spec``)."""
+    cache: dict[str, dict[str, Any]] = {}
+
+    async def openapi(request: web.Request) -> web.Response:
+        if "openapi" not in cache:
+            cache["openapi"] = build_openapi(request.app)
+        return json_response(cache["openapi"])
+
+    async def asyncapi(request: web.Request) -> web.Response:
+        if "asyncapi" not in cache:
+            cache["asyncapi"] = build_asyncapi(c.core.request_schemas(),
+                                               f"{c.settings.host}:{c.settings.port}")
+        return json_response(cache["asyncapi"])
+
+    app.router.add_get("/api/openapi.json", openapi)
+    app.router.add_get("/api/asyncapi.json", asyncapi)
 
 
 def _attach_socketio(app: web.Application, wire: WireGuard, settings: Settings) -> None:

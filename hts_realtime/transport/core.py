@@ -101,6 +101,10 @@ class RequestCore:
         """The request events the protocol answers."""
         return tuple(self._handlers)
 
+    def request_schemas(self) -> dict[str, Schema]:
+        """Each request event's payload schema (the AsyncAPI document is built from it)."""
+        return {event: schema for event, (schema, _) in self._handlers.items()}
+
     # -- connect / disconnect ---------------------------------------------------------
     def admit(self, transport: str, auth: Any, fallback_token: str | None = None) -> Admission:
         """Check a connection's credentials: ``auth`` is ``{token?, topics?, last_seq?}``.

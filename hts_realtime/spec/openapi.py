@@ -1,0 +1,218 @@
+"""OpenAPI 3.1 for the HTTP API, generated from the app's router.
+
+``ROUTES`` holds what the router cannot say: a summary, who may call, the
+request schema (from ``transport/schemas.py``), the answers. A route the
+router has and ``ROUTES`` lacks is still listed, marked ``x-undocumented``
+(and ``tests/test_spec.py`` fails on it); an entry without a route is a test
+failure too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from marshmallow import Schema
+
+from hts_realtime.spec.jsonschema import request_schemas, schema_of
+from hts_realtime.spec.shapes import SHAPES, ref
+from hts_realtime.transport import schemas
+
+JSON = dict[str, Any]
+VERSION = "0.1.0"
+# served by other means: the Socket.IO endpoint (AsyncAPI) and the dashboard's files
+NOT_HTTP_API = ("/socket.io/", "/", "/static/")
+
+
+@dataclass(frozen=True)
+class Route:
+    summary: str
+    auth: str = "none"  # "none", "bearer" or "admin"
+    body: Schema | None = None
+    query: tuple[tuple[str, JSON, str], ...] = ()
+    query_schema: Schema | None = None  # query parameters validated by this schema
+    ok: tuple[int, JSON | None, str] = (200, None, "")
+    errors: tuple[int, ...] = ()
+    examples: dict[str, JSON] = field(default_factory=dict)
+    headers: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+
+
+def array(name: str) -> JSON:
+    return {"type": "array", "items": ref(name)}
+
+
+ORDER_EXAMPLES = {
+    "market_buy": {"symbol": "005930", "side": "buy", "order_type": "market", "quantity": 10},
+    "limit_buy": {"symbol": "005930", "side": "buy", "order_type": "limit", "quantity": 10,
+                  "price": 74500},
+    "market_sell": {"symbol": "005930", "side": "sell", "order_type": "market", "quantity": 5},
+    "limit_sell": {"symbol": "005930", "side": "sell", "order_type": "limit", "quantity": 3,
+                   "price": 76000},
+}
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "/api/auth/login"): Route(
+        "Log in: a bearer token for HTTP and the Socket.IO handshake", body=schemas.LOGIN,
+        ok=(200, ref("Login"), "the token"), errors=(400, 401)),
+    ("GET", "/api/ws/status"): Route(
+        "Connections, subscriptions and publish counters", auth="admin",
+        ok=(200, ref("Status"), "the server's state")),
+    ("GET", "/healthz"): Route("Liveness: the process serves HTTP",
+                               ok=(200, ref("Health"), "alive")),
+    ("GET", "/readyz"): Route(
+        "Readiness: database, market feed (and Redis in scale-out mode)",
+        ok=(200, ref("Ready"), "ready"), errors=(503,),
+        description="503 carries the same body with `status: not_ready` and each failing "
+                    "check's reason"),
+    ("GET", "/metrics"): Route(
+        "Prometheus metrics (text format)", auth="admin",
+        ok=(200, {"type": "string"}, "text/plain; version=0.0.4"),
+        description="also served without authentication on HTTS_METRICS_PORT when set"),
+    ("GET", "/api/symbols"): Route("The symbol master", ok=(200, array("Symbol"), "symbols")),
+    ("GET", "/api/account"): Route("The caller's paper account", auth="bearer",
+                                   ok=(200, ref("Account"), "the account")),
+    ("POST", "/api/orders"): Route(
+        "Place a paper order", auth="bearer", body=schemas.ORDER,
+        ok=(201, ref("Order"), "the order, as order_update.data"), errors=(400, 409),
+        examples=ORDER_EXAMPLES,
+        headers=(("Idempotency-Key", "1-128 characters: a retry with the same key returns "
+                  "the same order (with `Idempotent-Replayed: true`)"),),
+        description="`order_type` `market` fills at the next traded prices and takes no "
+                    "`price`; `limit` (the default) needs `price` on the KRX tick grid within "
+                    "the day's ±30% band. A buy holds cash, a sell holds shares."),
+    ("GET", "/api/orders"): Route(
+        "The caller's orders, newest first", auth="bearer",
+        query=(("status", {"enum": ["accepted", "partially_filled", "filled", "cancelled",
+                                    "rejected"]}, "only orders in this status"),),
+        ok=(200, array("Order"), "orders"), errors=(400,)),
+    ("GET", "/api/orders/{order_id}"): Route("One of the caller's orders", auth="bearer",
+                                             ok=(200, ref("Order"), "the order"), errors=(404,)),
+    ("DELETE", "/api/orders/{order_id}"): Route(
+        "Cancel the unfilled rest of an order", auth="bearer",
+        ok=(200, ref("Order"), "the cancelled order"), errors=(404, 409)),
+    ("GET", "/api/orders/{order_id}/fills"): Route(
+        "An order's fills", auth="bearer", ok=(200, array("Fill"), "fills"), errors=(404,)),
+    ("GET", "/api/strategy-kinds"): Route("Strategy kinds and their default parameters",
+                                          ok=(200, ref("StrategyKinds"), "kinds")),
+    ("POST", "/api/strategies"): Route(
+        "Create a strategy run", auth="bearer", body=schemas.STRATEGY,
+        ok=(201, ref("Strategy"), "the strategy"), errors=(400,),
+        examples={"breakout": {"kind": "breakout", "symbol": "005930", "params": {"window": 20},
+                               "quantity": 2, "auto_trade": True}}),
+    ("GET", "/api/strategies"): Route("The caller's strategies", auth="bearer",
+                                      ok=(200, array("Strategy"), "strategies")),
+    ("GET", "/api/strategies/{strategy_id}"): Route(
+        "One strategy", auth="bearer", ok=(200, ref("Strategy"), "the strategy"), errors=(404,)),
+    ("POST", "/api/strategies/{strategy_id}/start"): Route(
+        "Start a strategy", auth="bearer", ok=(200, ref("Strategy"), "running"), errors=(404,)),
+    ("POST", "/api/strategies/{strategy_id}/stop"): Route(
+        "Stop a strategy", auth="bearer", ok=(200, ref("Strategy"), "stopped"), errors=(404,)),
+    ("DELETE", "/api/strategies/{strategy_id}"): Route(
+        "Delete a strategy", auth="bearer", ok=(204, None, "deleted"), errors=(404,)),
+    ("GET", "/api/strategies/{strategy_id}/signals"): Route(
+        "A strategy's latest signals, newest first", auth="bearer",
+        query_schema=schemas.SIGNALS_QUERY, ok=(200, ref("Signals"), "signals"),
+        errors=(400, 404)),
+    ("GET", "/api/watchlist"): Route("The caller's watchlist", auth="bearer",
+                                     ok=(200, ref("Watchlist"), "symbols")),
+    ("PUT", "/api/watchlist"): Route(
+        "Replace the caller's watchlist", auth="bearer", body=schemas.WATCHLIST,
+        ok=(200, ref("Watchlist"), "the stored list"), errors=(400,)),
+    ("GET", "/api/ws"): Route(
+        "The plain-WebSocket framing of the protocol (upgrade)",
+        ok=(101, None, "switching protocols"), errors=(400, 401),
+        description="see the AsyncAPI document (/api/asyncapi.json), channel `plain`"),
+    ("GET", "/api/openapi.json"): Route("This document", ok=(200, {"type": "object"}, "OpenAPI")),
+    ("GET", "/api/asyncapi.json"): Route("The AsyncAPI 3 document of the events",
+                                         ok=(200, {"type": "object"}, "AsyncAPI")),
+}
+
+
+def app_routes(app: web.Application) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves, except Socket.IO and the dashboard's files."""
+    out = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter") or info.get("prefix", "")
+        if route.method in ("HEAD", "*") or path in NOT_HTTP_API or path.startswith("/static"):
+            continue
+        out.append((route.method, path))
+    return sorted(set(out))
+
+
+def build_openapi(app: web.Application) -> JSON:
+    paths: dict[str, JSON] = {}
+    used: set[str] = set()
+    by_instance = {id(s): name for name, s in request_schemas().items()}
+    for method, path in app_routes(app):
+        doc = ROUTES.get((method, path))
+        op = _operation(method, path, doc, by_instance, used) if doc else {
+            "summary": "UNDOCUMENTED", "x-undocumented": True,
+            "responses": {"default": {"description": "unknown"}}}
+        paths.setdefault(path, {})[method.lower()] = op
+    components: JSON = {"schemas": dict(SHAPES), "securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                   "description": "from POST /api/auth/login or `hts-realtime token`"}}}
+    for name in sorted(used):
+        components["schemas"][name] = schema_of(request_schemas()[name])
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "hts-realtime HTTP API", "version": VERSION,
+                 "description": "Amounts are integer KRW. Every error body is "
+                                "`{\"error\":{\"code\",\"message\"}}`."},
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "paths": paths,
+        "components": components,
+    }
+
+
+def _operation(method: str, path: str, doc: Route, by_instance: dict[int, str],
+               used: set[str]) -> JSON:
+    status, schema, what = doc.ok
+    ok: JSON = {"description": what or "ok"}
+    if schema is not None:
+        content_type = "text/plain" if path == "/metrics" else "application/json"
+        ok["content"] = {content_type: {"schema": schema}}
+    responses: JSON = {str(status): ok}
+    errors = set(doc.errors) | ({401} if doc.auth != "none" else set()) | \
+        ({403} if doc.auth == "admin" else set())
+    for code in sorted(errors):
+        responses[str(code)] = {"description": "refused",
+                                "content": {"application/json": {"schema": ref("Error")}}}
+    op: JSON = {"summary": doc.summary, "operationId": _operation_id(method, path),
+                "responses": responses}
+    if doc.description:
+        op["description"] = doc.description
+    if doc.auth != "none":
+        op["security"] = [{"bearer": []}]
+        if doc.auth == "admin":
+            op["x-requires-role"] = "admin"
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+              for name in re.findall(r"{(\w+)}", path)]
+    params += [{"name": n, "in": "query", "required": False, "schema": s, "description": d}
+               for n, s, d in doc.query]
+    if doc.query_schema is not None:
+        used.add(by_instance[id(doc.query_schema)])
+        props = schema_of(doc.query_schema)["properties"]
+        params += [{"name": n, "in": "query", "required": False, "schema": s}
+                   for n, s in props.items() if n != "type"]
+    params += [{"name": n, "in": "header", "required": False, "schema": {"type": "string"},
+                "description": d} for n, d in doc.headers]
+    if params:
+        op["parameters"] = params
+    if doc.body is not None:
+        name = by_instance[id(doc.body)]
+        used.add(name)
+        media: JSON = {"schema": ref(name)}
+        if doc.examples:
+            media["examples"] = {k: {"value": v} for k, v in doc.examples.items()}
+        op["requestBody"] = {"required": True, "content": {"application/json": media}}
+    return op
+
+
+def _operation_id(method: str, path: str) -> str:
+    words = [w.strip("{}") for w in path.split("/") if w and w != "api"]
+    return method.lower() + "_" + "_".join(re.sub(r"\W", "_", w) for w in words)

@@ -1,0 +1,119 @@
+"""JSON Schemas of what the server sends: HTTP answers and event payloads.
+
+Objects list every field the server writes as ``required`` and stay open to
+additions (``additionalProperties`` is not closed), so a client generated
+from them keeps working when a field is added; the spec test checks real
+answers and events against these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = dict[str, Any]
+
+INT = {"type": "integer"}
+KRW = {"type": "integer", "description": "integer KRW"}
+STR = {"type": "string"}
+TIME = {"type": "string", "format": "date-time"}
+SEQ = {"type": "integer", "minimum": 1, "description": "the private stream's per-user seq"}
+
+
+def obj(props: dict[str, Any], *, optional: tuple[str, ...] = (), desc: str = "") -> JSON:
+    out: JSON = {"type": "object", "properties": props,
+                 "required": [k for k in props if k not in optional]}
+    if desc:
+        out["description"] = desc
+    return out
+
+
+def nullable(schema: JSON) -> JSON:
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def ref(name: str) -> JSON:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def event(name: str, props: dict[str, Any], *, optional: tuple[str, ...] = (),
+          desc: str = "") -> JSON:
+    return obj({"type": {"const": name}, **props}, optional=optional, desc=desc)
+
+
+SHAPES: dict[str, JSON] = {
+    "Error": obj({"error": obj({"code": STR, "message": STR})},
+                 desc="every HTTP error body; `code` is from the README's error-code table"),
+    "Login": obj({"access_token": STR, "token_type": {"const": "bearer"}, "expires_in": INT,
+                  "user_id": STR, "username": STR}),
+    "Symbol": obj({"symbol": STR, "name": STR, "market": STR, "prev_close": KRW}),
+    "Quote": obj({"price": KRW, "open": KRW, "high": KRW, "low": KRW, "prev_close": KRW,
+                  "change": KRW, "change_percent": {"type": "number"}, "volume": INT,
+                  "upper_limit": KRW, "lower_limit": KRW, "timestamp": TIME}),
+    "Position": obj({"symbol": STR, "name": STR, "quantity": INT, "available_quantity": INT,
+                     "avg_price": KRW, "cost": KRW, "market_price": KRW, "market_value": KRW,
+                     "unrealized_pnl": KRW}),
+    "Account": obj({"account_id": STR, "currency": {"const": "KRW"}, "cash": KRW,
+                    "reserved_cash": KRW, "available_cash": KRW,
+                    "positions": {"type": "array", "items": ref("Position")},
+                    "market_value": KRW, "unrealized_pnl": KRW, "realized_pnl": KRW,
+                    "total_value": KRW}),
+    "Order": obj({
+        "order_id": STR, "symbol": STR, "side": {"enum": ["buy", "sell"]},
+        "order_type": {"enum": ["market", "limit"]}, "quantity": INT, "price": nullable(KRW),
+        "status": {"enum": ["accepted", "partially_filled", "filled", "cancelled", "rejected"]},
+        "filled_quantity": INT, "filled_price": nullable(KRW), "remaining_quantity": INT,
+        "last_fill_price": nullable(KRW), "last_fill_quantity": INT,
+        "reason": nullable(STR), "strategy_id": nullable(STR),
+        "created_at": TIME, "updated_at": TIME}),
+    "Fill": obj({"fill_id": INT, "quantity": INT, "price": KRW, "amount": KRW, "time": TIME}),
+    "Strategy": obj({
+        "strategy_id": STR, "kind": STR, "symbol": STR, "params": {"type": "object"},
+        "quantity": INT, "auto_trade": {"type": "boolean"},
+        "state": {"enum": ["created", "running", "stopped", "error"]}, "reason": nullable(STR),
+        "position": INT, "avg_price": KRW, "last_price": nullable(KRW), "realized_pnl": KRW,
+        "unrealized_pnl": KRW, "signals": INT, "created_at": TIME, "updated_at": TIME}),
+    "StrategyKinds": {"type": "object", "additionalProperties": {"type": "object"},
+                      "description": "each kind with its parameters' defaults"},
+    "Signal": obj({"signal": {"enum": ["buy", "sell"]}, "symbol": STR, "quantity": INT,
+                   "reason": STR, "price": KRW, "timestamp": TIME}),
+    "Signals": obj({"strategy_id": STR, "signals": {"type": "array", "items": ref("Signal")}}),
+    "Watchlist": obj({"symbols": {"type": "array", "items": STR}}),
+    "Status": obj({"active_connections": INT, "active_users": {"type": "array", "items": STR},
+                   "subscriptions": {"type": "object"}, "price_streamer_running":
+                   {"type": "boolean"}, "open_orders": INT, "running_strategies": INT,
+                   "sent": {"type": "object"}}),
+    "Health": obj({"status": {"const": "ok"}}),
+    "Ready": obj({"status": {"enum": ["ready", "not_ready"]},
+                  "checks": {"type": "object", "additionalProperties": STR}}),
+    "RequestFailed": obj({"ok": {"const": False}, "error": obj({"code": STR, "message": STR})},
+                         desc="the ack of a refused request"),
+    # -- server → client events ------------------------------------------------------
+    "connected": event("connected", {
+        "message": STR, "user_id": STR, "session_id": STR,
+        "last_seq": {"type": "integer", "minimum": 0}, "topics": {"type": "array", "items": STR}},
+        desc="first event of every connection, before any other"),
+    "subscribed": event("subscribed", {"topic": STR, "message": STR}),
+    "unsubscribed": event("unsubscribed", {"topic": STR, "message": STR}),
+    "pong": event("pong", {"timestamp": {}, "server_time": TIME,
+                           "server_monotonic": {"type": "number"}}),
+    "price": event("price", {"symbol": STR, "name": STR, "data": ref("Quote")}),
+    "account": event("account", {"data": ref("Account")}),
+    "price_update": event("price_update", {"symbol": STR, "data": obj({
+        "price": KRW, "change": KRW, "change_percent": {"type": "number"}, "volume": INT,
+        "timestamp": TIME})}, desc="at most once per HTS_PRICE_INTERVAL_SECONDS per symbol"),
+    "order_update": event("order_update", {"seq": SEQ, "data": ref("Order")},
+                          desc="private stream (topics order:* and order:{id})"),
+    "strategy_signal": event("strategy_signal", {"seq": SEQ, "strategy_id": STR,
+                                                 "data": ref("Signal")},
+                             desc="private stream (topic strategy:{id})"),
+    "strategy_status": event("strategy_status", {"seq": SEQ, "strategy_id": STR, "data": obj({
+        "state": STR, "position": INT, "realized_pnl": KRW, "unrealized_pnl": KRW,
+        "updated_at": TIME, "symbol": STR, "kind": STR, "last_price": nullable(KRW),
+        "reason": nullable(STR)})}, desc="private stream (topic strategy:{id})"),
+    "resync_required": event("resync_required", {"code": {"const": "resync_required"},
+                                                 "last_seq": {"type": "integer", "minimum": 0}},
+                             desc="the server cannot replay after your last_seq: refetch over "
+                                  "HTTP and carry on from this last_seq"),
+    "error": event("error", {"event": STR, "code": STR, "message": STR},
+                   desc="the reply event of a refused request"),
+}
