@@ -19,6 +19,7 @@ export function setBookSymbol(sym) {
   if (sym === symbol) return;
   symbol = sym;
   book = null;
+  centred = false;
   tape.length = 0;
   renderBook();
   renderTape();
@@ -92,7 +93,15 @@ function renderBook(message) {
   for (const bar of el.querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
   el.dataset.levels = String(book.asks.length + book.bids.length);
   el.dataset.lastPrice = String(last);
+  if (!centred && el.scrollHeight > el.clientHeight) { // the spread in view, once per symbol
+    const firstBid = el.querySelector(".lvl.bid");
+    if (firstBid) {
+      el.scrollTop = firstBid.offsetTop - el.offsetTop - el.clientHeight / 2;
+      centred = true;
+    }
+  }
 }
+let centred = false;
 
 function pick(e) {
   const lvl = e.target.closest("[data-testid=book-level]");

@@ -91,6 +91,7 @@ export class BlotterView {
     this.strategyName = strategyName;
     this.rows = new Map();
     this.enabled = true;
+    this.clear();
     tbody.addEventListener("click", (e) => {
       const btn = e.target.closest("[data-testid=order-cancel]");
       if (btn) onCancel(btn.closest("tr").dataset.orderId, btn);
@@ -99,7 +100,7 @@ export class BlotterView {
 
   clear() {
     this.rows.clear();
-    this.tbody.replaceChildren();
+    this.tbody.innerHTML = `<tr class="empty-row"><td colspan="9" class="empty">주문 내역이 없습니다</td></tr>`;
     this.countEl.textContent = "";
   }
 
@@ -144,6 +145,7 @@ export class BlotterView {
       <td class="c">${isOpen(o.status)
         ? `<button type="button" class="ghost small" data-testid="order-cancel" ${this.enabled ? "" : "disabled"}>취소</button>` : ""}</td>`;
     if (!fresh) flash(row, o.side === "buy" ? "up" : "down");
+    this.tbody.querySelector(".empty-row")?.remove();
     const open = [...this.rows.values()].filter((r) => isOpen(r.dataset.status)).length;
     this.countEl.textContent = `${this.rows.size}건 · 미체결 ${open}`;
   }
