@@ -4,6 +4,10 @@ against a real server, beside Socket.IO clients on the same core."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import os
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -33,8 +37,13 @@ async def ws_clients() -> AsyncIterator[Callable[[], WsClient]]:
         await c.close()
 
 
+_ADMIN: dict[str, str] = {}
+
+
 def status(server: Server) -> dict[str, Any]:
-    code, body, _ = server.http("GET", "/api/ws/status", token=server.login("admin", "adminpass"))
+    if server.url not in _ADMIN:  # one login per server: scrypt is deliberately slow
+        _ADMIN[server.url] = server.login("admin", "adminpass")
+    code, body, _ = server.http("GET", "/api/ws/status", token=_ADMIN[server.url])
     assert code == 200, body
     return dict(body)
 
@@ -349,3 +358,71 @@ async def test_shutdown_closes_plain_websockets_as_going_away(
     await c.wait_for("connected")
     srv.stop()
     assert await c.wait_closed() == 1001
+
+
+# -- a client that stops reading ------------------------------------------------------------
+class StuckClient:
+    """A plain-WebSocket client that completes the handshake, sends requests, and then
+    never reads its socket again (a small receive buffer, so the server feels it soon)."""
+
+    def __init__(self) -> None:
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def connect(self, port: int, query: str) -> StuckClient:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=4096)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.writer.write((f"GET /api/ws{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                           ).encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return self
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.writer is not None
+        data = json.dumps(message).encode()
+        mask = os.urandom(4)
+        n = len(data)
+        header = bytes((0x81, 0x80 | n)) if n < 126 else (
+            bytes((0x81, 0x80 | 126)) + n.to_bytes(2, "big"))
+        self.writer.write(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.transport.abort()
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_resumes_without_loss(
+        make_server: Callable[..., Server], ws_clients: Callable[[], WsClient]) -> None:
+    srv = make_server({"HTS_PRICE_INTERVAL_SECONDS": "0.05",
+                       "HTS_WS_MAX_QUEUED_BYTES": "65536"}).start()
+    tok = srv.add_user("stuck_ws")
+    _, symbols, _ = srv.http("GET", "/api/symbols")
+    topics = ",".join(f"price:{s['symbol']}" for s in symbols[:40]) + ",order:*"
+    control = await ws_clients().connect(srv.url, f"?token={tok}&topics=order:*,price:005930")
+    await control.wait_for("connected")
+    stuck = await StuckClient().connect(srv.port, f"?token={tok}&topics={topics}")
+    stuck.send({"type": "ping"})
+    first = place(srv, tok, quantity=1)
+    wait_order(srv, tok, first["order_id"])
+    # 40 symbols x 20 ticks/s that nobody reads: the server must let go of it
+    deadline = time.monotonic() + 90
+    while status(srv)["connections_by_transport"]["websocket"] != 1:
+        assert time.monotonic() < deadline, "the stuck client was never dropped"
+        await asyncio.sleep(0.25)
+    assert "slow_consumer" in srv.log()
+    stuck.abort()
+    # meanwhile the control connection kept its stream and its private events
+    n = len(control.events["price_update"])
+    await control.wait_for("price_update", n + 5)
+    # every private event is still there for a resume
+    head = max(u["seq"] for u in control.events["order_update"])
+    back = await ws_clients().connect(srv.url, f"?token={tok}&topics=order:*&last_seq=0")
+    replayed = await back.wait_for("order_update", head)
+    assert [u["seq"] for u in replayed] == list(range(1, head + 1))

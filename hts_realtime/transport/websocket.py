@@ -61,7 +61,9 @@ class WsConnection:
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, sid: str,
                  max_queued_bytes: int) -> None:
         self.ws = ws
-        self.request = request
+        # kept from the start: aiohttp drops the request's reference while closing, and a
+        # close that cannot flush to a peer that does not read must still end the socket
+        self.transport = request.transport
         self.sid = sid
         self.max_queued_bytes = max_queued_bytes
         self._queue: deque[str] = deque()
@@ -70,6 +72,8 @@ class WsConnection:
         self._writable = asyncio.Event()
         self._writable.set()
         self._closing = False
+        self._closed = False
+        self._sending = False  # the writer is inside a send (blocked if the peer stopped reading)
         self._writer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -104,25 +108,49 @@ class WsConnection:
                 self._queued_bytes -= len(text)
                 if self._queued_bytes <= self.max_queued_bytes // 2:
                     self._writable.set()
+                self._sending = True
                 try:
                     await self.ws.send_str(text)
                 except (ConnectionError, RuntimeError):
                     return  # closed under us: the handler's read loop ends too
+                finally:
+                    self._sending = False
 
     async def close(self, error: HtsError | None, code: int | None = None) -> None:
         """Send ``error`` (if any) and close; a peer that does not read is aborted."""
-        self._closing = True
+        if self._closed:
+            return
+        self._closed = self._closing = True
+        transport = self.transport
+        if self._sending and transport is not None:
+            # The writer waits on a peer that reads slowly or not at all: awaiting its
+            # drain here would only wait with it. Queue the goodbye behind what it has
+            # not read yet, and cut the connection if it has not taken it in time.
+            self._goodbye(transport, error, code)
+            return
         await self.stop()
         close_code, reason = error_close(error) if error is not None else (code or 1000, b"")
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 if error is not None and not self.ws.closed:
                     await self.ws.send_str(encode({"type": "error", "event": None,
                                                    **error.to_dict()}))
                 await self.ws.close(code=close_code, message=reason)
-        except (TimeoutError, ConnectionError, RuntimeError):
-            if self.request.transport is not None:
-                self.request.transport.abort()
+        if transport is not None and (transport.get_write_buffer_size() or not self.ws.closed):
+            transport.abort()  # it did not take the goodbye in time
+
+    def _goodbye(self, transport: asyncio.Transport, error: HtsError | None,
+                 code: int | None) -> None:
+        close_code, reason = error_close(error) if error is not None else (code or 1000, b"")
+        frames = b""
+        if error is not None:
+            text = encode({"type": "error", "event": None, **error.to_dict()}).encode()
+            frames += _frame(0x1, text)
+        frames += _frame(0x8, close_code.to_bytes(2, "big") + reason)
+        # aiohttp writes each frame in one transport.write, so this lands between frames
+        transport.write(frames)
+        transport.close()  # flushes what the peer will still read, then FIN
+        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
 
     async def stop(self) -> None:
         self._queue.clear()
@@ -245,6 +273,16 @@ class PlainWebSocket:
         """On shutdown: close every plain-WebSocket connection (1001, going away)."""
         conns = list(self._open.values())
         await asyncio.gather(*(c.close(None, code) for c in conns), return_exceptions=True)
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """One unmasked, unfragmented server frame (RFC 6455 section 5.2)."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x80 | opcode, n)) + payload
+    if n < 65536:
+        return bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big") + payload
 
 
 def _json_object(text: Any) -> dict[str, Any] | None:
