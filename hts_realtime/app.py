@@ -23,21 +23,27 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from hts_realtime.auth import Authenticator
+from hts_realtime.domain.access import AccessPolicy
 from hts_realtime.domain.broker import PaperBroker
 from hts_realtime.domain.events import EventBus, Journal
 from hts_realtime.domain.market import MarketHours, MarketSimulator
 from hts_realtime.domain.signal_history import SignalHistory
 from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.domain.throttle import KeyedLimiter
 from hts_realtime.domain.users import UserError, UserStore
 from hts_realtime.domain.watchlists import WatchlistStore
 from hts_realtime.metrics import CONTENT_TYPE, METRICS, Metrics
 from hts_realtime.readiness import Check, Readiness
+from hts_realtime.services.access_watch import AccessWatcher
+from hts_realtime.services.login import LoginService
 from hts_realtime.services.market_feed import MarketFeed
 from hts_realtime.settings import Settings
 from hts_realtime.spec.asyncapi import build_asyncapi
 from hts_realtime.spec.openapi import build_openapi
 from hts_realtime.storage.db import Database
+from hts_realtime.storage.revocations import SqliteRevocations
 from hts_realtime.tokens import TokenService
 from hts_realtime.topics import TopicAuthorizer
 from hts_realtime.transport.core import RequestCore
@@ -69,6 +75,10 @@ class Components:
     db: Database
     users: UserStore
     tokens: TokenService
+    auth: Authenticator
+    logins: LoginService
+    writes: KeyedLimiter
+    watcher: AccessWatcher
     master: SymbolMaster
     market: MarketSimulator
     feed: MarketFeed
@@ -115,6 +125,18 @@ def build(settings: Settings) -> Components:
     if settings.demo:
         seed_demo_users(users)
     tokens = token_service(settings)
+    auth = Authenticator(tokens, AccessPolicy(users, SqliteRevocations(db)))
+    window = settings.login_failure_window_seconds
+    logins = LoginService(
+        users,
+        by_username=KeyedLimiter(settings.login_failures_per_username / window,
+                                 settings.login_failures_per_username),
+        by_address=KeyedLimiter(settings.login_failures_per_address / window,
+                                 settings.login_failures_per_address),
+        concurrency=settings.login_concurrency,
+        queue=settings.login_queue,
+    )
+    writes = KeyedLimiter(settings.write_rate_per_second, settings.write_rate_burst)
     master = SymbolMaster()
     market = MarketSimulator(master, seed=settings.market_seed,
                              hours=MarketHours(settings.market_hours))
@@ -153,7 +175,7 @@ def build(settings: Settings) -> Components:
     streamer = PriceStreamer(market, registry, fanout, settings.price_interval_seconds, metrics)
     feed.listeners.append(streamer.on_quotes)
     authorizer = TopicAuthorizer(master, broker.owner_of, strategies.owner_of)
-    core = RequestCore(settings, tokens, registry, authorizer, fanout, streamer, master, market,
+    core = RequestCore(settings, auth, registry, authorizer, fanout, streamer, master, market,
                        broker, metrics)
     wire = WireGuard(sio, settings, fanout.to_sid)  # in front of python-socketio/engineio
     core.strike = wire.strike
@@ -163,9 +185,11 @@ def build(settings: Settings) -> Components:
     readiness = Readiness()
     readiness.add("database", _database_check(db))
     readiness.add("market_feed", _feed_check(feed))
-    return Components(settings, db, users, tokens, master, market, feed, journal, bus, broker,
-                      strategies, registry, sio, fanout, streamer, core, gateway, plain_ws, metrics,
-                      readiness, wire)
+    watcher = AccessWatcher(auth.access.revocations, core.recheck_users,
+                            settings.revocation_poll_seconds)
+    return Components(settings, db, users, tokens, auth, logins, writes, watcher, master, market,
+                      feed, journal, bus, broker, strategies, registry, sio, fanout, streamer,
+                      core, gateway, plain_ws, metrics, readiness, wire)
 
 
 def _sample_gauges(metrics: Metrics, sio: socketio.AsyncServer, registry: SessionRegistry,
@@ -209,6 +233,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(c.feed.run(), name="market-feed"),
         asyncio.create_task(c.fanout.run_private(), name="private-stream"),
         asyncio.create_task(c.metrics.watch_event_loop(), name="event-loop-lag"),
+        asyncio.create_task(c.watcher.run(), name="access-watch"),
     ]
     metrics_runner = await _start_metrics_port(c)
     log.info("background tasks started")
@@ -221,6 +246,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    c.logins.close()
     c.db.close()
 
 
@@ -274,7 +300,8 @@ def create_app(settings: Settings) -> web.Application:
     app[COMPONENTS] = components
     app[METRICS] = components.metrics
     _attach_socketio(app, components.wire, settings)
-    api = HttpApi(components.tokens, components.users, components.broker, components.master,
+    api = HttpApi(components.tokens, components.auth, components.logins, components.writes,
+                  components.watcher, components.broker, components.master,
                   components.registry, components.streamer, components.strategies,
                   components.fanout, components.metrics, components.readiness,
                   components.wire.status)

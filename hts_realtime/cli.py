@@ -1,4 +1,4 @@
-"""``hts-realtime``: serve, user add, token.
+"""``hts-realtime``: serve, user add|passwd|disable|enable|logout, token.
 
 Settings come from flags and ``HTS_*`` variables, read here once.
 """
@@ -47,6 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--password", help="the password; read from stdin when omitted")
     add.add_argument("--admin", action="store_true")
     add.add_argument("--database")
+    passwd = user_sub.add_parser(
+        "passwd", help="set a user's password (revokes every token issued before)")
+    passwd.add_argument("name")
+    passwd.add_argument("--password", help="the new password; read from stdin when omitted")
+    passwd.add_argument("--database")
+    for name, text in (
+        ("disable", "refuse the user's logins and tokens; closes its open sockets"),
+        ("enable", "let a disabled user log in again (its old tokens stay revoked)"),
+        ("logout", "revoke every token the user holds; closes its open sockets"),
+    ):
+        cmd = user_sub.add_parser(name, help=text)
+        cmd.add_argument("name")
+        cmd.add_argument("--database")
 
     token = sub.add_parser("token", help="print an access token for a user")
     token.add_argument("name")
@@ -104,21 +117,40 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _user_add(args: argparse.Namespace) -> int:
-    from hts_realtime.app import build_user_store
-
-    password = args.password
+def _read_password(args: argparse.Namespace) -> str:
+    password: str | None = args.password
     if password is None:
         password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
         password = password.rstrip("\n")
+    return password
+
+
+def _user(args: argparse.Namespace) -> int:
+    from hts_realtime.app import build_user_store
+
+    password = _read_password(args) if args.user_command in ("add", "passwd") else ""
     env = dict(os.environ)
     database = args.database or env.get("HTS_DATABASE") or Settings.database
     users, db = build_user_store(database)
     try:
-        user = users.add(args.name, password, admin=args.admin)
+        if args.user_command == "add":
+            user = users.add(args.name, password, admin=args.admin)
+            print(f"created user {user.username} "
+                  f"(id {user.user_id}{', admin' if user.is_admin else ''})")
+        elif args.user_command == "passwd":
+            user = users.set_password(args.name, password)
+            print(f"changed the password of {user.username}; older tokens are revoked")
+        elif args.user_command == "disable":
+            user = users.set_disabled(args.name, True)
+            print(f"disabled {user.username}; its tokens are revoked")
+        elif args.user_command == "enable":
+            user = users.set_disabled(args.name, False)
+            print(f"enabled {user.username}")
+        else:
+            user = users.revoke_tokens(args.name)
+            print(f"revoked every token of {user.username}")
     finally:
         db.close()
-    print(f"created user {user.username} (id {user.user_id}{', admin' if user.is_admin else ''})")
     return 0
 
 
@@ -149,6 +181,9 @@ def _token(args: argparse.Namespace) -> int:
     if user is None:
         print(f"no user {args.name!r}", file=sys.stderr)
         return 1
+    if user.disabled:
+        print(f"user {args.name!r} is disabled", file=sys.stderr)
+        return 1
     token, _ = token_service(settings).issue(user, args.ttl)
     print(token)
     return 0
@@ -168,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         if args.command == "user":
-            return _user_add(args)
+            return _user(args)
         return _token(args)
     except SettingsError as exc:
         print(f"hts-realtime: {exc}", file=sys.stderr)

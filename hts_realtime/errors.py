@@ -57,8 +57,14 @@ class Forbidden(HtsError):
 
 
 class RateLimited(HtsError):
+    """Too many requests; ``retry_after`` (seconds) becomes HTTP ``Retry-After``."""
+
     code = "rate_limited"
     http_status = 429
+
+    def __init__(self, message: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SubscriptionLimit(HtsError):
@@ -78,6 +84,14 @@ class AuthFailed(HtsError):
 
 class TokenExpired(HtsError):
     code = "token_expired"
+    http_status = 401
+
+
+class AuthRevoked(HtsError):
+    """A well-formed token that no longer counts: logged out, password changed,
+    user disabled. Open sockets holding it are closed with this code."""
+
+    code = "auth_revoked"
     http_status = 401
 
 

@@ -54,6 +54,16 @@ class Settings:
     jwt_audience: str = "hts-clients"
     jwt_leeway_seconds: int = 5
     access_token_ttl_seconds: int = 3600
+    # how often a server looks for access changes made by any process (logout,
+    # disable, password change) and closes the sockets that lost access
+    revocation_poll_seconds: float = 0.25
+    # login: wrong passwords allowed per username / per address, refilled evenly over
+    # the window; scrypt threads, and logins allowed to wait for one
+    login_failures_per_username: int = 5
+    login_failures_per_address: int = 20
+    login_failure_window_seconds: float = 60.0
+    login_concurrency: int = 1
+    login_queue: int = 32
     # storage and scale-out
     database: str = "./hts.db"
     redis_url: str | None = None
@@ -86,6 +96,9 @@ class Settings:
     connects_per_second_per_address: float = 20.0  # new sessions; 0 = no limit
     connect_burst_per_address: int = 100
     bad_input_log_per_second: float = 20.0  # log lines about bad input, whole process
+    # journal-writing requests per user (orders, cancels, strategy changes)
+    write_rate_per_second: float = 20.0
+    write_rate_burst: int = 200
     # paper trading
     initial_cash: int = 100_000_000
     journal_retention: int = 100_000
@@ -114,7 +127,9 @@ class Settings:
         for name in ("market_tick_seconds", "price_interval_seconds", "rate_limit_per_second",
                      "ws_heartbeat_seconds", "ws_auth_timeout_seconds", "ws_max_queued_bytes",
                      "connect_timeout_seconds", "request_read_timeout_seconds",
-                     "bad_requests_per_second", "bad_input_log_per_second"):
+                     "bad_requests_per_second", "bad_input_log_per_second",
+                     "revocation_poll_seconds", "login_failure_window_seconds",
+                     "write_rate_per_second"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
         if self.log_format not in ("text", "json"):
@@ -128,6 +143,12 @@ class Settings:
                      "bad_requests_burst", "connect_burst_per_address"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must not be negative")
+        for name in ("login_failures_per_username", "login_failures_per_address",
+                     "login_concurrency", "write_rate_burst"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1")
+        if self.login_queue < 0:
+            raise SettingsError("login_queue must not be negative")
         if not 0 < self.fill_participation <= 1:
             raise SettingsError("fill_participation must be in (0, 1]")
 

@@ -3,7 +3,13 @@
 Passwords are hashed with scrypt (memory-hard, from the standard library):
 N=2**14, r=8, p=1, i.e. 16 MiB per hash. Neither the password nor the hash
 is ever logged. Hashing takes tens of milliseconds: callers on an event
-loop should run ``authenticate``/``add`` in an executor.
+loop run ``authenticate``/``add``/``set_password`` off the loop, bounded
+(``services.login``).
+
+A user also carries who may still hold a token: ``disabled`` refuses every
+token and login, and ``tokens_valid_after`` refuses every token issued
+before it (log out everywhere, a password change, a disable). Both are
+checked on every connect and HTTP request (``domain.access``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import hmac
 import os
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,6 +39,8 @@ class User:
     user_id: str
     username: str
     roles: tuple[str, ...]
+    disabled: bool = False
+    tokens_valid_after: int = 0  # epoch seconds: tokens with an earlier `iat` are revoked
 
     @property
     def is_admin(self) -> bool:
@@ -76,8 +85,7 @@ class UserStore:
     def add(self, username: str, password: str, *, admin: bool = False) -> User:
         if not USERNAME_RE.match(username):
             raise UserError("username must be 1-64 letters, digits, '_', '.' or '-'")
-        if len(password) < 4:
-            raise UserError("password must be at least 4 characters")
+        check_password(password)
         roles = "admin" if admin else ""
         try:
             with self.db.transaction() as conn:
@@ -91,24 +99,90 @@ class UserStore:
         return User(str(cur.lastrowid), username, tuple(r for r in roles.split(",") if r))
 
     def authenticate(self, username: str, password: str) -> User | None:
+        """The user if the password is right (disabled or not: the caller decides).
+
+        Hashes on the calling thread: the server uses ``login_record`` and
+        ``verify_password`` off the loop instead (``services.login``).
+        """
+        user, encoded = self.login_record(username)
+        return user if verify_password(password, encoded) and user is not None else None
+
+    def login_record(self, username: str) -> tuple[User | None, str]:
+        """The user and its password hash; for an unknown name, None and a dummy
+        hash, so checking it costs the same time as a wrong password."""
         row = self.db.conn.execute(
-            "SELECT id, username, password_hash, roles FROM users WHERE username = ?",
-            (username,),
+            f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?", (username,)
         ).fetchone()
         if row is None:
-            verify_password(password, _DUMMY_HASH)
-            return None
-        if not verify_password(password, row["password_hash"]):
-            return None
-        return _user(row)
+            return None, _DUMMY_HASH
+        return _user(row), str(row["password_hash"])
 
     def by_username(self, username: str) -> User | None:
         row = self.db.conn.execute(
-            "SELECT id, username, roles FROM users WHERE username = ?", (username,)
+            f"SELECT {_COLUMNS} FROM users WHERE username = ?", (username,)
         ).fetchone()
         return _user(row) if row else None
+
+    def get(self, user_id: str) -> User | None:
+        """The user with this id, or None (also for an id that is not a number)."""
+        if not user_id.isdigit() or len(user_id) > 18:
+            return None
+        row = self.db.conn.execute(
+            f"SELECT {_COLUMNS} FROM users WHERE id = ?", (int(user_id),)
+        ).fetchone()
+        return _user(row) if row else None
+
+    # -- who may hold a token --------------------------------------------------------
+    def set_password(self, username: str, password: str) -> User:
+        """A new password; every token issued before now stops working."""
+        check_password(password)
+        return self.set_password_hash(username, hash_password(password))
+
+    def set_password_hash(self, username: str, encoded: str) -> User:
+        return self._update(username, "password_hash = ?, tokens_valid_after = ?",
+                            encoded, revoke_before())
+
+    def set_disabled(self, username: str, disabled: bool) -> User:
+        """Disable (which also revokes every token) or enable a user."""
+        if disabled:
+            return self._update(username, "disabled = 1, tokens_valid_after = ?",
+                                revoke_before())
+        return self._update(username, "disabled = 0")
+
+    def revoke_tokens(self, username: str) -> User:
+        """Log out everywhere: every token issued before now stops working."""
+        return self._update(username, "tokens_valid_after = ?", revoke_before())
+
+    def _update(self, username: str, assignments: str, *args: object) -> User:
+        with self.db.transaction() as conn:
+            cur = conn.execute(f"UPDATE users SET {assignments} WHERE username = ?",
+                               (*args, username))
+            if cur.rowcount != 1:
+                raise UserError(f"no user {username!r}")
+            row = conn.execute(f"SELECT {_COLUMNS} FROM users WHERE username = ?",
+                               (username,)).fetchone()
+        return _user(row)
+
+
+def revoke_before() -> int:
+    """``tokens_valid_after`` for a revocation now.
+
+    ``iat`` has whole seconds, so a token issued earlier in this same second
+    must be refused too: the boundary is the next second, and tokens issued
+    from now on carry ``iat >= tokens_valid_after`` (``TokenService.issue``).
+    """
+    return int(time.time()) + 1
+
+
+def check_password(password: str) -> None:
+    if len(password) < 4:
+        raise UserError("password must be at least 4 characters")
+
+
+_COLUMNS = "id, username, roles, disabled, tokens_valid_after"
 
 
 def _user(row: sqlite3.Row) -> User:
     roles = tuple(r for r in str(row["roles"]).split(",") if r)
-    return User(str(row["id"]), str(row["username"]), roles)
+    return User(str(row["id"]), str(row["username"]), roles, bool(row["disabled"]),
+                int(row["tokens_valid_after"]))

@@ -134,7 +134,51 @@ SCHEMA: tuple[str, ...] = (
         PRIMARY KEY (strategy_id, seq)
     ) WITHOUT ROWID;
     """,
+    # v5: who may still hold a token. A disabled user, or a token issued before
+    # tokens_valid_after (logout everywhere, password change), or a revoked jti
+    # (logout) is refused. Triggers note every such change in access_changes,
+    # whichever process made it, so a running server closes the affected sockets.
+    """
+    ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN tokens_valid_after INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE revoked_tokens (
+        jti TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE access_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TRIGGER users_access_changed AFTER UPDATE OF disabled, tokens_valid_after ON users
+    BEGIN
+        INSERT INTO access_changes (user_id, created_at)
+        VALUES (NEW.id, CAST(strftime('%s', 'now') AS INTEGER));
+    END;
+    CREATE TRIGGER users_deleted AFTER DELETE ON users
+    BEGIN
+        INSERT INTO access_changes (user_id, created_at)
+        VALUES (OLD.id, CAST(strftime('%s', 'now') AS INTEGER));
+    END;
+    CREATE TRIGGER token_revoked AFTER INSERT ON revoked_tokens
+    BEGIN
+        INSERT INTO access_changes (user_id, created_at)
+        VALUES (NEW.user_id, CAST(strftime('%s', 'now') AS INTEGER));
+    END;
+    """,
 )
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into statements (a trigger body's ``;`` does not end one)."""
+    buf = ""
+    for part in script.split(";"):
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                yield buf
+            buf = ""
 
 
 class Database:
@@ -155,9 +199,8 @@ class Database:
         version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
         for i, script in enumerate(SCHEMA[version:], start=version + 1):
             with self.transaction():
-                for stmt in script.split(";"):
-                    if stmt.strip():
-                        self.conn.execute(stmt)
+                for stmt in _statements(script):
+                    self.conn.execute(stmt)
                 self.conn.execute(f"PRAGMA user_version={i}")
 
     @contextmanager

@@ -23,6 +23,7 @@ from typing import Any
 
 from marshmallow import Schema
 
+from hts_realtime.auth import Authenticator
 from hts_realtime.domain.broker import PaperBroker
 from hts_realtime.domain.market import MarketSource
 from hts_realtime.domain.symbols import SymbolMaster
@@ -38,7 +39,7 @@ from hts_realtime.errors import (
 )
 from hts_realtime.metrics import Metrics
 from hts_realtime.settings import Settings
-from hts_realtime.tokens import Identity, TokenService
+from hts_realtime.tokens import Identity
 from hts_realtime.topics import Topic, TopicAuthorizer, TopicKind, parse_topic
 from hts_realtime.transport import schemas
 from hts_realtime.transport.fanout import Fanout
@@ -66,7 +67,7 @@ class RequestCore:
     def __init__(
         self,
         settings: Settings,
-        tokens: TokenService,
+        auth: Authenticator,
         registry: SessionRegistry,
         authorizer: TopicAuthorizer,
         fanout: Fanout,
@@ -78,7 +79,7 @@ class RequestCore:
     ) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.tokens = tokens
+        self.auth = auth
         self.registry = registry
         self.authorizer = authorizer
         self.fanout = fanout
@@ -123,7 +124,7 @@ class RequestCore:
         token = data.get("token") or fallback_token
         if not token:
             raise AuthRequired("send an access token")
-        identity = self.tokens.verify(token)
+        identity = self.auth.identify(token)
         topics = self.authorizer.parse_all(data.get("topics", []), identity.user_id)
         if len(topics) > self.settings.max_subscriptions:
             raise SubscriptionLimit(
@@ -173,6 +174,18 @@ class RequestCore:
         session = self.registry.remove(sid)
         if session is not None:
             log.info("sid=%s user=%s disconnected (%s)", sid, session.user_id, reason)
+
+    async def recheck_users(self, user_ids: set[str]) -> None:
+        """Close the connections of these users whose token no longer counts
+        (logged out, password changed, user disabled or deleted): the client
+        gets the refusal's code (``auth_revoked``, or ``auth_failed`` for a user
+        that no longer exists) and the connection ends."""
+        for user_id in user_ids:
+            for session in self.registry.sessions_of(user_id):
+                refusal = self.auth.refusal(session.identity)
+                if refusal is not None and self.registry.get(session.sid) is session:
+                    log.info("sid=%s user=%s closed: %s", session.sid, user_id, refusal.code)
+                    await self.fanout.close(session.sid, refusal)
 
     # -- requests -------------------------------------------------------------------------
     async def dispatch(

@@ -6,7 +6,6 @@ Every error body is ``{"error": {"code", "message"}}`` (``error_middleware``).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
@@ -16,23 +15,27 @@ from typing import Any
 
 from aiohttp import web
 
+from hts_realtime.auth import Authenticator
 from hts_realtime.domain.broker import OrderRequest, PaperBroker
 from hts_realtime.domain.orders import OrderStatus, OrderType, Side
 from hts_realtime.domain.strategies import describe_kinds
 from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
-from hts_realtime.domain.users import UserStore
+from hts_realtime.domain.throttle import KeyedLimiter, retry_after_header
+from hts_realtime.domain.users import User
 from hts_realtime.errors import (
-    AuthFailed,
     AuthRequired,
     Forbidden,
     HtsError,
     InternalError,
     InvalidMessage,
     NotFound,
+    RateLimited,
 )
 from hts_realtime.metrics import CONTENT_TYPE, METRICS, Metrics
 from hts_realtime.readiness import Readiness
+from hts_realtime.services.access_watch import AccessWatcher
+from hts_realtime.services.login import LoginService
 from hts_realtime.tokens import Identity, TokenService
 from hts_realtime.transport import schemas
 from hts_realtime.transport.fanout import Fanout
@@ -57,7 +60,10 @@ def json_response(body: Any, status: int = 200,
 
 
 def error_response(exc: HtsError) -> web.Response:
-    return json_response({"error": exc.to_dict()}, status=exc.http_status)
+    headers = {}
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        headers["Retry-After"] = retry_after_header(exc.retry_after)
+    return json_response({"error": exc.to_dict()}, status=exc.http_status, headers=headers)
 
 
 def _count_error(request: web.Request, code: str) -> None:
@@ -114,7 +120,10 @@ class HttpApi:
     def __init__(
         self,
         tokens: TokenService,
-        users: UserStore,
+        auth: Authenticator,
+        logins: LoginService,
+        writes: KeyedLimiter,
+        watcher: AccessWatcher,
         broker: PaperBroker,
         master: SymbolMaster,
         registry: SessionRegistry,
@@ -126,7 +135,10 @@ class HttpApi:
         wire_status: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.tokens = tokens
-        self.users = users
+        self.auth = auth
+        self.logins = logins
+        self.writes = writes
+        self.watcher = watcher
         self.broker = broker
         self.master = master
         self.registry = registry
@@ -140,6 +152,8 @@ class HttpApi:
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/api/auth/login", self.login),
+            web.post("/api/auth/logout", self.logout),
+            web.post("/api/auth/password", self.change_password),
             web.get("/api/ws/status", self.status),
             web.get("/healthz", self.healthz),
             web.get("/readyz", self.readyz),
@@ -165,7 +179,22 @@ class HttpApi:
         header = request.headers.get("Authorization", "")
         if header[:7].lower() != "bearer " or not header[7:].strip():
             raise AuthRequired("send 'Authorization: Bearer <token>'")
-        return self.tokens.verify(header[7:].strip())
+        return self.auth.identify(header[7:].strip())
+
+    def writer(self, request: web.Request) -> Identity:
+        """``identify``, for a route that writes the caller's journal: rate limited per user."""
+        identity = self.identify(request)
+        wait = self.writes.take(identity.user_id)
+        if wait > 0:
+            raise RateLimited("too many order and strategy requests; slow down", wait)
+        return identity
+
+    @classmethod
+    async def optional_body(cls, request: web.Request) -> Any:
+        """The JSON body, or None when there is none."""
+        if not request.can_read_body:
+            return None
+        return await cls.body(request)
 
     @staticmethod
     async def body(request: web.Request) -> Any:
@@ -177,15 +206,12 @@ class HttpApi:
     # -- routes ----------------------------------------------------------------------
     async def login(self, request: web.Request) -> web.Response:
         data = schemas.load(schemas.LOGIN, await self.body(request))
-        loop = asyncio.get_running_loop()
-        user = await loop.run_in_executor(
-            None, self.users.authenticate, data["username"], data["password"]
-        )
-        if user is None:
-            log.info("login failed for username=%r", data["username"][:64])
-            raise AuthFailed("wrong username or password")
-        token, ttl = self.tokens.issue(user)
+        user = await self.logins.login(data["username"], data["password"], _address(request))
         log.info("login user=%s", user.user_id)
+        return self._token_response(user)
+
+    def _token_response(self, user: User) -> web.Response:
+        token, ttl = self.tokens.issue(user)
         return json_response({
             "access_token": token,
             "token_type": "bearer",
@@ -193,6 +219,27 @@ class HttpApi:
             "user_id": user.user_id,
             "username": user.username,
         })
+
+    async def logout(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        data = schemas.load(schemas.LOGOUT, await self.optional_body(request))
+        if data["everywhere"]:
+            self.logins.users.revoke_tokens(identity.username)
+        else:
+            self.auth.revoke(identity)
+        self.watcher.poke()  # this process's sockets close now, not at the next poll
+        log.info("user=%s logged out%s", identity.user_id,
+                 " everywhere" if data["everywhere"] else "")
+        return web.Response(status=204)
+
+    async def change_password(self, request: web.Request) -> web.Response:
+        identity = self.identify(request)
+        data = schemas.load(schemas.PASSWORD, await self.body(request))
+        user = await self.logins.change_password(identity.username, data["current_password"],
+                                                 data["new_password"], _address(request))
+        self.watcher.poke()
+        log.info("user=%s changed password", user.user_id)
+        return self._token_response(user)
 
     async def status(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
@@ -231,7 +278,7 @@ class HttpApi:
 
     async def place_order(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        identity = self.identify(request)
+        identity = self.writer(request)
         data = schemas.load(schemas.ORDER, await self.body(request))
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
@@ -270,7 +317,7 @@ class HttpApi:
         return json_response(fills)
 
     async def cancel_order(self, request: web.Request) -> web.Response:
-        identity = self.identify(request)
+        identity = self.writer(request)
         order_id = request.match_info["order_id"]
         if self.broker.owner_of(order_id) != identity.user_id:
             raise NotFound(f"no order {order_id!r}")
@@ -282,7 +329,7 @@ class HttpApi:
         return json_response(describe_kinds())
 
     async def create_strategy(self, request: web.Request) -> web.Response:
-        identity = self.identify(request)
+        identity = self.writer(request)
         data = schemas.load(schemas.STRATEGY, await self.body(request))
         run = self.strategies.create(identity.user_id, data["kind"], data["symbol"],
                                      data["params"], data["quantity"], data["auto_trade"])
@@ -300,16 +347,21 @@ class HttpApi:
         return json_response(run.to_wire())
 
     async def start_strategy(self, request: web.Request) -> web.Response:
-        identity = self.identify(request)
+        identity = self.writer(request)
         run = self.strategies.start(identity.user_id, request.match_info["strategy_id"])
         return json_response(run.to_wire())
 
     async def stop_strategy(self, request: web.Request) -> web.Response:
-        identity = self.identify(request)
+        identity = self.writer(request)
         run = self.strategies.stop(identity.user_id, request.match_info["strategy_id"])
         return json_response(run.to_wire())
 
     async def delete_strategy(self, request: web.Request) -> web.Response:
-        identity = self.identify(request)
+        identity = self.writer(request)
         self.strategies.delete(identity.user_id, request.match_info["strategy_id"])
         return web.Response(status=204)
+
+
+def _address(request: web.Request) -> str:
+    """The client's address, the key for per-address login throttling."""
+    return request.remote or "unknown"

@@ -88,6 +88,15 @@ class LoginSchema(_Strict):
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
+class LogoutSchema(_Strict):
+    everywhere = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+
+
+class PasswordSchema(_Strict):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
 class OrderSchema(_Strict):
     symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
     side = fields.String(required=True, validate=validate.OneOf(["buy", "sell"]))
@@ -149,6 +158,8 @@ GET_PRICE = GetPriceSchema()
 EMPTY = EmptySchema()
 CONNECT_AUTH = ConnectAuthSchema()
 LOGIN = LoginSchema()
+LOGOUT = LogoutSchema()
+PASSWORD = PasswordSchema()
 ORDER = OrderSchema()
 STRATEGY = StrategySchema()
 WATCHLIST = WatchlistSchema()
