@@ -85,8 +85,16 @@ async def _flood(url: str) -> tuple[Counter[str], float]:
     return answers, time.perf_counter() - t0
 
 
-async def run() -> dict[str, Any]:
-    with HtsServer(NAME) as server:
+# the guards as shipped; then throttling off, to see the bounded scrypt pool alone
+VARIANTS: dict[str, dict[str, int]] = {
+    "defaults": {},
+    "throttling off": {"login_failures_per_username": 1_000_000,
+                       "login_failures_per_address": 1_000_000},
+}
+
+
+async def _measure(label: str, settings: dict[str, int]) -> dict[str, Any]:
+    with HtsServer(f"{NAME}-{len(settings)}", **settings) as server:
         assert server.proc is not None
         pid = server.proc.pid
         token = login(server.url, "testuser", "testpass")
@@ -94,9 +102,9 @@ async def run() -> dict[str, Any]:
         await sio.connect(server.url, auth={"token": token}, transports=["websocket"],
                           wait_timeout=10)
         try:
-            note(f"quiet: probes for {QUIET_S} s")
+            note(f"{label}: quiet probes for {QUIET_S} s")
             quiet = await _probe_for(server.url, sio, QUIET_S)
-            note(f"flood: {ROUNDS} x {FLOOD} concurrent wrong logins")
+            note(f"{label}: {ROUNDS} x {FLOOD} concurrent wrong logins")
             cpu0 = cpu_seconds(pid)
             out: dict[str, list[float]] = {"healthz": [], "get_price": []}
             stop = asyncio.Event()
@@ -117,13 +125,18 @@ async def run() -> dict[str, Any]:
             s = summary(data[key])
             stats[f"{phase}:{key}"] = s
             rows.append(summary_row(f"{key} ({phase})", s))
-    print_table(f"login_flood: bystander latency in ms ({ROUNDS} x {FLOOD} concurrent wrong "
-                "logins from one address)", HEADERS, rows)
-    note(f"flood answers: {dict(answers)}; took {fmt(flood_s, 2)} s; "
+    print_table(f"login_flood, {label}: bystander latency in ms ({ROUNDS} x {FLOOD} concurrent "
+                "wrong logins from one address)", HEADERS, rows)
+    note(f"{label}: answers {dict(answers)}; took {fmt(flood_s, 2)} s; "
          f"server CPU {fmt(flood_cpu, 2)} s")
-    result = {**described, "flood": FLOOD, "rounds": ROUNDS, "answers": dict(answers),
-              "flood_seconds": flood_s, "flood_server_cpu_seconds": flood_cpu,
-              "latency_ms": stats, "samples": {"quiet": quiet, "flood": out},
-              "server_log": log.to_dict()}
+    return {**described, "answers": dict(answers), "flood_seconds": flood_s,
+            "flood_server_cpu_seconds": flood_cpu, "latency_ms": stats,
+            "samples": {"quiet": quiet, "flood": out}, "server_log": log.to_dict()}
+
+
+async def run() -> dict[str, Any]:
+    result: dict[str, Any] = {"flood": FLOOD, "rounds": ROUNDS}
+    for label, settings in VARIANTS.items():
+        result[label] = await _measure(label, settings)
     write_result(NAME, result)
     return result

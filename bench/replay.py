@@ -146,7 +146,9 @@ async def _python_replay(url: str, token: str, expect: int) -> dict[str, Any]:
 
 
 async def run() -> dict[str, Any]:
-    with HtsServer(NAME) as server:
+    # the journal is generated far faster than the per-user write limit allows, on purpose
+    with HtsServer(NAME, write_rate_per_second=1_000_000,
+                   write_rate_burst=1_000_000) as server:
         server.add_user(USER, PASSWORD)
         token = login(server.url, USER, PASSWORD)
         async with aiohttp.ClientSession() as http, \

@@ -199,8 +199,10 @@ async def _create(url: str, tokens: list[str], symbols: list[str], start: int,
 
 async def run() -> dict[str, Any]:
     levels: list[dict[str, Any]] = []
+    # creates up to 20,000 runs at once: faster than the per-user write limit, on purpose
     with HtsServer(NAME, max_strategies_per_user=PER_USER_CAP,
-                   market_tick_seconds=MARKET_TICK_S) as server:
+                   market_tick_seconds=MARKET_TICK_S,
+                   write_rate_per_second=1_000_000, write_rate_burst=1_000_000) as server:
         note(f"creating {USERS} users with `hts-realtime user add`")
         names = [f"bench_strat{i}" for i in range(USERS)]
         await asyncio.gather(*(asyncio.to_thread(server.add_user, n, "bench-strat-pw")

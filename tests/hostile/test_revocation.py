@@ -14,6 +14,7 @@ import pytest
 import socketio
 
 from tests.hostile.identity import cli, closed_with, db_write, still_open
+from tests.plainws import WsClient
 from tests.support import Client, Server
 
 
@@ -140,3 +141,23 @@ async def test_a_deleted_user_is_refused_and_its_sockets_closed(srv: Server) -> 
     db_write(srv, "DELETE FROM users WHERE username = ?", "gone")  # an operator, by hand
     await closed_with(sock, "auth_failed")
     await _refused(srv, token, "auth_failed")
+
+
+async def test_plain_websocket_connections_are_closed_too(srv: Server) -> None:
+    token = srv.add_user("plain", "plain-pass")
+    c = WsClient()
+    try:
+        await c.connect(srv.url, f"?token={token}")
+        await c.wait_for("connected")
+        r = cli(srv, "user", "logout", "plain")
+        assert r.returncode == 0, r.stderr
+        assert await c.wait_closed() == 4401
+        assert c.close_reason == "auth_revoked"
+        (err,) = c.events["error"]
+        assert err["code"] == "auth_revoked"
+        refused = WsClient()
+        await refused.connect(srv.url, f"?token={token}")
+        assert await refused.wait_closed() == 4401 and refused.close_reason == "auth_revoked"
+        await refused.close()
+    finally:
+        await c.close()
