@@ -6,6 +6,7 @@ Every error body is ``{"error": {"code", "message"}}`` (``error_middleware``).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
