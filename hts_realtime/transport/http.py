@@ -193,7 +193,7 @@ class HttpApi:
     @classmethod
     async def optional_body(cls, request: web.Request) -> Any:
         """The JSON body, or None when there is none."""
-        if not request.can_read_body:
+        if not request.body_exists:
             return None
         return await cls.body(request)
 
