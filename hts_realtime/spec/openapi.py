@@ -56,7 +56,20 @@ ORDER_EXAMPLES = {
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/auth/login"): Route(
         "Log in: a bearer token for HTTP and the Socket.IO handshake", body=schemas.LOGIN,
-        ok=(200, ref("Login"), "the token"), errors=(400, 401)),
+        ok=(200, ref("Login"), "the token"), errors=(400, 401, 429),
+        description="wrong passwords are throttled per username and per address, and "
+                    "password hashing is bounded: 429 `rate_limited` with `Retry-After`"),
+    ("POST", "/api/auth/logout"): Route(
+        "Log out: revoke the presented token, or every token of the user", auth="bearer",
+        body=schemas.LOGOUT, ok=(204, None, "revoked"), errors=(400,),
+        examples={"this_token": {}, "everywhere": {"everywhere": True}},
+        description="the body is optional; open connections holding a revoked token are "
+                    "closed with `auth_revoked` within a second"),
+    ("POST", "/api/auth/password"): Route(
+        "Change the caller's password; every older token is revoked", auth="bearer",
+        body=schemas.PASSWORD, ok=(200, ref("Login"), "a new token"), errors=(400, 429),
+        description="401 `auth_failed` for a wrong `current_password` (throttled like a "
+                    "login)"),
     ("GET", "/api/ws/status"): Route(
         "Connections, subscriptions and publish counters", auth="admin",
         ok=(200, ref("Status"), "the server's state")),
@@ -76,7 +89,7 @@ ROUTES: dict[tuple[str, str], Route] = {
                                    ok=(200, ref("Account"), "the account")),
     ("POST", "/api/orders"): Route(
         "Place a paper order", auth="bearer", body=schemas.ORDER,
-        ok=(201, ref("Order"), "the order, as order_update.data"), errors=(400, 409),
+        ok=(201, ref("Order"), "the order, as order_update.data"), errors=(400, 409, 429),
         examples=ORDER_EXAMPLES,
         headers=(("Idempotency-Key", "1-128 characters: a retry with the same key returns "
                   "the same order (with `Idempotent-Replayed: true`)"),),
@@ -92,14 +105,14 @@ ROUTES: dict[tuple[str, str], Route] = {
                                              ok=(200, ref("Order"), "the order"), errors=(404,)),
     ("DELETE", "/api/orders/{order_id}"): Route(
         "Cancel the unfilled rest of an order", auth="bearer",
-        ok=(200, ref("Order"), "the cancelled order"), errors=(404, 409)),
+        ok=(200, ref("Order"), "the cancelled order"), errors=(404, 409, 429)),
     ("GET", "/api/orders/{order_id}/fills"): Route(
         "An order's fills", auth="bearer", ok=(200, array("Fill"), "fills"), errors=(404,)),
     ("GET", "/api/strategy-kinds"): Route("Strategy kinds and their default parameters",
                                           ok=(200, ref("StrategyKinds"), "kinds")),
     ("POST", "/api/strategies"): Route(
         "Create a strategy run", auth="bearer", body=schemas.STRATEGY,
-        ok=(201, ref("Strategy"), "the strategy"), errors=(400,),
+        ok=(201, ref("Strategy"), "the strategy"), errors=(400, 429),
         examples={"breakout": {"kind": "breakout", "symbol": "005930", "params": {"window": 20},
                                "quantity": 2, "auto_trade": True}}),
     ("GET", "/api/strategies"): Route("The caller's strategies", auth="bearer",
@@ -107,11 +120,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/strategies/{strategy_id}"): Route(
         "One strategy", auth="bearer", ok=(200, ref("Strategy"), "the strategy"), errors=(404,)),
     ("POST", "/api/strategies/{strategy_id}/start"): Route(
-        "Start a strategy", auth="bearer", ok=(200, ref("Strategy"), "running"), errors=(404,)),
+        "Start a strategy", auth="bearer", ok=(200, ref("Strategy"), "running"),
+        errors=(404, 429)),
     ("POST", "/api/strategies/{strategy_id}/stop"): Route(
-        "Stop a strategy", auth="bearer", ok=(200, ref("Strategy"), "stopped"), errors=(404,)),
+        "Stop a strategy", auth="bearer", ok=(200, ref("Strategy"), "stopped"),
+        errors=(404, 429)),
     ("DELETE", "/api/strategies/{strategy_id}"): Route(
-        "Delete a strategy", auth="bearer", ok=(204, None, "deleted"), errors=(404,)),
+        "Delete a strategy", auth="bearer", ok=(204, None, "deleted"), errors=(404, 429)),
     ("GET", "/api/strategies/{strategy_id}/signals"): Route(
         "A strategy's latest signals, newest first", auth="bearer",
         query_schema=schemas.SIGNALS_QUERY, ok=(200, ref("Signals"), "signals"),
