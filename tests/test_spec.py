@@ -193,3 +193,15 @@ async def test_events_match_the_document(docs: tuple[JSON, JSON], server: Server
     for frame in got:
         payload = {k: v for k, v in frame.items() if k != "request_id"}
         check(asyncapi, messages[frame["type"]]["payload"], payload, f"frame {frame['type']}")
+
+
+def test_http_json_keeps_korean_readable(server: Server) -> None:
+    import urllib.request
+
+    for path in ("/api/symbols", "/api/openapi.json"):
+        with urllib.request.urlopen(server.url + path, timeout=10) as r:
+            raw = r.read()
+            assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+        assert b"\\u" not in raw, f"{path} escapes non-ASCII"
+    with urllib.request.urlopen(server.url + "/api/symbols", timeout=10) as r:
+        assert "삼성전자".encode() in r.read()
