@@ -160,3 +160,18 @@ def test_installed_wheel_serves_a_live_dashboard(served: str, browser: Browser) 
     expect(row.get_by_test_id("watch-price")).to_have_text(PRICE, timeout=WAIT_MS)
     expect(row).to_have_attribute("data-updates", re.compile(r"^[1-9]\d*$"), timeout=WAIT_MS)
     assert errors == []
+
+
+def test_the_python_sdk_builds_as_a_typed_wheel(tmp_path: Path) -> None:
+    build = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--wheel",
+                            "--outdir", str(tmp_path), str(ROOT / "clients" / "python")],
+                           capture_output=True, text=True, check=False)
+    assert build.returncode == 0, build.stdout + build.stderr
+    (whl,) = tmp_path.glob("hts_client-*.whl")
+    with zipfile.ZipFile(whl) as z:
+        names = set(z.namelist())
+        metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert {"hts_client/py.typed", "hts_client/stream.py", "hts_client/http.py"} <= names
+    assert "Name: hts-client" in metadata
+    assert "Requires-Dist: python-socketio[asyncio-client]" in metadata.replace("_", "-")
+    assert not any(n.startswith("hts_realtime/") for n in names)

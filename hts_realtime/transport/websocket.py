@@ -23,6 +23,7 @@ import json
 import logging
 import secrets
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -59,11 +60,12 @@ class WsConnection:
     """
 
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, sid: str,
-                 max_queued_bytes: int) -> None:
+                 max_queued_bytes: int, on_slow: Callable[[], None] | None = None) -> None:
         self.ws = ws
         # kept from the start: aiohttp drops the request's reference while closing, and a
         # close that cannot flush to a peer that does not read must still end the socket
         self.transport = request.transport
+        self.on_slow = on_slow  # counts the disconnect (metrics)
         self.sid = sid
         self.max_queued_bytes = max_queued_bytes
         self._queue: deque[str] = deque()
@@ -84,6 +86,8 @@ class WsConnection:
             return
         if self._queued_bytes + len(text) > self.max_queued_bytes:
             log.info("sid=%s slow_consumer queued=%d bytes", self.sid, self._queued_bytes)
+            if self.on_slow is not None:
+                self.on_slow()
             asyncio.get_running_loop().create_task(
                 self.close(SlowConsumer("the client does not read fast enough; resume with "
                                         "last_seq")))
@@ -182,7 +186,8 @@ class PlainWebSocket:
         )
         await ws.prepare(request)
         sid = "ws-" + secrets.token_urlsafe(15)
-        conn = WsConnection(ws, request, sid, self.settings.ws_max_queued_bytes)
+        conn = WsConnection(ws, request, sid, self.settings.ws_max_queued_bytes,
+                            self.core.metrics.slow_consumer)
         try:
             admission = await self._admit(request, ws)
         except HtsError as exc:
