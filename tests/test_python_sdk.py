@@ -168,3 +168,12 @@ async def test_http_client_routes(server: Server) -> None:
         await api.login("admin", "adminpass")
         assert "active_connections" in await api.status()
         assert "hts_connections" in await api.metrics()
+    async with HttpClient(server.url) as api:
+        server.add_user("sdk_pw", "first-password")
+        await api.login("sdk_pw", "first-password")
+        old = api.token
+        await api.change_password("first-password", "second-password")
+        assert api.token != old and (await api.account())["cash"] > 0
+        assert await api.refresh()  # logs in with the new password
+        await api.logout()
+        assert api.token is None

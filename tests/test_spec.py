@@ -133,6 +133,9 @@ async def test_http_answers_match_the_document(docs: tuple[JSON, JSON], server: 
         ("GET", "/api/watchlist", None, token),
         ("PUT", "/api/watchlist", {"symbols": ["005930", "000660"]}, token),
         ("PUT", "/api/watchlist", {"symbols": ["nope"]}, token),
+        ("POST", "/api/auth/password", {"current_password": "wrong-one",
+                                        "new_password": "a-new-password"}, token),
+        ("POST", "/api/auth/logout", {"everywhere": False}, server.add_user("spec_bye")),
     ]
     templates = {p for p in openapi["paths"]}
     for method, path, body, tok in calls:

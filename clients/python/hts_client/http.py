@@ -83,6 +83,21 @@ class HttpClient:
         self._credentials = (username, password)
         return body
 
+    async def logout(self, everywhere: bool = False) -> None:
+        """``POST /api/auth/logout``: revoke this token (or every token of the user)."""
+        await self.request("POST", "/api/auth/logout", body={"everywhere": everywhere},
+                           expect=(204,))
+        self.token = None
+
+    async def change_password(self, current: str, new: str) -> JSON:
+        """``POST /api/auth/password``: earlier tokens are revoked; keeps the fresh one."""
+        body: JSON = await self.request("POST", "/api/auth/password",
+                                        body={"current_password": current, "new_password": new})
+        self.token = str(body["access_token"])
+        if self._credentials is not None:
+            self._credentials = (self._credentials[0], new)
+        return body
+
     async def refresh(self) -> str:
         """Log in again with the credentials of the last ``login`` (an expired token)."""
         if self._credentials is None:
