@@ -501,3 +501,12 @@ def test_sdk_stream_resyncs_then_carries_on(server: Server) -> None:
     assert [u["seq"] for u in updates] == list(range(1, len(updates) + 1))
     assert updates[-1]["status"] == "filled" and out["last_seq"] == updates[-1]["seq"]
     assert out["stats"]["resyncs"] == 1 and out["stats"]["duplicates"] == 0
+
+
+def test_sdk_type_declarations_compile() -> None:
+    """clients/js/index.d.mts against a strict TypeScript usage sample (example.ts)."""
+    tsc = ROOT / "node_modules" / ".bin" / "tsc"
+    assert tsc.exists(), "node_modules is missing typescript: run `npm ci`"
+    proc = subprocess.run([str(tsc), "-p", str(ROOT / "clients" / "js")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

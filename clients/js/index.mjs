@@ -3,7 +3,7 @@
 //
 //   import { HttpClient, Stream } from "./clients/js/index.mjs";
 //
-// Types: index.d.ts. See README.md in this directory.
+// Types: index.d.mts. See README.md in this directory.
 import { io } from "socket.io-client";
 import { Stream as BaseStream } from "../../hts_realtime/static/hts-client.js";
 

@@ -2,7 +2,7 @@
 //
 // The dashboard loads this file from /static/; Node imports it through
 // clients/js/index.mjs (which supplies socket.io-client's `io`). Types are in
-// clients/js/index.d.ts. No imports, no build step: the one copy of resume.
+// clients/js/index.d.mts. No imports, no build step: the one copy of resume.
 //
 //   HttpClient  every REST route, errors thrown as HtsError(code, message, status)
 //   Stream      owns one Socket.IO connection: the topics, last_seq (in a
