@@ -135,7 +135,7 @@ export class CandleChart {
       ctx.fillRect(x(i) - Math.max(1, cw * 0.35), vBase - vh, Math.max(1, cw * 0.7), vh);
     });
     ctx.fillStyle = LABEL;
-    ctx.fillText(`거래량 ${compact(vmax)}`, w - pad.r + 6, vBase - volH + 6);
+    ctx.fillText(compact(vmax), w - pad.r + 6, vBase - volH + 6); // the volume scale
 
     // candles
     cs.forEach((c, i) => {
