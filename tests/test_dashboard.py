@@ -357,10 +357,15 @@ def test_session_and_watchlist_follow_the_user(shared: Server, browser: Browser)
         "rows => rows.map(r => r.dataset.symbol)")
     assert symbols == srv.http("GET", "/api/watchlist", token=srv.login("tabs_user", "password1"))[
         1]["symbols"]
-    # logging out in one tab logs out the other
+    # logging out in one tab logs out the other, and revokes the token on the server
+    token = one.page.evaluate("JSON.parse(localStorage.getItem('hts.session')).token")
+    assert srv.http("GET", "/api/account", token=token)[0] == 200
     one.tid("logout").click()
+    expect(one.tid("login-form")).to_be_visible(timeout=WAIT_MS)
     expect(two.tid("login-form")).to_be_visible(timeout=WAIT_MS)
     expect(two.tid("login-notice")).to_have_text("다른 탭에서 로그아웃했습니다")
+    status, body, _ = srv.http("GET", "/api/account", token=token)
+    assert status == 401 and body["error"]["code"] == "auth_revoked", body
     # an expired session is not used: the login form says why
     three.page.evaluate("""() => {
         const s = JSON.parse(localStorage.getItem('hts.session'));

@@ -2,7 +2,7 @@
 // Wire shapes follow the README's event and route tables; integers are KRW / shares.
 
 export declare const PRIVATE_EVENTS: readonly ["order_update", "strategy_signal", "strategy_status"];
-export declare const AUTH_CODES: readonly ["auth_required", "auth_failed", "token_expired"];
+export declare const AUTH_CODES: readonly ["auth_required", "auth_failed", "token_expired", "auth_revoked"];
 export declare const SERVER_EVENTS: readonly string[];
 
 /** A server error code (see the README's error table) or the SDK's own: offline, timeout, network_error. */
@@ -127,6 +127,8 @@ export declare class HttpClient {
   token: string | null;
   request<T = unknown>(method: string, path: string, opts?: RequestOptions): Promise<T>;
   login(username: string, password: string): Promise<Session>;
+  /** POST /api/auth/logout: revoke this token (or all of the user's with everywhere). */
+  logout(opts?: { everywhere?: boolean }): Promise<void>;
   symbols(): Promise<SymbolInfo[]>;
   market(): Promise<MarketState>;
   candles(symbol: string, opts?: { interval?: Interval; limit?: number }): Promise<{ symbol: string; interval: Interval; candles: Candle[] }>;

@@ -3,10 +3,10 @@
 // Panels: market.js (watchlist, quotes, chart), book.js (호가, 체결),
 // trading.js (ticket, blotter, account), strategies.js.
 
-import { HtsError } from "./hts-client.js";
+import { AUTH_CODES, HtsError } from "./hts-client.js";
 import { age, esc, korean, MARKET_KO } from "./format.js";
 import {
-  $, api, clear, LOCAL, logout, notify, openStream, report, saveSession, sessionValid, state, stream,
+  $, api, clear, forgetSession, LOCAL, logout, notify, openStream, report, saveSession, sessionValid, state, stream,
 } from "./core.js";
 import { onBook, onTrades, refreshBook, setBookSymbol } from "./book.js";
 import { applyQuote, fetchQuotes, initWatchlist, onSymbolChange, reloadWatchlist, watchTopics } from "./market.js";
@@ -37,7 +37,14 @@ $("login-form").addEventListener("submit", async (e) => {
     button.disabled = false;
   }
 });
-$("logout").addEventListener("click", () => logout());
+// revoke the token on the server (its open sockets close), then forget it here and in every tab
+$("logout").addEventListener("click", async () => {
+  $("logout").disabled = true;
+  stream?.close();
+  forgetSession();
+  await api.logout().catch((err) => console.warn("logout", err));
+  logout();
+});
 
 let expiryTimer = null;
 function watchExpiry() {
@@ -99,7 +106,7 @@ function connect() {
   });
   s.on("refused", (err) => {
     notify("banner", err.code, err.message, { ttl: 0 });
-    if (["auth_required", "auth_failed", "token_expired"].includes(err.code)) logout(`${err.code}: ${err.message}`);
+    if (AUTH_CODES.includes(err.code)) logout(`${err.code}: ${err.message}`);
   });
   s.on("price_update", (m) => { applyQuote(m.symbol, m.data, true); debug(); });
   s.on("orderbook_update", (m) => onBook(m.symbol, m.data));

@@ -63,9 +63,12 @@ export function saveSession(res) {
 
 export const sessionValid = () => Boolean(state.session && state.session.expires_at > Date.now() + 5000);
 
+/** Forget the session here and in every other tab (they hear of it through `storage`). */
+export const forgetSession = () => localStorage.removeItem(SESSION_KEY);
+
 /** Forget the session (in every tab) and start over at the login form, with a notice. */
 export function logout(notice) {
-  localStorage.removeItem(SESSION_KEY);
+  forgetSession();
   if (notice) sessionStorage.setItem(LOCAL.notice, notice);
   stream?.close();
   location.reload();

@@ -101,6 +101,7 @@ const MESSAGES = {
   auth_required: () => "로그인이 필요합니다",
   auth_failed: () => "아이디 또는 비밀번호가 올바르지 않습니다",
   token_expired: () => "로그인이 만료되었습니다. 다시 로그인하세요",
+  auth_revoked: () => "로그아웃되었습니다 (다른 곳에서 로그아웃했거나 비밀번호가 바뀌었습니다). 다시 로그인하세요",
   slow_consumer: () => "수신이 늦어 연결이 끊겼습니다. 다시 연결합니다",
   internal_error: () => "서버 오류입니다. 잠시 후 다시 시도하세요",
   invalid_order: (m) => {

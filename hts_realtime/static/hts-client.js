@@ -16,7 +16,8 @@
 // "what you missed is gone": refetch over HTTP, then continue from its last_seq.
 
 export const PRIVATE_EVENTS = Object.freeze(["order_update", "strategy_signal", "strategy_status"]);
-export const AUTH_CODES = Object.freeze(["auth_required", "auth_failed", "token_expired"]);
+/** The token does not count (any more): reconnecting with it is pointless. */
+export const AUTH_CODES = Object.freeze(["auth_required", "auth_failed", "token_expired", "auth_revoked"]);
 /** Server events a Stream forwards to `on(...)` handlers. */
 export const SERVER_EVENTS = Object.freeze([
   "price_update", "orderbook_update", "trade_update", "market_status", "account",
@@ -113,6 +114,12 @@ export class HttpClient {
       throw new HtsError(e?.code ?? `http_${res.status}`, e?.message ?? res.statusText, res.status);
     }
     return data;
+  }
+
+  /** Revoke this token on the server (or every token of the user with `everywhere`). */
+  async logout({ everywhere = false } = {}) {
+    await this.request("POST", "/api/auth/logout", { body: { everywhere } });
+    this.token = null;
   }
 
   /** Log in; keeps the token. Resolves to {access_token, expires_in, user_id, username}. */
@@ -238,7 +245,13 @@ export class Stream {
     s.on("connect_error", (err) => this._onConnectError(err));
     s.io.on("reconnect_attempt", (n) => this._setState(this._online() ? "reconnecting" : "offline", { attempt: n }));
     s.on("resync_required", (msg) => this._touch() && this._serial(() => this._resync(msg)));
-    s.on("error", (msg) => { this._touch(); this._emit("error", msg); });
+    s.on("error", (msg) => {
+      this._touch();
+      // the server closes a connection whose token stopped counting (logged out elsewhere,
+      // password changed, user disabled): it says why first, and we must not dial again
+      if (msg?.event == null && AUTH_CODES.includes(msg?.code)) this.refusal = new HtsError(msg.code, msg.message);
+      this._emit("error", msg);
+    });
     for (const ev of SERVER_EVENTS) this._forward(ev);
     for (const ev of this._handlers.keys()) if (!STREAM_EVENTS.has(ev)) this._forward(ev);
     if (this._watchNetwork) this._listenNetwork();
@@ -335,6 +348,11 @@ export class Stream {
 
   _onDisconnect(reason) {
     if (this.state === "closed") return;
+    if (this.refusal && AUTH_CODES.includes(this.refusal.code) && typeof this.token !== "function") {
+      this._emit("refused", this.refusal);
+      this._setState("offline", { reason: this.refusal.code });
+      return;
+    }
     const online = this._online();
     if (reason === "io client disconnect") {
       this._setState(online ? "reconnecting" : "offline", { reason });
