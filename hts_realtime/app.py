@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import socketio
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
@@ -47,12 +46,18 @@ from hts_realtime.storage.revocations import SqliteRevocations
 from hts_realtime.tokens import TokenService
 from hts_realtime.topics import TopicAuthorizer
 from hts_realtime.transport.core import RequestCore
-from hts_realtime.transport.engineio_adapter import WireGuard, engineio_buffer_size
+from hts_realtime.transport.engineio_adapter import (
+    SendOptions,
+    SendPathSocketIO,
+    WireGuard,
+    engineio_buffer_size,
+)
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.gateway import Gateway
 from hts_realtime.transport.guards import BadInputLog
 from hts_realtime.transport.http import HttpApi, body_guard, error_middleware, json_response
 from hts_realtime.transport.http_dashboard import DashboardApi
+from hts_realtime.transport.outbox import OutboxFlusher, OutboxLimits
 from hts_realtime.transport.sessions import SessionRegistry
 from hts_realtime.transport.streamers import PriceStreamer
 from hts_realtime.transport.websocket import PlainWebSocket
@@ -87,7 +92,7 @@ class Components:
     broker: PaperBroker
     strategies: StrategyRunner
     registry: SessionRegistry
-    sio: socketio.AsyncServer
+    sio: SendPathSocketIO
     fanout: Fanout
     streamer: PriceStreamer
     core: RequestCore
@@ -160,7 +165,13 @@ def build(settings: Settings) -> Components:
     feed.listeners.append(broker.on_quotes)
     feed.listeners.append(strategies.on_quotes)
     registry = SessionRegistry()
-    sio = socketio.AsyncServer(
+    limits = OutboxLimits(max_bytes=settings.outbox_max_bytes,
+                          max_age=settings.outbox_max_age_seconds)
+    flusher = OutboxFlusher()
+    flusher.on_slow_consumer = metrics.slow_consumer
+    sio = SendPathSocketIO(
+        SendOptions(limits=limits, high_water=settings.send_high_water_bytes,
+                    socket_send_buffer=settings.socket_send_buffer_bytes, flusher=flusher),
         async_mode="aiohttp",
         cors_allowed_origins=list(settings.cors_origins) or None,
         max_http_buffer_size=engineio_buffer_size(settings),
@@ -169,7 +180,7 @@ def build(settings: Settings) -> Components:
         logger=False,
         engineio_logger=False,
     )
-    fanout = Fanout(sio, registry, journal, metrics)
+    fanout = Fanout(sio, registry, journal, metrics, limits, flusher)
     bus.subscribe(fanout.publish)
     bus.subscribe(lambda ev: metrics.on_private_event(ev.event, ev.payload))
     streamer = PriceStreamer(market, registry, fanout, settings.price_interval_seconds, metrics)
@@ -192,7 +203,7 @@ def build(settings: Settings) -> Components:
                       core, gateway, plain_ws, metrics, readiness, wire)
 
 
-def _sample_gauges(metrics: Metrics, sio: socketio.AsyncServer, registry: SessionRegistry,
+def _sample_gauges(metrics: Metrics, sio: SendPathSocketIO, registry: SessionRegistry,
                    broker: PaperBroker, strategies: StrategyRunner) -> None:
     def socketio_connections() -> dict[str, float]:
         counts = {"websocket": 0.0, "polling": 0.0}
@@ -232,6 +243,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(c.feed.run(), name="market-feed"),
         asyncio.create_task(c.fanout.run_private(), name="private-stream"),
+        asyncio.create_task(c.fanout.flusher.run(), name="outbox-flusher"),
         asyncio.create_task(c.metrics.watch_event_loop(), name="event-loop-lag"),
         asyncio.create_task(c.watcher.run(), name="access-watch"),
     ]
@@ -278,12 +290,7 @@ async def _close_clients(app: web.Application) -> None:
     """
     c = app[COMPONENTS]
     await c.plain_ws.close_all()  # 1001 going away: plain-WebSocket clients reconnect
-    for socket in list(c.sio.eio.sockets.values()):
-        try:
-            await socket.close(wait=False, abort=True, reason=c.sio.eio.reason.SERVER_DISCONNECT)
-            await socket.queue.put(None)  # wakes the transport's writer, which closes it
-        except Exception:
-            log.warning("closing a client at shutdown failed", exc_info=True)
+    await c.sio.end_all_transports()
     await c.sio.shutdown()
 
 

@@ -83,6 +83,11 @@ class Settings:
     ping_interval_seconds: float = 25.0
     ping_timeout_seconds: float = 20.0
     shutdown_grace_seconds: float = 2.0
+    # the send path: a bounded outbox per connection (transport/outbox.py)
+    outbox_max_bytes: int = 1024 * 1024  # waiting for a slow client, then slow_consumer
+    outbox_max_age_seconds: float = 30.0  # oldest never-dropped message, then slow_consumer
+    send_high_water_bytes: int = 64 * 1024  # transport buffer past which messages wait
+    socket_send_buffer_bytes: int = 0  # SO_SNDBUF per websocket (0: the kernel's default)
     # the plain WebSocket at /api/ws
     ws_heartbeat_seconds: float = 25.0  # ping period; no pong within half of it closes
     ws_auth_timeout_seconds: float = 10.0  # for the first {"type":"auth"} message
@@ -129,7 +134,8 @@ class Settings:
                      "connect_timeout_seconds", "request_read_timeout_seconds",
                      "bad_requests_per_second", "bad_input_log_per_second",
                      "revocation_poll_seconds", "login_failure_window_seconds",
-                     "write_rate_per_second"):
+                     "write_rate_per_second",
+                     "outbox_max_bytes", "outbox_max_age_seconds", "send_high_water_bytes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
         if self.log_format not in ("text", "json"):

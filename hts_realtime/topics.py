@@ -70,6 +70,11 @@ def parse_topic(raw: object) -> Topic:
     return Topic(kind, key)
 
 
+def price_symbol(room: str) -> str | None:
+    """The symbol of a ``price:{symbol}`` room (or topic name), else None."""
+    return room[6:] if room.startswith("price:") else None
+
+
 def price_topic(symbol: str) -> str:
     return f"price:{symbol}"
 

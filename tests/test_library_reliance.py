@@ -12,6 +12,12 @@ import engineio
 import socketio
 
 from hts_realtime.errors import AuthFailed
+from hts_realtime.transport.engineio_adapter import (
+    EngineIOConnection,
+    SendOptions,
+    SendPathEngineIO,
+    SendPathSocketIO,
+)
 from hts_realtime.transport.gateway import Refused
 
 
@@ -30,12 +36,12 @@ def test_connect_packet_follows_the_connect_handler() -> None:
     assert callable(socketio.AsyncManager().is_connected)
 
 
-def test_engineio_server_exposes_sockets_and_disconnect_all() -> None:
-    # app._close_clients: sio.eio.sockets and sio.eio.disconnect() with no sid
-    sio = socketio.AsyncServer(async_mode="aiohttp")
-    assert isinstance(sio.eio, engineio.AsyncServer)
+def test_engineio_server_exposes_sockets() -> None:
+    # engineio_adapter.SendPathSocketIO: sio.eio is our server class, sockets by eio sid
+    sio = SendPathSocketIO(SendOptions(), async_mode="aiohttp")
+    assert isinstance(sio.eio, SendPathEngineIO) and isinstance(sio.eio, engineio.AsyncServer)
     assert sio.eio.sockets == {}
-    assert "sid" in inspect.signature(sio.eio.disconnect).parameters
+    assert sio.eio.send_options.limits.max_bytes > 0
 
 
 def test_catch_all_handler_receives_the_event_name() -> None:
@@ -44,19 +50,6 @@ def test_catch_all_handler_receives_the_event_name() -> None:
     assert "'*'" in src
 
 
-def test_room_emit_encodes_once() -> None:
-    # fanout.to_room relies on one encode per broadcast (no callback)
-    src = inspect.getsource(socketio.AsyncManager.emit)
-    assert "encoded_packet = pkt.encode()" in src
-
-
-def test_abort_close_and_queue_wakeup_exist() -> None:
-    # app._close_clients: socket.close(wait=False, abort=True) sends no CLOSE packet,
-    # and a None in socket.queue wakes the writer so the transport ends
-    src = inspect.getsource(engineio.async_socket.AsyncSocket.close)
-    assert "if not abort:" in src and "packet.CLOSE" in src
-    writer = inspect.getsource(engineio.async_socket.AsyncSocket._websocket_handler)
-    assert "await self.queue.put(None)" in writer and "await ws.close()" in writer
 
 
 # -- transport.engineio_adapter: the wire guard ------------------------------------------
@@ -117,11 +110,86 @@ def test_engineio_handlers_and_socketio_dispatch_hooks() -> None:
     assert callable(sio.manager.sid_from_eio_sid) and callable(sio.manager.eio_sid_from_sid)
 
 
-def test_engineio_socket_close_and_queue_for_a_kick() -> None:
-    # WireGuard.kick: socket.close(wait=False, abort=False) fires the disconnect event and
-    # queues CLOSE; a None in socket.queue then ends the writer / the held long-poll
-    close = inspect.getsource(engineio.async_socket.AsyncSocket.close)
-    assert "'disconnect', self.sid" in close and "packet.Packet(packet.CLOSE)" in close
-    poll = inspect.getsource(engineio.async_socket.AsyncSocket.poll)
-    assert "if pkt is None:" in poll
+def test_engineio_socket_close_for_a_kick() -> None:
+    # WireGuard.kick waits on the socket's outbox (EngineIOConnection), then
+    # socket.close(wait=False, abort=False): CLOSE, the disconnect event, the transport ends;
+    # a polling body of more packets than the library decodes is refused first
     assert "max_decode_packets = 16" in inspect.getsource(engineio.payload.Payload)
+    assert "wait" in inspect.signature(EngineIOConnection.close).parameters
+
+
+# -- the send path (engineio_adapter, issue 9) ------------------------------------------
+def _src(obj: object) -> str:
+    return inspect.getsource(obj)  # type: ignore[arg-type]
+
+
+def _params(fn: object) -> list[tuple[str, object]]:
+    sig = inspect.signature(fn)  # type: ignore[arg-type]
+    return [(p.name, p.default) for p in sig.parameters.values()]
+
+
+def test_socketio_builds_its_engineio_server_from_the_class_hook() -> None:
+    # SendPathSocketIO._engineio_server_class swaps in our Engine.IO server
+    assert "self.eio = self._engineio_server_class()(**engineio_options)" in _src(
+        socketio.base_server.BaseServer.__init__)
+
+
+def test_our_handshake_is_the_library_handshake_with_our_socket() -> None:
+    # SendPathEngineIO._handle_connect is a copy of the library's with EngineIOConnection;
+    # if the library's handshake changes, re-copy it
+    src = _src(engineio.AsyncServer._handle_connect)
+    for line in ("s = async_socket.AsyncSocket(self, sid)", "packet.OPEN, {",
+                 "'pingInterval': int(", "await self._trigger_event('connect', sid, environ,",
+                 "s.schedule_ping()", "ret = await s.handle_get_request(environ)",
+                 "s.connected = True", "return self._ok(await s.poll(), headers=headers,"):
+        assert line in src, line
+    assert _params(engineio.AsyncServer._handle_connect) == _params(
+        SendPathEngineIO._handle_connect)
+
+
+def test_socket_methods_we_override_keep_their_contract() -> None:
+    base = engineio.async_socket.AsyncSocket
+    for name in ("send", "poll", "close", "schedule_ping", "_websocket_handler"):
+        assert _params(getattr(base, name)) == _params(getattr(EngineIOConnection, name)), name
+    # the socket's users go through the methods we override
+    assert "await self.poll()" in _src(base.handle_get_request)
+    assert "_upgrade_' + transport" in _src(base.handle_get_request)
+    assert "self.upgrading or self.upgraded" in _src(base.handle_get_request)
+    assert "self.schedule_ping()" in _src(base.receive)
+    assert "await self.send(packet.Packet(packet.NOOP))" in _src(base.receive)
+    assert "await self.close(wait=False, abort=False" in _src(base.check_ping_timeout)
+    # the base constructor state we read and write
+    assert "self.queue = self.server.create_queue()" in _src(engineio.base_socket.BaseSocket)
+    for attr in ("last_ping", "connected", "upgrading", "upgraded", "closing", "closed"):
+        assert f"self.{attr} =" in _src(engineio.base_socket.BaseSocket), attr
+
+
+def test_every_packet_the_libraries_send_goes_through_socket_send() -> None:
+    # OPEN, CONNECT, ACK, CONNECT_ERROR, DISCONNECT all reach EngineIOConnection.send
+    assert "await socket.send(pkt)" in _src(engineio.AsyncServer.send_packet)
+    assert "await self.send_packet(sid, packet.Packet(packet.MESSAGE, data=data))" in _src(
+        engineio.AsyncServer.send)
+    assert "await self.eio.send(eio_sid, encoded_packet)" in _src(
+        socketio.AsyncServer._send_packet)
+
+
+def test_aiohttp_websocket_wrapper_exposes_the_response_and_environ() -> None:
+    # EngineIOConnection._websocket_handler reads ws._sock and ws.environ["aiohttp.request"]
+    from engineio.async_drivers import aiohttp as eio_aiohttp
+    call = _src(eio_aiohttp.WebSocket.__call__)
+    assert "self._sock = WebSocketResponse(" in call
+    assert call.index("self.environ = environ") < call.index("await self.handler(self)")
+    assert "'aiohttp.request': request" in _src(eio_aiohttp.translate_request)
+
+
+def test_polling_responses_encode_packet_objects() -> None:
+    # EngineIOPollingFraming hands engineio Packets to the library's _ok
+    from engineio import packet, payload
+    body = payload.Payload(packets=[packet.Packet(packet.MESSAGE, data='2["x",{}]')]).encode()
+    assert body == '42["x",{}]'
+
+
+def test_manager_maps_socketio_sids_to_engineio_sids() -> None:
+    # SendPathSocketIO.connection_of / is_connected
+    m = socketio.AsyncManager()
+    assert callable(m.eio_sid_from_sid) and callable(m.is_connected)

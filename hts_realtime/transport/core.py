@@ -61,6 +61,7 @@ class Admission:
     identity: Identity
     topics: list[Topic]
     last_seq: int | None
+    batch: bool = False  # prices as one price_batch per tick
 
 
 class RequestCore:
@@ -130,7 +131,7 @@ class RequestCore:
             raise SubscriptionLimit(
                 f"at most {self.settings.max_subscriptions} topics per connection"
             )
-        return Admission(identity, topics, data.get("last_seq"))
+        return Admission(identity, topics, data.get("last_seq"), bool(data.get("batch", False)))
 
     def register(self, sid: str, admission: Admission, transport: str) -> Session:
         """Record an admitted connection; its rooms are entered by ``open``."""
@@ -139,6 +140,7 @@ class RequestCore:
             admission.identity,
             TokenBucket(self.settings.rate_limit_per_second, self.settings.rate_limit_burst),
             transport=transport,
+            batch=admission.batch,
         )
         self.registry.add(session)
         self.metrics.connection_opened(transport)

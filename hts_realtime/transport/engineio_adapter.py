@@ -5,6 +5,20 @@ library, so an upgrade that moves them fails loudly there first.
 
 Sections (each owned by one concern; keep them apart):
 
+* **Send path** (``EngineIOConnection``, ``SendPathEngineIO``,
+  ``SendPathSocketIO``; issue 9). python-engineio's socket queues every
+  packet in an unbounded ``asyncio.Queue`` drained by one writer task per
+  connection, and python-socketio's manager creates one task per recipient
+  per broadcast (~45 µs of CPU per delivered message, against Node's ~14).
+  Here the Engine.IO socket is replaced by one whose output is an
+  ``Outbox`` (``transport/outbox.py``): frames are written synchronously to
+  the aiohttp transport (a WebSocket frame built once per broadcast,
+  whatever the number of recipients), or handed to the waiting long-poll
+  GET. No writer task, no per-message task, no per-connection ping task (a
+  timer handle instead). python-engineio still does the HTTP handshake,
+  CORS, long-polling request parsing, the upgrade and the ping-timeout
+  sweep; python-socketio still does the Socket.IO protocol (CONNECT,
+  events, acks).
 * **Wire guard** (``WireGuard``): a thin layer in front of the libraries
   against hostile clients — reserved event names, binary attachments,
   undecodable frames, the CONNECT deadline, per-address admission, bounded
@@ -16,15 +30,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket as _socket
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import engineio
 import socketio
 from aiohttp import WSMsgType, web
+from engineio import async_socket as eio_async_socket
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 
-from hts_realtime.errors import HtsError, InvalidMessage, RateLimited
+from hts_realtime.errors import HtsError, InvalidMessage, RateLimited, SlowConsumer
 from hts_realtime.settings import Settings
 from hts_realtime.transport.guards import (
     BAD_ENGINEIO_FRAME,
@@ -38,8 +59,357 @@ from hts_realtime.transport.guards import (
     WireConn,
     excerpt,
 )
+from hts_realtime.transport.outbox import (
+    Message,
+    Outbox,
+    OutboxFlusher,
+    OutboxLimits,
+    websocket_frame,
+)
 
 log = logging.getLogger("hts.wire")
+
+# =====================================================================================
+# Send path (issue 9): our Engine.IO socket and its outbox
+# =====================================================================================
+@dataclass
+class SendOptions:
+    """How the send path treats each Engine.IO connection (from settings)."""
+
+    limits: OutboxLimits = field(default_factory=OutboxLimits)
+    high_water: int = 64 * 1024  # transport buffer past which messages wait in the outbox
+    socket_send_buffer: int = 0  # SO_SNDBUF for websocket connections (0: the OS default)
+    close_grace: float = 2.0  # seconds a closing transport may take to flush, then aborted
+    flusher: OutboxFlusher = field(default_factory=OutboxFlusher)
+
+
+class EioPacket(Message):
+    """A library Engine.IO packet (OPEN, PING, CLOSE, Socket.IO CONNECT/ACK...)."""
+
+    __slots__ = ("pkt",)
+
+    def __init__(self, pkt: eio_packet.Packet) -> None:
+        super().__init__("", None, payload_json="")
+        self.pkt = pkt
+
+    @property
+    def nbytes(self) -> int:
+        data = self.pkt.data
+        return 16 + (len(data) if isinstance(data, str | bytes) else 64)
+
+
+class EngineIOWebSocketFraming:
+    """Engine.IO over WebSocket: one text frame per packet (binary frames for binary)."""
+
+    def render(self, msg: Message) -> bytes:
+        if isinstance(msg, EioPacket):
+            encoded = msg.pkt.encode()
+            if isinstance(encoded, bytes):
+                return websocket_frame(encoded, opcode=0x2)
+            return websocket_frame(encoded.encode())
+        return websocket_frame(("4" + msg.socketio_text()).encode())
+
+
+class EngineIOPollingFraming:
+    """Engine.IO over long-polling: packets the library encodes into the GET response."""
+
+    def render(self, msg: Message) -> eio_packet.Packet:
+        if isinstance(msg, EioPacket):
+            return msg.pkt
+        return eio_packet.Packet(eio_packet.MESSAGE, data=msg.socketio_text())
+
+
+WEBSOCKET = EngineIOWebSocketFraming()
+POLLING = EngineIOPollingFraming()
+_PING = EioPacket(eio_packet.Packet(eio_packet.PING))
+_NOOP = eio_packet.Packet(eio_packet.NOOP)
+
+
+class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
+    """An Engine.IO socket whose output is an ``Outbox`` (a ``Connection``).
+
+    Overrides of python-engineio's ``AsyncSocket``: ``send`` (into the
+    outbox), ``poll`` (a long-poll GET takes what the outbox holds),
+    ``_websocket_handler`` (our reader loop; writes go to the transport
+    directly), ``schedule_ping`` (a timer, not a task) and ``close``.
+    """
+
+    server: SendPathEngineIO
+    sid: str
+    last_ping: float | None
+    connected: bool
+    upgrading: bool
+    upgraded: bool
+    closing: bool
+    closed: bool
+
+    def __init__(self, server: SendPathEngineIO, sid: str) -> None:
+        super().__init__(server, sid)
+        self.queue = None  # the library's per-socket queue is not used
+        opts = server.send_options
+        self.framing: EngineIOWebSocketFraming | EngineIOPollingFraming = POLLING
+        self.outbox = Outbox(self, opts.limits, opts.flusher)
+        self._high_water = opts.high_water
+        self._transport: asyncio.Transport | None = None
+        self._poll: list[Any] | None = None  # the waiting long-poll GET's packets
+        self._poll_wake: asyncio.Future[None] | None = None
+        self.close_reason: str | None = None
+
+    # -- Connection protocol ----------------------------------------------------------
+    def write(self, frames: list[Any]) -> None:
+        t = self._transport
+        if t is not None:
+            t.write(frames[0] if len(frames) == 1 else b"".join(frames))
+        elif self._poll is not None:
+            self._poll.extend(frames)
+            w = self._poll_wake
+            if w is not None and not w.done():
+                w.set_result(None)
+
+    def writable(self) -> bool:
+        t = self._transport
+        if t is not None:
+            return t.get_write_buffer_size() < self._high_water and not t.is_closing()
+        return self._poll is not None
+
+    def disconnect(self, reason: str) -> None:
+        """End this connection now (``slow_consumer``), without a CLOSE packet,
+        so the client reconnects (and resumes with ``last_seq``)."""
+        self.close_reason = reason
+        self.outbox.discard()
+        t = self._transport
+        if t is not None and not t.is_closing():
+            # ahead of nothing: what the transport already buffers goes first, and a
+            # client that never reads will not see it; the log and the status say why
+            error = SlowConsumer("the client does not read fast enough; resume with last_seq")
+            t.write(WEBSOCKET.render(Message("error", {"type": "error", "event": None,
+                                                       **error.to_dict()})))
+        task = asyncio.get_running_loop().create_task(
+            self.close(wait=False, abort=True, reason=reason))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    # -- library overrides: output ----------------------------------------------------
+    async def send(self, pkt: eio_packet.Packet) -> None:
+        if not self.closed:
+            self.outbox.send(EioPacket(pkt))
+
+    async def poll(self) -> list[Any]:
+        """A long-poll GET: what the outbox holds, or wait for something."""
+        batch: list[Any] = []
+        self._poll = batch
+        self.outbox.flush()
+        if not batch and not self.closed:
+            wake = self._poll_wake = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(
+                    wake, self.server.ping_interval + self.server.ping_timeout)
+            except (TimeoutError, asyncio.CancelledError):
+                self._poll = self._poll_wake = None
+                raise eio_exceptions.QueueEmpty() from None
+        self._poll = self._poll_wake = None
+        return batch
+
+    def schedule_ping(self) -> None:
+        if self.last_ping:
+            self.last_ping = None
+            asyncio.get_running_loop().call_later(self.server.ping_interval, self._ping_due)
+
+    def _ping_due(self) -> None:
+        if not self.closing and not self.closed:
+            self.last_ping = time.time()
+            self.outbox.send(_PING)
+
+    async def close(self, wait: bool = True, abort: bool = False,
+                    reason: str | None = None) -> None:
+        if self.closed or self.closing:
+            return
+        self.closing = True
+        if not abort:  # ahead of the disconnect handlers, which forget the session
+            self.outbox.send(EioPacket(eio_packet.Packet(eio_packet.CLOSE)))
+        await self.server._trigger_event(
+            "disconnect", self.sid, reason or self.server.reason.SERVER_DISCONNECT,
+            run_async=False)
+        self.closed = True
+        if self._transport is not None:
+            self.outbox.discard()
+            self._end_transport()
+        else:  # long-polling: the next GET takes the CLOSE packet
+            w = self._poll_wake
+            if w is not None and not w.done():
+                w.set_result(None)
+
+    def _end_transport(self) -> None:
+        t = self._transport
+        if t is None or t.is_closing():
+            return
+        t.close()  # flushes what is buffered, then FIN
+        asyncio.get_running_loop().call_later(self.server.send_options.close_grace, t.abort)
+
+    # -- library overrides: the websocket transport -----------------------------------
+    async def _websocket_handler(self, ws: Any) -> None:
+        sock: web.WebSocketResponse = ws._sock
+        request: web.Request = ws.environ["aiohttp.request"]
+        max_size = self.server.max_http_buffer_size
+        if self.connected:  # an upgrade from long-polling
+            self.upgrading = True
+            probe = _decode(await _ws_read(ws, max_size))
+            if probe is None or probe.packet_type != eio_packet.PING or probe.data != "probe":
+                self.upgrading = False
+                return
+            await sock.send_str(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+            if self._poll is not None:  # end the held GET so the client finishes upgrading
+                self.write([_NOOP])
+            done = _decode(await _ws_read(ws, max_size))
+            if done is None or done.packet_type != eio_packet.UPGRADE:
+                self.upgrading = False
+                return
+            self.upgraded = True
+            self.upgrading = False
+        else:
+            self.connected = True
+            self.upgraded = True
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            await self.close(wait=False, abort=True,
+                             reason=self.server.reason.TRANSPORT_CLOSE)
+            return
+        self._attach(transport)
+        while True:
+            data = await _ws_read(ws, max_size)
+            if data is None:
+                break
+            pkt = _decode(data)
+            if pkt is None:
+                break
+            try:
+                await self.receive(pkt)
+            except eio_exceptions.UnknownPacketError:
+                pass
+            except eio_exceptions.SocketIsClosedError:
+                break
+            except Exception:
+                log.exception("sid=%s receive failed", self.sid)
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+        if not transport.is_closing():
+            await sock.close()
+
+    def _attach(self, transport: asyncio.Transport) -> None:
+        size = self.server.send_options.socket_send_buffer
+        if size:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, size)
+        self._transport = transport
+        self.framing = WEBSOCKET
+        self.outbox.flush()
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def _ws_read(ws: Any, max_size: int) -> str | bytes | None:
+    """The next message from the driver's websocket (``GuardedWebSocket.wait``: it
+    refuses frames the library would choke on), or None once the transport ends."""
+    try:
+        data: str | bytes = await ws.wait()
+    except Exception:  # closed, refused or oversized: the transport ends
+        return None
+    return data if len(data) <= max_size else None
+
+
+def _decode(data: str | bytes | None) -> eio_packet.Packet | None:
+    if data is None:
+        return None
+    try:
+        return eio_packet.Packet(encoded_packet=data)
+    except Exception:  # an undecodable Engine.IO frame ends this connection only
+        return None
+
+
+class SendPathEngineIO(engineio.AsyncServer):  # type: ignore[misc]
+    """python-engineio's server, making ``EngineIOConnection`` sockets."""
+
+    send_options: SendOptions
+    start_service_task: bool
+
+    async def _handle_connect(self, environ: dict[str, Any], transport: str,
+                              jsonp_index: int | None = None) -> Any:
+        # python-engineio 4.15 AsyncServer._handle_connect, with our socket class
+        if self.start_service_task:
+            self.start_service_task = False
+            self.service_task_handle = self.start_background_task(self._service_task)
+        sid = self.generate_id()
+        s = EngineIOConnection(self, sid)
+        self.sockets[sid] = s
+        await s.send(eio_packet.Packet(eio_packet.OPEN, {
+            "sid": sid,
+            "upgrades": self._upgrades(sid, transport),
+            "pingTimeout": int(self.ping_timeout * 1000),
+            "pingInterval": int(self.ping_interval + self.ping_interval_grace_period) * 1000,
+            "maxPayload": self.max_http_buffer_size,
+        }))
+        ret = await self._trigger_event("connect", sid, environ, run_async=False)
+        if ret is not None and ret is not True:
+            del self.sockets[sid]
+            s.outbox.discard()
+            return self._unauthorized(ret or None)
+        s.schedule_ping()
+        if transport == "websocket":
+            ret = await s.handle_get_request(environ)
+            if s.closed and sid in self.sockets:
+                del self.sockets[sid]
+            return ret
+        s.connected = True
+        try:
+            return self._ok(await s.poll(), jsonp_index=jsonp_index)
+        except eio_exceptions.QueueEmpty:
+            return self._bad_request()
+
+    def connections(self) -> list[EngineIOConnection]:
+        return [s for s in self.sockets.values() if isinstance(s, EngineIOConnection)]
+
+
+class SendPathSocketIO(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server on ``SendPathEngineIO``."""
+
+    eio: SendPathEngineIO
+
+    def __init__(self, send_options: SendOptions, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.eio.send_options = send_options
+
+    def _engineio_server_class(self) -> type[SendPathEngineIO]:
+        return SendPathEngineIO
+
+    def connection_of(self, sid: str) -> EngineIOConnection | None:
+        """The Engine.IO connection behind a Socket.IO session id (namespace ``/``)."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, "/")
+        conn = self.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        return conn if isinstance(conn, EngineIOConnection) else None
+
+    def outbox_of(self, sid: str) -> Outbox | None:
+        conn = self.connection_of(sid)
+        return conn.outbox if conn is not None else None
+
+    def is_connected(self, sid: str) -> bool:
+        """Whether python-socketio has queued the CONNECT packet for ``sid``."""
+        return bool(self.manager.is_connected(sid, "/"))
+
+    async def end_all_transports(self) -> None:
+        """Shutdown: end every transport *without* an Engine.IO CLOSE packet, so
+        clients reconnect (to this server once it is back, or another one)."""
+        for conn in self.eio.connections():
+            try:
+                await conn.close(wait=False, abort=True,
+                                 reason=self.eio.reason.SERVER_DISCONNECT)
+                w = conn._poll_wake
+                if w is not None and not w.done():
+                    w.set_result(None)
+            except Exception:
+                log.warning("closing a client at shutdown failed", exc_info=True)
+
 
 # =====================================================================================
 # Wire guard (issue 8: hostile clients)
@@ -317,15 +687,13 @@ class WireGuard:
                 await self._send(sid, "error", {"type": "error", "event": "", **error.to_dict()})
             await self.sio.disconnect(sid)
         socket = self.sio.eio.sockets.get(conn.eio_sid)
-        if socket is not None and not socket.closed:
+        if isinstance(socket, EngineIOConnection) and not socket.closed:
             # let the client read what is queued (connect_error, error, DISCONNECT) first:
             # a long-polling client would otherwise find its session gone (HTTP 400)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(DRAIN_SECONDS):
-                    await socket.queue.join()
+            await socket.outbox.drained(DRAIN_SECONDS)
         if socket is not None and not socket.closed:
-            await socket.close(wait=False, abort=False)  # the disconnect event, then CLOSE
-            await socket.queue.put(None)  # then the writer (or the held long-poll) ends
+            # CLOSE, the disconnect event, then the transport ends (or the held poll returns)
+            await socket.close(wait=False, abort=False)
         if conn.abort is not None:
             asyncio.get_running_loop().call_later(ABORT_GRACE_SECONDS, conn.abort)
 

@@ -1,22 +1,40 @@
-"""Fan-out: the one place that sends anything to clients.
+"""Fan-out: the one place that decides what each client is sent.
 
-Two kinds of traffic leave here:
+Every send goes into the recipient connection's ``Outbox``
+(``transport/outbox.py``), which writes to the connection at once while it
+keeps up and bounds what waits when it does not. Fan-out is
+transport-neutral: an outbox sits on a ``Connection``, which frames the
+messages its own way. Two framings exist:
 
-* **Broadcast** (prices): one emit to a room. python-socketio encodes the
-  packet once for all recipients.
+* **Socket.IO** connections: the Engine.IO socket in
+  ``engineio_adapter`` is the ``Connection`` (WebSocket frames built once
+  per broadcast, or long-polling packets); ``engine.outbox_of(sid)`` finds it.
+* **Plain WebSocket** (``/api/ws``): a ``DirectConnection`` is *attached*
+  here and wrapped as a ``Connection`` whose framing is the payload's JSON
+  text, encoded once per message however many connections receive it.
+
+What leaves here:
+
+* **Broadcast** (market data): ``to_room`` encodes the event once
+  (``Message``) and offers it to every member of the room, conflated by
+  ``(event, room)``: a client that is behind gets the latest one.
+  ``prices`` is the price streamer's per-tick path: each symbol's
+  ``price_update`` is encoded once, and each session gets its symbols in
+  one transport write, or one ``price_batch`` event if it asked for
+  batching (``auth.batch: true``).
+* **Replies** (``to_sid``): ordered, never dropped.
 * **The private stream** (orders, strategies): events of one user, in
   ``seq`` order, to that user's sessions whose subscriptions match. A
   session that is still connecting or replaying its backlog is not *live*:
   its private events wait in ``session.pending`` and are delivered after
   the replay, skipping any ``seq`` the replay already sent. Each session
   remembers the last ``seq`` it was sent, so nothing arrives twice and
-  nothing overtakes the replay.
-
-Connections come in two framings. Socket.IO connections are python-socketio
-sids (rooms and emits through ``sio``). Plain-WebSocket connections
-(``/api/ws``) are *attached* here as a ``DirectConnection``: this class
-keeps their room membership and hands each one the JSON text frame,
-encoded once per message however many connections receive it.
+  nothing overtakes the replay. A replay is paced by what the client
+  drains: it hands the next event over only when the outbox is empty and
+  the connection takes more, so a client that does not read costs one
+  transport buffer, not its whole backlog; one that does not drain within
+  the outbox's age bound is closed as ``slow_consumer`` and resumes later
+  with ``last_seq``.
 """
 
 from __future__ import annotations
@@ -25,20 +43,28 @@ import asyncio
 import json
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol
 
-import socketio
-
 from hts_realtime.domain.events import Journal, PrivateEvent
-from hts_realtime.errors import HtsError
+from hts_realtime.errors import HtsError, SlowConsumer
 from hts_realtime.metrics import Metrics
+from hts_realtime.topics import price_symbol
+from hts_realtime.transport.outbox import Message, Outbox, OutboxFlusher, OutboxLimits
 from hts_realtime.transport.sessions import Session, SessionRegistry
 
 log = logging.getLogger("hts.fanout")
 
 REPLAY_YIELD_EVERY = 200
+PRICE_BATCH_KEY: Hashable = ("price_batch",)
+
+
+class Engine(Protocol):
+    """The Socket.IO side, as fan-out needs it (``engineio_adapter.SendPathSocketIO``)."""
+
+    def outbox_of(self, sid: str) -> Outbox | None: ...
+
+    async def disconnect(self, sid: str) -> None: ...
 
 
 class DirectConnection(Protocol):
@@ -59,86 +85,149 @@ def encode(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
+class PlainTextFraming:
+    """A message as a plain-WebSocket text frame: its payload's JSON."""
+
+    def render(self, msg: Message) -> str:
+        return msg.payload_json
+
+
+PLAIN_TEXT = PlainTextFraming()
+
+
+class DirectAdapter:
+    """A ``DirectConnection`` as an outbox ``Connection`` (it queues and bounds itself)."""
+
+    framing = PLAIN_TEXT
+
+    def __init__(self, direct: DirectConnection) -> None:
+        self.direct = direct
+
+    def write(self, frames: list[Any]) -> None:
+        for text in frames:
+            self.direct.send_text(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def disconnect(self, reason: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.direct.close(
+            SlowConsumer("the client does not read fast enough; resume with last_seq")))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
 class Fanout:
-    def __init__(self, sio: socketio.AsyncServer, registry: SessionRegistry, journal: Journal,
-                 metrics: Metrics):
-        self.sio = sio
+    def __init__(self, engine: Engine | None, registry: SessionRegistry, journal: Journal,
+                 metrics: Metrics, limits: OutboxLimits | None = None,
+                 flusher: OutboxFlusher | None = None) -> None:
+        self.engine = engine
         self.registry = registry
         self.journal = journal
         self.metrics = metrics
+        self.limits = limits or OutboxLimits()
+        self.flusher = flusher or OutboxFlusher()
+        self._direct: dict[str, Outbox] = {}
         # each event with the monotonic time it was published (for the delivery-lag metric)
         self._private: asyncio.Queue[tuple[PrivateEvent, float]] = asyncio.Queue()
-        self._direct: dict[str, DirectConnection] = {}
-        self._direct_rooms: dict[str, set[str]] = defaultdict(set)
         # publish counters, reported by GET /api/ws/status
-        self.sent_private = 0  # private events delivered (per recipient session)
-        self.sent_broadcast = 0  # room emits (one per symbol per tick)
+        self.sent_private = 0  # private events handed to recipient sessions
+        self.sent_broadcast = 0  # broadcasts (one per room or symbol per tick)
 
     # -- connections and rooms -------------------------------------------------------
     def attach(self, sid: str, conn: DirectConnection) -> None:
-        self._direct[sid] = conn
+        self._direct[sid] = Outbox(DirectAdapter(conn), self.limits, self.flusher)
 
     def detach(self, sid: str) -> None:
-        if self._direct.pop(sid, None) is None:
-            return
-        for room in [r for r, sids in self._direct_rooms.items() if sid in sids]:
-            self._leave_direct(sid, room)
+        outbox = self._direct.pop(sid, None)
+        if outbox is not None:
+            outbox.discard()
+
+    def outbox_of(self, sid: str) -> Outbox | None:
+        session = self.registry.get(sid)
+        if session is not None and session.outbox is not None:
+            return session.outbox
+        outbox = self._direct.get(sid)
+        if outbox is None and self.engine is not None:
+            outbox = self.engine.outbox_of(sid)
+        if session is not None:
+            session.outbox = outbox
+        return outbox
 
     async def join(self, session: Session, room: str) -> None:
-        if session.sid in self._direct:
-            self._direct_rooms[room].add(session.sid)
-        else:
-            await self.sio.enter_room(session.sid, room)
+        if self.outbox_of(session.sid) is not None:
+            self.registry.enter(session, room, price_symbol(room))
 
     async def leave(self, session: Session, room: str) -> None:
-        if session.sid in self._direct:
-            self._leave_direct(session.sid, room)
-        else:
-            await self.sio.leave_room(session.sid, room)
-
-    def _leave_direct(self, sid: str, room: str) -> None:
-        sids = self._direct_rooms.get(room)
-        if sids is not None:
-            sids.discard(sid)
-            if not sids:
-                del self._direct_rooms[room]
+        self.registry.leave(session, room, price_symbol(room))
 
     async def close(self, sid: str, error: HtsError | None = None) -> None:
         """End one connection, whatever its framing (the client sees ``error``'s code)."""
-        conn = self._direct.get(sid)
-        if conn is not None:
-            await conn.close(error)
+        outbox = self._direct.get(sid)
+        if outbox is not None:
+            assert isinstance(outbox.conn, DirectAdapter)
+            await outbox.conn.direct.close(error)
             return
         if error is not None:
-            await self.to_sid(sid, "error", {"type": "error", "event": None, **error.to_dict()})
-        await self.sio.disconnect(sid)
+            self.send(sid, "error", {"type": "error", "event": None, **error.to_dict()})
+        if self.engine is not None:
+            await self.engine.disconnect(sid)
 
     # -- broadcast -----------------------------------------------------------------
     async def to_room(self, event: str, payload: dict[str, Any], room: str,
                       recipients: int = 0) -> None:
-        """``recipients`` (the room's size, as the caller knows it) feeds the metrics."""
+        """Market data to every member of ``room``, conflated by ``(event, room)``.
+        (``recipients`` is not needed: the members are counted here.)"""
+        self.broadcast(event, payload, room)
+
+    def broadcast(self, event: str, payload: dict[str, Any], room: str) -> None:
         self.sent_broadcast += 1
-        self.metrics.sent(event, recipients)
-        await self.sio.emit(event, payload, room=room)
-        direct = self._direct_rooms.get(room)
-        if direct:
-            text = encode(payload)  # once, for every plain-WebSocket recipient
-            for sid in direct:
-                self._direct[sid].send_text(text)
+        msg = Message(event, payload)
+        key = (event, room)
+        members = self.registry.members(room)
+        for session in members:
+            if session.outbox is not None:
+                session.outbox.offer(msg, key)
+        self.metrics.sent(event, len(members))
+
+    def prices(self, updates: dict[str, dict[str, Any]]) -> None:
+        """One price tick: ``updates`` maps each symbol to its ``price_update`` payload."""
+        self.sent_broadcast += len(updates)
+        msgs = {s: Message("price_update", p) for s, p in updates.items()}
+        keys = {s: ("price_update", f"price:{s}") for s in updates}
+        singles = batches = 0
+        for session in self.registry.price_sessions():
+            outbox = session.outbox
+            if outbox is None:
+                continue
+            if session.batch:
+                parts = [msgs[s].payload_json for s in session.prices if s in msgs]
+                if parts:
+                    outbox.offer(Message("price_batch", payload_json=(
+                        '{"type":"price_batch","updates":[' + ",".join(parts) + "]}")),
+                        PRICE_BATCH_KEY)
+                    batches += 1
+            else:
+                items = [(msgs[s], keys[s]) for s in session.prices if s in msgs]
+                outbox.offer_many(items)
+                singles += len(items)
+        self.metrics.sent("price_update", singles)
+        self.metrics.sent("price_batch", batches)
 
     async def to_sid(self, sid: str, event: str, payload: dict[str, Any]) -> None:
-        self.metrics.sent(event)
-        try:
-            await self._send(sid, event, payload)
-        except Exception:  # a send to a vanished client must not hurt the caller
-            log.warning("sid=%s send of %s failed", sid, event, exc_info=True)
+        self.send(sid, event, payload)
 
-    async def _send(self, sid: str, event: str, payload: dict[str, Any]) -> None:
-        conn = self._direct.get(sid)
-        if conn is not None:
-            conn.send_text(encode(payload))
-        else:
-            await self.sio.emit(event, payload, to=sid)
+    def send(self, sid: str, event: str, payload: dict[str, Any]) -> None:
+        """An ordered message (a reply, ``connected``...) to one connection."""
+        outbox = self.outbox_of(sid)
+        if outbox is None:
+            log.info("sid=%s send of %s: no such connection", sid, event)
+            return
+        outbox.send(Message(event, payload))
+        self.metrics.sent(event)
 
     # -- the private stream --------------------------------------------------------
     def publish(self, ev: PrivateEvent) -> None:
@@ -150,34 +239,28 @@ class Fanout:
         while True:
             ev, published_at = await self._private.get()
             try:
-                await self._deliver(ev)
+                self.deliver(ev)
                 self.metrics.delivery_lag(published_at)
             except Exception:
                 log.exception("user=%s seq=%s delivery failed", ev.user_id, ev.seq)
 
-    async def _deliver(self, ev: PrivateEvent) -> None:
-        recipients: list[str] = []
-        direct: list[DirectConnection] = []
+    def deliver(self, ev: PrivateEvent) -> None:
+        msg: Message | None = None
+        n = 0
         for session in self.registry.sessions_of(ev.user_id):
             if not session.wants(ev.topics):
                 continue
             if not session.live:
                 session.pending.append(ev)
-            elif ev.seq > session.delivered_seq:
+            elif ev.seq > session.delivered_seq:  # the replay may have sent it already
                 session.delivered_seq = ev.seq
-                conn = self._direct.get(session.sid)
-                if conn is not None:
-                    direct.append(conn)
-                else:
-                    recipients.append(session.sid)
-        self.sent_private += len(recipients) + len(direct)
-        self.metrics.sent(ev.event, len(recipients) + len(direct))
-        if direct:
-            text = encode(ev.payload)
-            for conn in direct:
-                conn.send_text(text)
-        if recipients:
-            await self.sio.emit(ev.event, ev.payload, to=recipients)
+                if session.outbox is not None:
+                    if msg is None:
+                        msg = Message(ev.event, ev.payload)
+                    session.outbox.send(msg)
+                    n += 1
+        self.sent_private += n
+        self.metrics.sent(ev.event, n)
 
     async def open_session(
         self,
@@ -189,12 +272,17 @@ class Fanout:
         """Send ``connected``, replay what the client missed, then go live.
 
         Runs once per connection, right after the handshake is accepted.
-        ``after_connected`` runs between the two (the gateway enters the
+        ``after_connected`` runs between the two (the framing enters the
         session's rooms there, so no broadcast precedes ``connected``).
         """
         sid, user_id = session.sid, session.user_id
+        outbox = self.outbox_of(sid)
+        if outbox is None:
+            log.info("sid=%s user=%s gone before it opened", sid, user_id)
+            return
         head = self.journal.last_seq(user_id)
-        await self.to_sid(sid, "connected", connected(head))
+        outbox.send(Message("connected", connected(head)))
+        self.metrics.sent("connected")
         await after_connected(session)
         if last_seq is not None and last_seq != head:
             first = self.journal.first_kept_seq(user_id)
@@ -203,25 +291,12 @@ class Fanout:
                 log.info("sid=%s user=%s resync_required last_seq=%s head=%s",
                          sid, user_id, last_seq, head)
                 self.metrics.resync()
-                await self.to_sid(sid, "resync_required", {
+                outbox.send(Message("resync_required", {
                     "type": "resync_required", "code": "resync_required", "last_seq": head,
-                })
-            else:
-                n = 0
-                for ev in self.journal.read_after(user_id, last_seq, head):
-                    if session.wants(ev.topics):
-                        await self._send(sid, ev.event, ev.payload)
-                        self.sent_private += 1
-                        self.metrics.sent(ev.event)
-                        conn = self._direct.get(sid)
-                        if conn is not None:
-                            await conn.writable()
-                        n += 1
-                        if n % REPLAY_YIELD_EVERY == 0:
-                            await asyncio.sleep(0)
-                log.info("sid=%s user=%s replayed %d events after seq %s",
-                         sid, user_id, n, last_seq)
-                self.metrics.replayed(n)
+                }))
+                self.metrics.sent("resync_required")
+            elif not await self._replay(session, outbox, last_seq, head):
+                return
         session.delivered_seq = max(session.delivered_seq, head)
         while session.pending:
             ev = session.pending.pop(0)
@@ -229,5 +304,35 @@ class Fanout:
                 session.delivered_seq = ev.seq
                 self.sent_private += 1
                 self.metrics.sent(ev.event)
-                await self._send(sid, ev.event, ev.payload)
+                outbox.send(Message(ev.event, ev.payload))
         session.live = True
+
+    async def _replay(self, session: Session, outbox: Outbox, last_seq: int, head: int) -> bool:
+        """Replay ``last_seq < seq <= head``, paced by the client's draining.
+
+        False if the session went away (or was closed as too slow) meanwhile.
+        """
+        n = 0
+        wait = self.limits.max_age
+        for row in self.journal.read_after_json(session.user_id, last_seq, head):
+            if not session.wants(row.topics):
+                continue
+            if isinstance(outbox.conn, DirectAdapter):
+                await outbox.conn.direct.writable()
+            elif (not outbox.empty or not outbox.conn.writable()) \
+                    and not await outbox.drained(wait) and not outbox.closed:
+                outbox.fail(f"replay not drained in {wait:g} s")
+            if outbox.closed:
+                log.info("sid=%s user=%s replay stopped after %d events",
+                         session.sid, session.user_id, n)
+                return False
+            outbox.send(Message(row.event, payload_json=row.payload))
+            self.sent_private += 1
+            self.metrics.sent(row.event)
+            n += 1
+            if n % REPLAY_YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        log.info("sid=%s user=%s replayed %d events after seq %s",
+                 session.sid, session.user_id, n, last_seq)
+        self.metrics.replayed(n)
+        return True

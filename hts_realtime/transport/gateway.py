@@ -18,7 +18,7 @@ import socketio
 
 from hts_realtime.errors import HtsError, InvalidMessage
 from hts_realtime.transport.core import Admission, RequestCore
-from hts_realtime.transport.engineio_adapter import ReservedEvent
+from hts_realtime.transport.engineio_adapter import ReservedEvent, SendPathSocketIO
 from hts_realtime.transport.sessions import Session
 
 log = logging.getLogger("hts.gateway")
@@ -37,7 +37,7 @@ class Refused(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
 
 
 class Gateway:
-    def __init__(self, sio: socketio.AsyncServer, core: RequestCore) -> None:
+    def __init__(self, sio: SendPathSocketIO, core: RequestCore) -> None:
         self.sio = sio
         self.core = core
         sio.on("connect", self.on_connect)
@@ -59,7 +59,7 @@ class Gateway:
         # The handshake's CONNECT packet is queued right after on_connect returns;
         # wait for it so `connected` and the replay follow it on the wire.
         for _ in range(100):
-            if self.sio.manager.is_connected(session.sid, "/"):
+            if self.sio.is_connected(session.sid):
                 break
             await asyncio.sleep(0)
         await self.core.open(session, admission)

@@ -81,6 +81,8 @@ class ConnectAuthSchema(Schema):
     token = fields.String(validate=validate.Length(max=4096))
     topics = fields.List(fields.String(), validate=validate.Length(max=1000))
     last_seq = StrictInt(validate=validate.Range(min=0), allow_none=True)
+    # one price_batch per tick instead of price_updates (JSON true/false only)
+    batch = fields.Boolean(truthy={True}, falsy={False})
 
 
 class LoginSchema(_Strict):

@@ -2,8 +2,9 @@
 
 This registry is the source of truth for subscriptions in this process:
 the status route, the subscription cap, the price streamer's "does anyone
-listen to this symbol" and private-event routing all read it. Socket.IO
-rooms mirror it for broadcast.
+listen to this symbol", private-event routing and broadcast all read it.
+A subscription becomes a broadcast membership (``enter``) only once the
+session's ``connected`` is out, so no broadcast precedes it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from hts_realtime.domain.events import PrivateEvent
 from hts_realtime.tokens import Identity
 from hts_realtime.topics import Topic, TopicKind
+from hts_realtime.transport.outbox import Outbox
 
 
 class TokenBucket:
@@ -46,6 +48,11 @@ class Session:
     limiter: TokenBucket
     transport: str = "socketio"  # the framing: "socketio", or "websocket" (plain, /api/ws)
     topics: set[Topic] = field(default_factory=set)
+    # the send side (see transport.fanout): its outbox, broadcast rooms and price symbols
+    outbox: Outbox | None = None
+    batch: bool = False  # one price_batch per tick instead of a price_update per symbol
+    rooms: set[str] = field(default_factory=set)
+    prices: list[str] = field(default_factory=list)
     # private-stream delivery state (see transport.fanout)
     live: bool = False  # False while connecting/replaying: private events wait in `pending`
     pending: list[PrivateEvent] = field(default_factory=list)
@@ -70,6 +77,9 @@ class SessionRegistry:
         self._sessions: dict[str, Session] = {}
         self._by_user: dict[str, set[str]] = defaultdict(set)
         self._by_topic: dict[Topic, set[str]] = defaultdict(set)
+        # broadcast memberships: room name -> sessions; sessions that receive prices
+        self._rooms: dict[str, dict[str, Session]] = {}
+        self._price_sessions: dict[str, Session] = {}
 
     def add(self, session: Session) -> None:
         self._sessions[session.sid] = session
@@ -86,6 +96,11 @@ class SessionRegistry:
                 del self._by_user[session.user_id]
         for topic in session.topics:
             self._drop(topic, sid)
+        for room in session.rooms:
+            self._leave_room(room, sid)
+        session.rooms.clear()
+        session.prices.clear()
+        self._price_sessions.pop(sid, None)
         return session
 
     def get(self, sid: str) -> Session | None:
@@ -105,6 +120,40 @@ class SessionRegistry:
         session.topics.discard(topic)
         self._drop(topic, session.sid)
         return True
+
+    def enter(self, session: Session, room: str, symbol: str | None = None) -> None:
+        """Broadcasts to ``room`` reach ``session`` from now on (``symbol``: a price room)."""
+        if self._sessions.get(session.sid) is not session:
+            return
+        self._rooms.setdefault(room, {})[session.sid] = session
+        session.rooms.add(room)
+        if symbol is not None and symbol not in session.prices:
+            session.prices.append(symbol)
+            self._price_sessions[session.sid] = session
+
+    def leave(self, session: Session, room: str, symbol: str | None = None) -> None:
+        self._leave_room(room, session.sid)
+        session.rooms.discard(room)
+        if symbol is not None and symbol in session.prices:
+            session.prices.remove(symbol)
+            if not session.prices:
+                self._price_sessions.pop(session.sid, None)
+
+    def _leave_room(self, room: str, sid: str) -> None:
+        members = self._rooms.get(room)
+        if members is not None:
+            members.pop(sid, None)
+            if not members:
+                del self._rooms[room]
+
+    def members(self, room: str) -> list[Session]:
+        """The sessions a broadcast to ``room`` reaches."""
+        members = self._rooms.get(room)
+        return list(members.values()) if members else []
+
+    def price_sessions(self) -> list[Session]:
+        """Sessions that receive at least one symbol's prices."""
+        return list(self._price_sessions.values())
 
     def _drop(self, topic: Topic, sid: str) -> None:
         sids = self._by_topic.get(topic)

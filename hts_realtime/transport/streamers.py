@@ -19,7 +19,6 @@ from collections import Counter
 
 from hts_realtime.domain.market import MarketSource, Quote
 from hts_realtime.metrics import Metrics
-from hts_realtime.topics import Topic, TopicKind, price_topic
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.payloads import price_update
 from hts_realtime.transport.sessions import SessionRegistry
@@ -78,17 +77,17 @@ class PriceStreamer:
                 if not symbols:
                     log.info("price streamer stopping: no subscribers")
                     return
+                updates = {}
                 for symbol in symbols:
                     q = self.market.quote(symbol)
                     if q is None:
                         continue
                     self.metrics.conflated(self._updates.pop(symbol, 0) - 1)
-                    size = self.registry.topic_size(Topic(TopicKind.PRICE, symbol))
-                    try:
-                        await self.fanout.to_room(
-                            "price_update", price_update(q), price_topic(symbol), size)
-                    except Exception:  # one failed send must not stop the stream
-                        log.exception("topic=price:%s send failed", symbol)
+                    updates[symbol] = price_update(q)
+                try:
+                    self.fanout.prices(updates)
+                except Exception:  # one failed tick must not stop the stream
+                    log.exception("price tick of %d symbols failed", len(updates))
                 self._updates.clear()  # unsubscribed symbols' updates are not "conflated"
                 self.ticks += 1
         finally:
