@@ -151,9 +151,12 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
         self.outbox = Outbox(self, opts.limits, opts.flusher)
         self._high_water = opts.high_water
         self._transport: asyncio.Transport | None = None
+        self._sock: web.WebSocketResponse | None = None
+        self._closing_ws: asyncio.Task[None] | None = None
         self._poll: list[Any] | None = None  # the waiting long-poll GET's packets
         self._poll_wake: asyncio.Future[None] | None = None
         self.close_reason: str | None = None
+        self._ended = False  # the Socket.IO DISCONNECT packet went out
 
     # -- Connection protocol ----------------------------------------------------------
     def write(self, frames: list[Any]) -> None:
@@ -191,8 +194,13 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
 
     # -- library overrides: output ----------------------------------------------------
     async def send(self, pkt: eio_packet.Packet) -> None:
-        if not self.closed:
-            self.outbox.send(EioPacket(pkt))
+        if self.closed:
+            return
+        if pkt.packet_type == eio_packet.MESSAGE:
+            if self._ended:  # after the Socket.IO DISCONNECT: late acks and events go nowhere
+                return
+            self._ended = isinstance(pkt.data, str) and pkt.data[:1] == "1"
+        self.outbox.send(EioPacket(pkt))
 
     async def poll(self) -> list[Any]:
         """A long-poll GET: what the outbox holds, or wait for something."""
@@ -240,10 +248,12 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
                 w.set_result(None)
 
     def _end_transport(self) -> None:
-        t = self._transport
-        if t is None or t.is_closing():
+        """The WebSocket closing handshake (aiohttp's, concurrent with our reader), and
+        the transport cut ``close_grace`` seconds later if the peer does not finish it."""
+        t, sock = self._transport, self._sock
+        if t is None or sock is None or t.is_closing() or self._closing_ws is not None:
             return
-        t.close()  # flushes what is buffered, then FIN
+        self._closing_ws = asyncio.get_running_loop().create_task(_close_ws(sock))
         asyncio.get_running_loop().call_later(self.server.send_options.close_grace, t.abort)
 
     # -- library overrides: the websocket transport -----------------------------------
@@ -274,7 +284,7 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
             await self.close(wait=False, abort=True,
                              reason=self.server.reason.TRANSPORT_CLOSE)
             return
-        self._attach(transport)
+        self._attach(transport, sock)
         while True:
             data = await _ws_read(ws, max_size)
             if data is None:
@@ -290,23 +300,34 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
                 break
             except Exception:
                 log.exception("sid=%s receive failed", self.sid)
+            # one frame at a time: what it started (handler tasks, a kick) runs before
+            # the next buffered frame is read, so a pipelining client cannot hog the loop
+            await asyncio.sleep(0)
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
-        if not transport.is_closing():
-            await sock.close()
+        if self._closing_ws is not None:
+            await self._closing_ws
+        elif not transport.is_closing():
+            await _close_ws(sock)
 
-    def _attach(self, transport: asyncio.Transport) -> None:
+    def _attach(self, transport: asyncio.Transport, sock: web.WebSocketResponse) -> None:
         size = self.server.send_options.socket_send_buffer
         if size:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
+            raw = transport.get_extra_info("socket")
+            if raw is not None:
                 with contextlib.suppress(OSError):
-                    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, size)
+                    raw.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDBUF, size)
         self._transport = transport
+        self._sock = sock
         self.framing = WEBSOCKET
         self.outbox.flush()
 
 
 _background: set[asyncio.Task[None]] = set()
+
+
+async def _close_ws(sock: web.WebSocketResponse) -> None:
+    with contextlib.suppress(Exception):  # the peer may be gone already
+        await sock.close()
 
 
 async def _ws_read(ws: Any, max_size: int) -> str | bytes | None:
