@@ -189,9 +189,15 @@ def build(settings: Settings) -> Components:
     core = RequestCore(settings, auth, registry, authorizer, fanout, streamer, master, market,
                        broker, metrics)
     wire = WireGuard(sio, settings, fanout.to_sid)  # in front of python-socketio/engineio
-    core.strike = wire.strike
     gateway = Gateway(sio, core)  # the Socket.IO framing, at /socket.io/
-    plain_ws = PlainWebSocket(core, fanout, settings)  # the seed's plain WebSocket, at /api/ws
+    # the seed's plain WebSocket, at /api/ws, under the same wire policies
+    plain_ws = PlainWebSocket(core, fanout, settings, wire)
+
+    def strike(sid: str, code: str, event: str) -> bool:
+        framing = plain_ws if plain_ws.owns(sid) else wire
+        return framing.strike(sid, code, event)
+
+    core.strike = strike
     _sample_gauges(metrics, sio, registry, broker, strategies)
     readiness = Readiness()
     readiness.add("database", _database_check(db))

@@ -7,8 +7,15 @@ all the work; this module only reads frames, writes frames, and closes.
 
 Authentication: ``?token=``, ``Authorization: Bearer``, or a first message
 ``{"type":"auth","token","topics"?,"last_seq"?}`` within
-``ws_auth_timeout_seconds``; the query may carry ``topics`` (comma-separated)
-and ``last_seq`` as Socket.IO's handshake ``auth`` does. A
+``connect_timeout_seconds`` (Socket.IO's CONNECT deadline); the query may
+carry ``topics`` (comma-separated) and ``last_seq`` as Socket.IO's handshake
+``auth`` does.
+
+The wire guard's policies apply here as they do to Engine.IO sessions, with
+the same objects: the per-address limits (one count for both framings,
+refused with HTTP 429 before the upgrade), the per-connection budget of
+refused requests (a flooder is closed ``rate_limited``) and the
+process-wide budget of bad-input log lines. A
 refusal sends an ``error`` frame, then closes with ``4000 + HTTP status``
 of the error and the error code as the close reason (``error_close``).
 The server pings every ``ws_heartbeat_seconds`` and drops a peer that
@@ -22,7 +29,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -32,11 +39,14 @@ from hts_realtime.errors import (
     AuthRequired,
     HtsError,
     InvalidMessage,
+    RateLimited,
     SlowConsumer,
 )
 from hts_realtime.settings import Settings
 from hts_realtime.transport.core import Admission, RequestCore
+from hts_realtime.transport.engineio_adapter import WireGuard
 from hts_realtime.transport.fanout import Fanout, encode
+from hts_realtime.transport.guards import TokenBucket, excerpt
 
 log = logging.getLogger("hts.ws")
 
@@ -60,8 +70,13 @@ class WsConnection:
     """
 
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, sid: str,
-                 max_queued_bytes: int, on_slow: Callable[[], None] | None = None) -> None:
+                 max_queued_bytes: int, strikes: TokenBucket,
+                 on_slow: Callable[[], None] | None = None) -> None:
         self.ws = ws
+        self.address = request.remote or ""
+        self.label = f"sid={sid} addr={self.address}"
+        self.strikes = strikes  # refused requests it may still send (the wire guard's policy)
+        self.bad: Counter[str] = Counter()
         # kept from the start: aiohttp drops the request's reference while closing, and a
         # close that cannot flush to a peer that does not read must still end the socket
         self.transport = request.transport
@@ -73,10 +88,20 @@ class WsConnection:
         self._wake = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
+        self._idle = asyncio.Event()  # the queue is empty and nothing is being sent
+        self._idle.set()
         self._closing = False
         self._closed = False
         self._sending = False  # the writer is inside a send (blocked if the peer stopped reading)
         self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def closing_soon(self) -> None:
+        """Take nothing more from now on (a close is on its way)."""
+        self._closing = True
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write())
@@ -94,6 +119,7 @@ class WsConnection:
             self._closing = True
             return
         self._queue.append(text)
+        self._idle.clear()
         self._queued_bytes += len(text)
         if self._queued_bytes > self.max_queued_bytes // 2:
             self._writable.clear()
@@ -119,6 +145,7 @@ class WsConnection:
                     return  # closed under us: the handler's read loop ends too
                 finally:
                     self._sending = False
+            self._idle.set()
 
     async def close(self, error: HtsError | None, code: int | None = None) -> None:
         """Send ``error`` (if any) and close; a peer that does not read is aborted."""
@@ -130,16 +157,20 @@ class WsConnection:
             # The writer waits on a peer that reads slowly or not at all: awaiting its
             # drain here would only wait with it. Queue the goodbye behind what it has
             # not read yet, and cut the connection if it has not taken it in time.
+            self._queue.clear()  # the writer finds nothing more after its current frame
             self._goodbye(transport, error, code)
             return
-        await self.stop()
         close_code, reason = error_close(error) if error is not None else (code or 1000, b"")
+        goodbye = encode({"type": "error", "event": None, **error.to_dict()}) if error else None
         with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                if error is not None and not self.ws.closed:
-                    await self.ws.send_str(encode({"type": "error", "event": None,
-                                                   **error.to_dict()}))
+                if self._writer is not None:  # what is queued goes first, then the goodbye
+                    await self._idle.wait()
+                await self.stop()
+                if goodbye is not None and not self.ws.closed:
+                    await self.ws.send_str(goodbye)
                 await self.ws.close(code=close_code, message=reason)
+        await self.stop()
         if transport is not None and (transport.get_write_buffer_size() or not self.ws.closed):
             transport.abort()  # it did not take the goodbye in time
 
@@ -168,16 +199,53 @@ class WsConnection:
 
 
 class PlainWebSocket:
-    def __init__(self, core: RequestCore, fanout: Fanout, settings: Settings) -> None:
+    def __init__(self, core: RequestCore, fanout: Fanout, settings: Settings,
+                 wire: WireGuard) -> None:
         self.core = core
         self.fanout = fanout
         self.settings = settings
+        self.wire = wire
         self._open: dict[str, WsConnection] = {}
+
+    def owns(self, sid: str) -> bool:
+        return sid in self._open
+
+    def strike(self, sid: str, code: str, event: str) -> bool:
+        """The core refused a request with ``code`` (as ``WireGuard.strike``). False: the
+        connection has spent its budget of refused requests and is being closed."""
+        conn = self._open.get(sid)
+        if conn is None:
+            return True
+        if conn.closing:
+            return False
+        self.wire.bad_log.note(conn.bad, conn.label, code, f"event {excerpt(event)}")
+        if conn.strikes.take():
+            return True
+        self.wire.disconnected["flood"] += 1
+        conn.closing_soon()
+        asyncio.get_running_loop().create_task(
+            conn.close(RateLimited("too many refused requests; disconnecting")))
+        return False
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/api/ws", self.handle)]
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        address = request.remote or ""
+        wait = self.wire.addresses.admit(address)
+        if wait is not None:  # the same per-address budget as Engine.IO sessions
+            self.wire.refused["per_address"] += 1
+            self.wire.bad_log.note(Counter(), f"addr={address}", "per_address_limit",
+                                   f"{self.wire.addresses.open_count(address)} open")
+            error = RateLimited("too many connections from this address; retry later")
+            return web.json_response({"error": error.to_dict()}, status=error.http_status,
+                                     headers={"Retry-After": str(max(1, round(wait)))})
+        try:
+            return await self._handle(request)
+        finally:
+            self.wire.addresses.release(address)
+
+    async def _handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(
             heartbeat=self.settings.ws_heartbeat_seconds,
             max_msg_size=self.settings.max_payload_bytes,
@@ -187,6 +255,8 @@ class PlainWebSocket:
         await ws.prepare(request)
         sid = "ws-" + secrets.token_urlsafe(15)
         conn = WsConnection(ws, request, sid, self.settings.ws_max_queued_bytes,
+                            TokenBucket(self.settings.bad_requests_per_second,
+                                        self.settings.bad_requests_burst),
                             self.core.metrics.slow_consumer)
         try:
             admission = await self._admit(request, ws)
@@ -208,6 +278,7 @@ class PlainWebSocket:
             self.core.disconnect(sid, reason)
             self.fanout.detach(sid)
             self._open.pop(sid, None)
+            self.wire.bad_log.ended(conn.bad, conn.label, reason)
             await conn.stop()
         return ws
 
@@ -225,7 +296,7 @@ class PlainWebSocket:
         if token:
             return self.core.admit(TRANSPORT, auth, token)
         try:
-            async with asyncio.timeout(self.settings.ws_auth_timeout_seconds):
+            async with asyncio.timeout(self.settings.connect_timeout_seconds):
                 msg = await ws.receive()
         except TimeoutError:
             raise AuthRequired("no token: send ?token=, an Authorization header, or "
