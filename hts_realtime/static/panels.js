@@ -203,5 +203,9 @@ export class AccountView {
     e.realized.textContent = signedKrw(a.realized_pnl ?? 0);
     e.realized.className = direction(a.realized_pnl ?? 0);
     e.total.textContent = krw(a.total_value + dValue);
+    // costs, where the server reports them: brokerage fees and the sell-side transaction tax
+    const costs = (a.fees_paid ?? 0) + (a.taxes_paid ?? 0);
+    e.costs.textContent = a.fees_paid === undefined ? "–" : krw(costs);
+    e.costs.title = a.fees_paid === undefined ? "" : `수수료 ${krw(a.fees_paid)} · 세금 ${krw(a.taxes_paid ?? 0)}`;
   }
 }
