@@ -137,9 +137,9 @@ function onState(st, { attempt }) {
 }
 
 function reasonFor(st) {
-  if (!navigator.onLine) return "인터넷 연결이 끊겼습니다. 연결되면 주문할 수 있습니다";
+  if (!navigator.onLine) return "인터넷 연결이 끊겼습니다 · 연결되면 주문 가능";
   if (st === "offline" && stream?.refusal) return "서버가 연결을 거부했습니다";
-  return "서버와 연결이 끊겼습니다. 다시 연결되면 주문할 수 있습니다";
+  return "서버와 연결이 끊겼습니다 · 재연결되면 주문 가능";
 }
 
 // the age of the newest market data, shown while the connection is not live

@@ -100,8 +100,22 @@ export class BlotterView {
 
   clear() {
     this.rows.clear();
-    this.tbody.innerHTML = `<tr class="empty-row"><td colspan="9" class="empty">주문 내역이 없습니다</td></tr>`;
+    this.tbody.replaceChildren();
     this.countEl.textContent = "";
+    this.empty(true);
+  }
+
+  // a message outside the table: a colspan row would add columns the narrow layouts hide
+  empty(on) {
+    const table = this.tbody.closest("table");
+    let p = table.nextElementSibling;
+    if (!p?.matches(".empty")) {
+      p = document.createElement("p");
+      p.className = "empty";
+      p.textContent = "주문 내역이 없습니다";
+      table.after(p);
+    }
+    p.hidden = !on;
   }
 
   setEnabled(on, why) {
@@ -145,7 +159,7 @@ export class BlotterView {
       <td class="c">${isOpen(o.status)
         ? `<button type="button" class="ghost small" data-testid="order-cancel" ${this.enabled ? "" : "disabled"}>취소</button>` : ""}</td>`;
     if (!fresh) flash(row, o.side === "buy" ? "up" : "down");
-    this.tbody.querySelector(".empty-row")?.remove();
+    this.empty(false);
     const open = [...this.rows.values()].filter((r) => isOpen(r.dataset.status)).length;
     this.countEl.textContent = `${this.rows.size}건 · 미체결 ${open}`;
   }
@@ -191,8 +205,8 @@ export class AccountView {
         <td class="r num">${num(mark)}</td>
         <td class="r num ${direction(pnl)}">${signedKrw(pnl)}</td></tr>`;
     });
-    e.positions.innerHTML = rows.join("") ||
-      `<tr><td colspan="5" class="empty">보유 종목 없음</td></tr>`;
+    e.positions.innerHTML = rows.join("");
+    e.positionsEmpty.hidden = rows.length > 0;
     e.id.textContent = a.account_id ?? "";
     e.cash.textContent = krw(a.cash);
     e.available.textContent = krw(a.available_cash ?? a.cash);

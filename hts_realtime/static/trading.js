@@ -19,7 +19,7 @@ const account = new AccountView({
   id: $("account-id"), cash: $("account-cash"), available: $("account-available"),
   market: $("account-market"), unrealized: $("account-unrealized"),
   realized: $("account-realized"), total: $("account-total"), positions: $("positions"),
-  costs: $("account-costs"),
+  costs: $("account-costs"), positionsEmpty: $("positions-empty"),
 }, nameOf);
 
 /** An order from `order_update`, the replay, or an HTTP answer. */
