@@ -169,6 +169,7 @@ def build(settings: Settings) -> Components:
                           max_age=settings.outbox_max_age_seconds)
     flusher = OutboxFlusher()
     flusher.on_slow_consumer = metrics.slow_consumer
+    flusher.on_conflated = metrics.conflated_in_outbox
     sio = SendPathSocketIO(
         SendOptions(limits=limits, high_water=settings.send_high_water_bytes,
                     socket_send_buffer=settings.socket_send_buffer_bytes, flusher=flusher),

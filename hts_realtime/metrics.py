@@ -85,7 +85,9 @@ class Metrics:
             ["event"], registry=r)
         self.price_updates_conflated = Counter(
             "hts_price_updates_conflated",
-            "Price updates replaced by a newer one before they were sent", registry=r)
+            "Price updates replaced by a newer one before they were sent: between two ticks "
+            "of the streamer (stage=tick) or in a lagging client's outbox (stage=outbox)",
+            ["stage"], registry=r)
         self.slow_consumer_disconnects = Counter(
             "hts_slow_consumer_disconnects",
             "Connections closed with slow_consumer (their outbox passed its bound)", registry=r)
@@ -130,9 +132,12 @@ class Metrics:
         if recipients > 0:
             self.messages_sent.labels(event).inc(recipients)
 
-    def conflated(self, n: int = 1) -> None:
+    def conflated(self, n: int = 1, stage: str = "tick") -> None:
         if n > 0:
-            self.price_updates_conflated.inc(n)
+            self.price_updates_conflated.labels(stage).inc(n)
+
+    def conflated_in_outbox(self) -> None:
+        self.price_updates_conflated.labels("outbox").inc()
 
     def slow_consumer(self) -> None:
         self.slow_consumer_disconnects.inc()

@@ -215,7 +215,10 @@ def price(symbol: str, p: int) -> Message:
 
 async def test_prices_are_conflated_per_symbol_while_the_client_is_behind() -> None:
     conn = FakeConnection()
-    ob = Outbox(conn, OutboxLimits(), OutboxFlusher())
+    flusher = OutboxFlusher()
+    replaced: list[None] = []
+    flusher.on_conflated = lambda: replaced.append(None)  # the metrics counter's hook
+    ob = Outbox(conn, OutboxLimits(), flusher)
     conn.open = False
     for p in (100, 101, 102):
         ob.offer(price("005930", p), ("price_update", "price:005930"))
@@ -231,6 +234,7 @@ async def test_prices_are_conflated_per_symbol_while_the_client_is_behind() -> N
         ("price_update", {"type": "price_update", "symbol": "000660", "data": {"price": 1102}}),
         ("order_update", {"seq": 1}),
     ]
+    assert len(replaced) == 5  # 101, 1101, 102, 1102 and 103 each replaced a waiting quote
 
 
 async def test_ordered_messages_are_never_dropped_or_reordered() -> None:

@@ -90,7 +90,7 @@ async def test_metrics_move_with_traffic(make_server: Callable[..., Server],
     assert moved(before, mid, "hts_private_delivery_lag_seconds_count") == len(
         c.events["order_update"])
     # the market trades every 0.1 s and prices go out once a second: the rest is conflated
-    assert moved(before, mid, "hts_price_updates_conflated_total") > 0
+    assert moved(before, mid, "hts_price_updates_conflated_total", stage="tick") > 0
     assert value(mid, "hts_event_loop_lag_seconds_count") > 0
     assert value(mid, "hts_open_orders") == 0
 

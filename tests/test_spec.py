@@ -173,16 +173,19 @@ async def test_events_match_the_document(docs: tuple[JSON, JSON], server: Server
     status, _, _ = server.http("POST", "/api/orders", {
         "symbol": "005930", "side": "buy", "order_type": "market", "quantity": 1}, token=token)
     await c.wait_for("order_update", 2)
-    # a resume from the future: resync_required
-    late = await clients().connect(server.url, auth={"token": token, "last_seq": 10**9})
+    # a resume from the future: resync_required; and a batching connection
+    late = await clients().connect(server.url, auth={"token": token, "last_seq": 10**9,
+                                                     "batch": True, "topics": ["price:005930"]})
     await late.wait_for("resync_required")
+    await late.wait_for("price_batch")
     messages = asyncapi["components"]["messages"]
     seen = [*c.order, *late.order]
     for event, payload in seen:
         assert event in messages, f"the server sent {event!r}, which the AsyncAPI lacks"
         check(asyncapi, messages[event]["payload"], payload, f"event {event}")
     assert {"connected", "pong", "price", "account", "subscribed", "unsubscribed", "error",
-            "price_update", "order_update", "strategy_status", "resync_required"} <= \
+            "price_update", "price_batch", "order_update", "strategy_status",
+            "resync_required"} <= \
         {e for e, _ in seen}
 
     # the plain WebSocket carries the same payloads

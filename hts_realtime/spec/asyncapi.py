@@ -39,6 +39,7 @@ SERVER_EVENTS: dict[str, str] = {
     "price": "reply to get_price",
     "account": "reply to get_account",
     "price_update": "to subscribers of price:{symbol}",
+    "price_batch": "each tick, to a connection that asked for batch (handshake auth.batch)",
     "order_update": "private stream: the owner's order changes (order:*, order:{id})",
     "strategy_signal": "private stream: a strategy's signal (strategy:{id})",
     "strategy_status": "private stream: a strategy's state and P&L (strategy:{id})",

@@ -101,6 +101,10 @@ SHAPES: dict[str, JSON] = {
     "price_update": event("price_update", {"symbol": STR, "data": obj({
         "price": KRW, "change": KRW, "change_percent": {"type": "number"}, "volume": INT,
         "timestamp": TIME})}, desc="at most once per HTS_PRICE_INTERVAL_SECONDS per symbol"),
+    "price_batch": event("price_batch", {"updates": {"type": "array",
+                                                     "items": ref("price_update")}},
+                         desc="instead of price_update, for a connection whose handshake asked "
+                              "for batch: every subscribed symbol's update of one tick"),
     "order_update": event("order_update", {"seq": SEQ, "data": ref("Order")},
                           desc="private stream (topics order:* and order:{id})"),
     "strategy_signal": event("strategy_signal", {"seq": SEQ, "strategy_id": STR,

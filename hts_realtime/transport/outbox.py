@@ -186,6 +186,8 @@ class Outbox:
             if entry is not None:  # latest wins, in the place of the first
                 self._bytes += msg.nbytes - entry.msg.nbytes
                 entry.msg = msg
+                if self._flusher.on_conflated is not None:
+                    self._flusher.on_conflated()
                 return
         self._append(msg, key)
 
@@ -316,6 +318,7 @@ class OutboxFlusher:
         self._behind: set[Outbox] = set()
         self.slow_consumers = 0  # connections closed as slow_consumer (status report)
         self.on_slow_consumer: Callable[[], None] | None = None  # e.g. a metrics counter
+        self.on_conflated: Callable[[], None] | None = None  # a waiting message was replaced
 
     def watch(self, outbox: Outbox) -> None:
         self._behind.add(outbox)
