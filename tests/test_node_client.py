@@ -510,3 +510,12 @@ def test_sdk_type_declarations_compile() -> None:
     proc = subprocess.run([str(tsc), "-p", str(ROOT / "clients" / "js")], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one_per_symbol", "batched"])
+def test_sdk_prices_arrive_as_price_updates_batched_or_not(server: Server, batch: bool) -> None:
+    out = run_node("sdk_prices.mjs", {"url": server.url, "token": server.login(),
+                                      "symbols": SYMBOLS, "batch": batch})
+    assert {u["symbol"] for u in out["updates"]} == set(SYMBOLS)
+    assert all(u["type"] == "price_update" and u["price"] > 0 for u in out["updates"])
+    assert set(out["wire"]) == {"price_batch" if batch else "price_update"}, out["wire"]

@@ -169,6 +169,8 @@ export interface StreamOptions {
   /** Extra socket.io-client options (transports, reconnectionDelay, ...). */
   socket?: Record<string, unknown>;
   watchNetwork?: boolean;
+  /** Ask the server for one price_batch per tick (auth.batch); handlers still get price_update. */
+  batchPrices?: boolean;
   maxRefusals?: number;
 }
 

@@ -89,6 +89,7 @@ export function openStream(opts) {
     token: () => state.session?.token,
     store: new MemoryStore(), // the page loads its state over HTTP at start: take the stream from the head
     socket: { reconnectionDelay: 500, reconnectionDelayMax: 3000, timeout: 6000 },
+    batchPrices: true, // one message per tick for the whole watchlist
     ...opts,
   });
   return stream;

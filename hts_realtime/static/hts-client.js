@@ -176,6 +176,7 @@ const DEFAULT_SOCKET = {
  * refused over a topic: fix the topics, the stream retries), `io` (socket.io-client's
  * `io`; the browser global by default), `socket` (extra socket.io-client options),
  * `watchNetwork` (browser online/offline events; default true where they exist),
+ * `batchPrices` (ask for one price_batch per tick; handlers still get price_updates),
  * `maxRefusals` (consecutive refused handshakes before giving up; 3).
  *
  * States: idle → connecting → connected ⇄ reconnecting; offline (refused for good,
@@ -189,6 +190,7 @@ export class Stream {
     this.store = opts.store ?? new MemoryStore();
     this.onResync = opts.onResync ?? null;
     this.onRefused = opts.onRefused ?? null;
+    this.batchPrices = opts.batchPrices ?? false;
     this.maxRefusals = opts.maxRefusals ?? 3;
     this.state = "idle";
     this.session = null; // the latest `connected` payload
@@ -253,6 +255,11 @@ export class Stream {
       this._emit("error", msg);
     });
     for (const ev of SERVER_EVENTS) this._forward(ev);
+    // with batchPrices the server sends one price_batch per tick: handed on as price_updates
+    s.on("price_batch", (msg) => {
+      this._touch();
+      for (const u of msg?.updates ?? []) this._emit("price_update", u);
+    });
     for (const ev of this._handlers.keys()) if (!STREAM_EVENTS.has(ev)) this._forward(ev);
     if (this._watchNetwork) this._listenNetwork();
     this._setState("connecting");
@@ -294,6 +301,7 @@ export class Stream {
 
   async _auth(cb) {
     const auth = { topics: [...this.topics] };
+    if (this.batchPrices) auth.batch = true;
     try {
       auth.token = typeof this.token === "function" ? await this.token() : this.token;
     } catch (err) {
