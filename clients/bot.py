@@ -100,6 +100,8 @@ class Bot:
             say(f"*** disconnected, reconnecting... ({detail})")
         elif state == "refused":
             say(f"*** reconnect refused: {detail}")
+        elif state == "closed" and detail:
+            say(f"*** the server closed the connection for good: {detail}")
 
     def on_connected(self, ev: Event) -> None:
         self.hellos += 1

@@ -122,6 +122,24 @@ async def test_async_iterator_and_requests(server: Server) -> None:
     await api.close()
 
 
+async def test_a_revoked_token_ends_the_stream_instead_of_redialling(server: Server) -> None:
+    api = HttpClient(server.url)
+    server.add_user("sdk_revoked")
+    await api.login("sdk_revoked", "password1")
+    stream = Stream(server.url, token=api.token or "", topics=["order:*"],
+                    reconnection_delay=0.1, reconnection_delay_max=0.2)
+    states: list[tuple[str, str]] = []
+    stream.on_state(lambda state, detail: states.append((state, detail)))
+    await stream.connect()
+    await api.logout()  # revokes the token the stream holds
+    await until(lambda: stream.state == "closed")
+    assert stream.error is not None and stream.error.code == "auth_revoked"
+    assert states[-1][0] == "closed" and "auth_revoked" in states[-1][1]
+    assert ("connected", "reconnected") not in states
+    await stream.close()
+    await api.close()
+
+
 async def test_refused_handshake_raises_the_code(server: Server) -> None:
     stream = Stream(server.url, token="not-a-token")
     with pytest.raises(HtsError) as refused:

@@ -44,6 +44,8 @@ from hts_client.store import MemoryStore, SeqStore
 log = logging.getLogger("hts_client")
 
 PRIVATE_EVENTS = frozenset({"order_update", "strategy_signal", "strategy_status"})
+# refusals that another attempt with the same token cannot fix
+AUTH_CODES = frozenset({"auth_required", "auth_failed", "token_expired", "auth_revoked"})
 DEFAULT_TIMEOUT = 10.0
 
 TokenSource = str | Callable[[], str | Awaitable[str]]
@@ -71,7 +73,9 @@ StateHandler = Callable[[str, str], Any]
 class Stream:
     """States (``on_state``): ``connecting``, ``connected`` (detail ``first`` or
     ``reconnected``), ``reconnecting`` (detail: why), ``refused`` (detail: the
-    error, e.g. ``token_expired: ...``), ``paused``, ``closed``."""
+    error, e.g. ``token_expired: ...``), ``paused``, ``closed`` (detail: empty
+    after ``close()``, or the refusal that ended the stream: an auth code no
+    retry can fix, such as ``auth_revoked`` after a logout; also in ``error``)."""
 
     def __init__(
         self,
@@ -95,6 +99,7 @@ class Stream:
         self.head = 0  # the server's stream head at the latest `connected`
         self.replayed: list[int] = []  # seqs replayed since the latest connect
         self.duplicates = 0  # private events dropped because their seq was already handled
+        self.error: HtsError | None = None  # why the stream gave up (state "closed")
         self._token = token
         self._on_resync = on_resync
         self._refresh_token = refresh_token
@@ -297,7 +302,11 @@ class Stream:
 
     # -- from python-socketio (no awaits before queueing: keeps arrival order) -----------
     async def _on_any(self, event: str, *args: Any) -> None:
-        self._inbox.put_nowait((event, args[0] if args else None))
+        payload = args[0] if args else None
+        if event == "error" and isinstance(payload, dict) and payload.get("event") is None \
+                and payload.get("code") in AUTH_CODES:  # the server is closing us: why
+            self._refusal = payload
+        self._inbox.put_nowait((event, payload))
 
     async def _on_connect(self) -> None:
         self._inbox.put_nowait(("__connect__", None))
@@ -307,10 +316,13 @@ class Stream:
         self._refusal = data if isinstance(data, dict) else None
         if self._refusal is None:
             return
-        if self._refusal.get("code") == "token_expired":
+        code = self._refusal.get("code")
+        if code == "token_expired":
             self._stale_token = True
         if self._connections:
             self._inbox.put_nowait(("__refused__", self._refusal))
+            if self._final(code):
+                self._start(self._give_up(HtsError.from_body({"error": self._refusal})))
 
     async def _on_disconnect(self, reason: Any = "") -> None:
         self._hello.clear()
@@ -318,6 +330,10 @@ class Stream:
             return
         if self._paused:
             self._dropped.set()
+            return
+        if reason == self.sio.reason.SERVER_DISCONNECT and self._refusal is not None \
+                and self._final(self._refusal.get("code")):  # closed for good (e.g. logout)
+            self._start(self._give_up(HtsError.from_body({"error": self._refusal})))
             return
         self._inbox.put_nowait(("__disconnect__", str(reason)))
         if reason == self.sio.reason.SERVER_DISCONNECT:  # python-socketio will not retry
@@ -332,8 +348,32 @@ class Stream:
             try:
                 await self._dial()
             except HtsError as exc:
+                if self._final(exc.code):
+                    await self._give_up(exc)
+                    return
                 log.info("reconnect failed: %s", exc)
                 delay = min(delay * 2, high)
+
+    def _final(self, code: Any) -> bool:
+        """A refusal no retry can fix (an expired token is, with ``refresh_token``)."""
+        if code == "token_expired" and self._refresh_token is not None:
+            return False
+        return code in AUTH_CODES
+
+    async def _give_up(self, error: HtsError) -> None:
+        """Stop reconnecting: state ``closed`` with the refusal, ``error`` set."""
+        if self._closing:
+            return
+        self.error = error
+        self._closing = True
+        with contextlib.suppress(Exception):
+            await self.sio.shutdown()  # also ends python-socketio's reconnection loop
+        self._inbox.put_nowait(("__gave_up__", str(error)))
+
+    def _start(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- the ordered dispatcher ----------------------------------------------------------
     async def _dispatch(self) -> None:
@@ -359,6 +399,11 @@ class Stream:
         if name == "__disconnect__":
             await self._notify_state("reconnecting", payload)
             return
+        if name == "__gave_up__":
+            await self._notify_state("closed", payload)
+            for _, queue in self._listeners:
+                queue.put_nowait(None)
+            return
         data = payload if isinstance(payload, dict) else {"value": payload}
         if name == "connected":
             await self._connected(data)
@@ -371,6 +416,7 @@ class Stream:
 
     async def _connected(self, data: dict[str, Any]) -> None:
         self._connections += 1
+        self._refusal = None
         head = int(data.get("last_seq") or 0)
         self.head = head
         self.replayed = []
@@ -418,9 +464,7 @@ class Stream:
         for handler in self._state_handlers:
             result = handler(state, detail)
             if inspect.isawaitable(result):
-                task = asyncio.ensure_future(result)
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._start(result)
 
     async def _notify_state(self, state: str, detail: str) -> None:
         self.state = state
