@@ -101,17 +101,24 @@ async def test_resync_refetches_then_carries_on(make_server: Callable[..., Serve
     await api.close()
 
 
-async def test_async_iterator_and_requests(server: Server) -> None:
+@pytest.mark.parametrize("batch", [False, True])
+async def test_async_iterator_and_requests(server: Server, batch: bool) -> None:
     api = HttpClient(server.url)
     await api.login("testuser", "testpass")
-    async with Stream(server.url, token=api.token or "") as stream:
-        assert await stream.subscribe("price:005930") == ["price:005930"]
-        assert stream.topics == ["price:005930"]
-        prices = []
-        async for ev in stream.events("price_update"):
+    async with Stream(server.url, token=api.token or "", batch=batch) as stream:
+        batches: list[Event] = []
+        stream.on("price_batch", batches.append)
+        assert await stream.subscribe("price:005930", "price:000660") == [
+            "price:005930", "price:000660"]
+        assert stream.topics == ["price:005930", "price:000660"]
+        prices, symbols = [], set()
+        async for ev in stream.events("price_update"):  # a price_batch arrives unpacked
             prices.append(ev.data["data"]["price"])
-            if len(prices) == 2:
+            symbols.add(ev.data["symbol"])
+            if len(prices) == 4:
                 break
+        assert symbols == {"005930", "000660"}
+        assert bool(batches) == batch
         assert all(isinstance(p, int) for p in prices)
         ack = await stream.call("get_price", {"symbol": "005930"})
         assert ack["symbol"] == "005930" and ack["name"] == "삼성전자"

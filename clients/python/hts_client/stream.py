@@ -90,8 +90,11 @@ class Stream:
         reconnection_delay: float = 0.5,
         reconnection_delay_max: float = 2.0,
         timeout: float = DEFAULT_TIMEOUT,
+        batch: bool = False,
     ) -> None:
         self.url = url
+        # batch: the server sends one price_batch per tick; handlers still get price_updates
+        self.batch = batch
         self.topics: list[str] = list(dict.fromkeys(topics))
         self.store: SeqStore = store if store is not None else MemoryStore()
         self.timeout = timeout
@@ -210,6 +213,8 @@ class Stream:
         auth: dict[str, Any] = {"token": token}
         if self.topics:
             auth["topics"] = list(self.topics)
+        if self.batch:
+            auth["batch"] = True
         last_seq = self.store.get()
         if last_seq is not None:
             auth["last_seq"] = last_seq
@@ -411,6 +416,10 @@ class Stream:
             await self._resync(data)
         elif name in PRIVATE_EVENTS:
             await self._private(name, data)
+        elif name == "price_batch":  # one tick's updates, handed out one by one
+            for update in data.get("updates") or ():
+                await self._emit(Event("price_update", update))
+            await self._emit(Event("price_batch", data))  # for whoever wants the whole tick
         else:
             await self._emit(Event(name, data))
 
