@@ -32,6 +32,7 @@ import contextlib
 import logging
 import socket as _socket
 import time
+import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -157,6 +158,7 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
         self._poll_wake: asyncio.Future[None] | None = None
         self.close_reason: str | None = None
         self._ended = False  # the Socket.IO DISCONNECT packet went out
+        self._ping_timer: asyncio.TimerHandle | None = None
 
     # -- Connection protocol ----------------------------------------------------------
     def write(self, frames: list[Any]) -> None:
@@ -221,7 +223,10 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
     def schedule_ping(self) -> None:
         if self.last_ping:
             self.last_ping = None
-            asyncio.get_running_loop().call_later(self.server.ping_interval, self._ping_due)
+            # kept, so close() can cancel it: a pending timer holds this socket (and its
+            # outbox) for ping_interval after the session ended (connect/disconnect churn)
+            self._ping_timer = asyncio.get_running_loop().call_later(
+                self.server.ping_interval, self._ping_due)
 
     def _ping_due(self) -> None:
         if not self.closing and not self.closed:
@@ -233,6 +238,8 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
         if self.closed or self.closing:
             return
         self.closing = True
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
         if not abort:  # ahead of the disconnect handlers, which forget the session
             self.outbox.send(EioPacket(eio_packet.Packet(eio_packet.CLOSE)))
         await self.server._trigger_event(
@@ -490,6 +497,9 @@ class WireGuard:
         self.disconnected: Counter[str] = Counter()  # why the guard closed a connection
         self.refused: Counter[str] = Counter()  # HTTP requests refused before Engine.IO
         self._tasks: set[asyncio.Task[None]] = set()
+        # every Engine.IO socket object still in memory, open or closed: a closed one
+        # must not linger (see EngineIOConnection.close and the ping timer)
+        self._in_memory: weakref.WeakSet[Any] = weakref.WeakSet()
         self._install()
 
     # -- installation: the library internals we hook ------------------------------------
@@ -620,6 +630,9 @@ class WireGuard:
                         TokenBucket(self.settings.bad_requests_per_second,
                                     self.settings.bad_requests_burst))
         self.conns[eio_sid] = conn
+        socket = self.sio.eio.sockets.get(eio_sid)
+        if socket is not None:
+            self._in_memory.add(socket)
         conn.deadline = asyncio.get_running_loop().call_later(
             self.settings.connect_timeout_seconds, self._expire, conn)
         return await self._eio_connect(eio_sid, environ)
@@ -743,6 +756,8 @@ class WireGuard:
             },
             "wire": {
                 "engineio_sessions": len(self.conns),
+                "sockets_in_memory": len(self._in_memory),  # closed ones included
+                "tasks": len(asyncio.all_tasks()),  # every asyncio task in the process
                 **self.addresses.status(),
                 "refused": dict(self.refused),
                 "disconnected": dict(self.disconnected),
