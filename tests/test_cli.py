@@ -112,3 +112,52 @@ def test_demo_flag_is_explained_in_help(tmp_path: Path) -> None:
     help_text = " ".join(r.stdout.split())
     assert "--demo" in help_text and "testuser/testpass" in help_text
     assert "Not for production" in help_text
+
+
+def test_user_passwd_disable_enable_logout(tmp_path: Path) -> None:
+    from hts_realtime.domain.users import UserStore
+    from hts_realtime.storage.db import Database
+
+    env = _env(tmp_path, HTS_JWT_SECRET=SECRET)
+    assert run(["user", "add", "fay", "--password", "first-pw"], env).returncode == 0
+
+    def fay() -> tuple[bool, int, bool, bool]:
+        db = Database(env["HTS_DATABASE"])
+        try:
+            users = UserStore(db)
+            user = users.by_username("fay")
+            assert user is not None
+            return (user.disabled, user.tokens_valid_after,
+                    users.authenticate("fay", "first-pw") is not None,
+                    users.authenticate("fay", "second-pw") is not None)
+        finally:
+            db.close()
+
+    assert fay() == (False, 0, True, False)
+    r = run(["user", "passwd", "fay"], env, stdin="second-pw\n")
+    assert r.returncode == 0 and "revoked" in r.stdout, r.stderr
+    assert "second-pw" not in r.stdout + r.stderr
+    disabled, valid_after, old_ok, new_ok = fay()
+    assert (disabled, old_ok, new_ok) == (False, False, True) and valid_after > 0
+    r = run(["user", "passwd", "fay", "--password", "abc"], env)
+    assert r.returncode == 1 and "at least 4" in r.stderr
+    r = run(["user", "disable", "fay"], env)
+    assert r.returncode == 0 and "disabled fay" in r.stdout
+    assert fay()[0] is True
+    r = run(["token", "fay"], env)
+    assert r.returncode == 1 and "disabled" in r.stderr and not r.stdout
+    r = run(["user", "enable", "fay"], env)
+    assert r.returncode == 0 and "enabled fay" in r.stdout
+    assert fay()[0] is False
+    r = run(["token", "fay"], env)
+    assert r.returncode == 0
+    claims = jwt.decode(r.stdout.strip(), SECRET, algorithms=["HS256"], audience=AUDIENCE)
+    assert claims["iat"] >= fay()[1], "a new token must count after the revocations"
+    before = fay()[1]
+    r = run(["user", "logout", "fay"], env)
+    assert r.returncode == 0 and "revoked every token of fay" in r.stdout
+    assert fay()[1] >= before
+    for cmd in ("passwd", "disable", "enable", "logout"):
+        args = ["user", cmd, "nobody"] + (["--password", "whatever"] if cmd == "passwd" else [])
+        r = run(args, env)
+        assert r.returncode == 1 and "no user 'nobody'" in r.stderr, (cmd, r.stderr)

@@ -6,7 +6,8 @@ database (``hts-realtime user disable``). Either way they land in the
 revocation store's change feed; this loop reads the feed every ``interval``
 seconds (one indexed query), or at once when ``poke``d by this process, and
 hands the affected user ids to ``on_change``, which re-checks those users'
-open sessions. Old revocations are purged every ``PURGE_EVERY_SECONDS``.
+open sessions and answers how many it closed. Old revocations are purged
+every ``PURGE_EVERY_SECONDS``.
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ PURGE_EVERY_SECONDS = 600.0
 
 class AccessWatcher:
     def __init__(self, revocations: RevocationStore,
-                 on_change: Callable[[set[str]], Awaitable[None]], interval: float) -> None:
+                 on_change: Callable[[set[str]], Awaitable[int]], interval: float) -> None:
         self.revocations = revocations
         self.on_change = on_change
         self.interval = interval
         self._poked = asyncio.Event()
         self.cursor: int | None = None
+        self._closed = 0  # connections closed for lost access (status route)
+
+    def closed(self) -> int:
+        return self._closed
 
     def poke(self) -> None:
         """Look for changes now (this process just made one)."""
@@ -62,5 +67,5 @@ class AccessWatcher:
             cursor, users = self.revocations.changes_after(self.cursor)
             if not users:
                 return
-            await self.on_change(users)
+            self._closed += await self.on_change(users)
             self.cursor = cursor  # only once handled: a failure retries these users

@@ -44,6 +44,7 @@ class LoginService:
         self.users = users
         self.by_username = by_username
         self.by_address = by_address
+        self.concurrency = concurrency
         self.capacity = concurrency + queue
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="scrypt")
         self.in_flight = 0
@@ -106,6 +107,20 @@ class LoginService:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:
             self.in_flight -= 1
+
+    def limits(self) -> dict[str, float]:
+        """The limits in force, by their setting names (for the status route)."""
+        window = self.by_username.burst / self.by_username.rate
+        return {"login_failures_per_username": self.by_username.burst,
+                "login_failures_per_address": self.by_address.burst,
+                "login_failure_window_seconds": window,
+                "login_concurrency": self.concurrency,
+                "login_queue": self.capacity - self.concurrency}
+
+    def counters(self) -> dict[str, int]:
+        return {"logins_in_flight": self.in_flight,
+                "logins_refused_throttled": self.refused_throttled,
+                "logins_refused_busy": self.refused_busy}
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -177,17 +177,20 @@ class RequestCore:
         if session is not None:
             log.info("sid=%s user=%s disconnected (%s)", sid, session.user_id, reason)
 
-    async def recheck_users(self, user_ids: set[str]) -> None:
+    async def recheck_users(self, user_ids: set[str]) -> int:
         """Close the connections of these users whose token no longer counts
         (logged out, password changed, user disabled or deleted): the client
         gets the refusal's code (``auth_revoked``, or ``auth_failed`` for a user
-        that no longer exists) and the connection ends."""
+        that no longer exists) and the connection ends. Answers how many closed."""
+        closed = 0
         for user_id in user_ids:
             for session in self.registry.sessions_of(user_id):
                 refusal = self.auth.refusal(session.identity)
                 if refusal is not None and self.registry.get(session.sid) is session:
                     log.info("sid=%s user=%s closed: %s", session.sid, user_id, refusal.code)
                     await self.fanout.close(session.sid, refusal)
+                    closed += 1
+        return closed
 
     # -- requests -------------------------------------------------------------------------
     async def dispatch(

@@ -139,6 +139,7 @@ class HttpApi:
         self.auth = auth
         self.logins = logins
         self.writes = writes
+        self.writes_refused = 0
         self.watcher = watcher
         self.broker = broker
         self.master = master
@@ -187,6 +188,7 @@ class HttpApi:
         identity = self.identify(request)
         wait = self.writes.take(identity.user_id)
         if wait > 0:
+            self.writes_refused += 1
             raise RateLimited("too many order and strategy requests; slow down", wait)
         return identity
 
@@ -255,6 +257,11 @@ class HttpApi:
                         "price_ticks": self.streamer.ticks}
         if self.wire_status is not None:
             body.update(self.wire_status())  # "limits" and "wire": transport.engineio_adapter
+        body.setdefault("limits", {}).update(self.logins.limits())
+        body["limits"].update({"write_rate_per_second": self.writes.rate,
+                               "write_rate_burst": self.writes.burst})
+        body["auth"] = {**self.logins.counters(), "writes_refused": self.writes_refused,
+                        "connections_closed_revoked": self.watcher.closed()}
         return json_response(body)
 
     async def healthz(self, request: web.Request) -> web.Response:

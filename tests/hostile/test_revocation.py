@@ -141,6 +141,8 @@ async def test_a_deleted_user_is_refused_and_its_sockets_closed(srv: Server) -> 
     db_write(srv, "DELETE FROM users WHERE username = ?", "gone")  # an operator, by hand
     await closed_with(sock, "auth_failed")
     await _refused(srv, token, "auth_failed")
+    _, report, _ = srv.http("GET", "/api/ws/status", token=srv.login("admin", "adminpass"))
+    assert report["auth"]["connections_closed_revoked"] == 1
 
 
 async def test_plain_websocket_connections_are_closed_too(srv: Server) -> None:

@@ -49,6 +49,10 @@ def test_journal_writes_are_rate_limited_per_user(make_server: Callable[..., Ser
     assert status == 200 and len(orders) == 3  # reads are not limited
     status, body, _ = srv.http("POST", "/api/orders", order, token=other)
     assert status == 201, body  # another user has its own budget
+    _, report, _ = srv.http("GET", "/api/ws/status", token=srv.login("admin", "adminpass"))
+    assert report["limits"]["write_rate_burst"] == 6
+    assert report["limits"]["login_failures_per_username"] == 5
+    assert report["auth"]["writes_refused"] == len(writes)
 
 
 def test_the_default_budget_lets_a_bot_place_a_basket_at_once(server: Server) -> None:
