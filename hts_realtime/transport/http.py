@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import json
 import logging
 import time
@@ -371,5 +372,13 @@ class HttpApi:
 
 
 def _address(request: web.Request) -> str:
-    """The client's address, the key for per-address login throttling."""
-    return request.remote or "unknown"
+    """The key for per-address login throttling: the TCP peer's IPv4 address, or
+    its IPv6 /64 (one subscriber's prefix: a host picks any address inside it)."""
+    remote = request.remote or "unknown"
+    try:
+        ip = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)

@@ -85,3 +85,18 @@ async def test_a_login_flood_is_refused_past_the_queue_and_the_server_keeps_answ
     assert refused > 0, f"all {flood} concurrent logins were hashed: {answers}"
     assert hashed >= 4  # the pool and its queue were used
     assert _login(srv, "testuser", "testpass")[:2] == (200, "ok")
+
+
+def test_an_ipv6_client_is_one_address_per_64() -> None:
+    # a host on a /64 can pick any of 2**64 addresses: throttling keys on the prefix
+    from types import SimpleNamespace
+
+    from hts_realtime.transport.http import _address
+
+    def key(remote: str | None) -> str:
+        return _address(SimpleNamespace(remote=remote))  # type: ignore[arg-type]
+
+    assert key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
+    assert key("2001:db8:1:3::1") != key("2001:db8:1:2::1")
+    assert key("::ffff:192.0.2.7") == key("192.0.2.7") == "192.0.2.7"
+    assert key(None) == "unknown"
