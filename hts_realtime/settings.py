@@ -90,7 +90,6 @@ class Settings:
     socket_send_buffer_bytes: int = 0  # SO_SNDBUF per websocket (0: the kernel's default)
     # the plain WebSocket at /api/ws
     ws_heartbeat_seconds: float = 25.0  # ping period; no pong within half of it closes
-    ws_max_queued_bytes: int = 4 * 1024 * 1024  # unsent frames per connection: slow_consumer
     # limits against hostile clients (see transport.engineio_adapter and transport.guards)
     connect_timeout_seconds: float = 5.0  # Engine.IO open -> Socket.IO CONNECT accepted
     request_read_timeout_seconds: float = 10.0  # a long-polling POST body must arrive by then
@@ -129,7 +128,7 @@ class Settings:
         if not 0 < self.port < 65536:
             raise SettingsError(f"port {self.port} is out of range")
         for name in ("market_tick_seconds", "price_interval_seconds", "rate_limit_per_second",
-                     "ws_heartbeat_seconds", "ws_max_queued_bytes",
+                     "ws_heartbeat_seconds",
                      "connect_timeout_seconds", "request_read_timeout_seconds",
                      "bad_requests_per_second", "bad_input_log_per_second",
                      "revocation_poll_seconds", "login_failure_window_seconds",

@@ -9,9 +9,10 @@ messages its own way. Two framings exist:
 * **Socket.IO** connections: the Engine.IO socket in
   ``engineio_adapter`` is the ``Connection`` (WebSocket frames built once
   per broadcast, or long-polling packets); ``engine.outbox_of(sid)`` finds it.
-* **Plain WebSocket** (``/api/ws``): a ``DirectConnection`` is *attached*
-  here and wrapped as a ``Connection`` whose framing is the payload's JSON
-  text, encoded once per message however many connections receive it.
+* **Plain WebSocket** (``/api/ws``): ``websocket.WsConnection`` is the
+  ``Connection``, *attached* here; its framing is the payload's JSON text
+  (``PLAIN_TEXT``), rendered once per message however many connections
+  receive it. Same outbox, same bounds, same conflation and pacing.
 
 What leaves here:
 
@@ -47,10 +48,10 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol
 
 from hts_realtime.domain.events import Journal, PrivateEvent
-from hts_realtime.errors import HtsError, SlowConsumer
+from hts_realtime.errors import HtsError
 from hts_realtime.metrics import Metrics
 from hts_realtime.topics import price_symbol
-from hts_realtime.transport.outbox import Message, Outbox, OutboxFlusher, OutboxLimits
+from hts_realtime.transport.outbox import Connection, Message, Outbox, OutboxFlusher, OutboxLimits
 from hts_realtime.transport.sessions import Session, SessionRegistry
 
 log = logging.getLogger("hts.fanout")
@@ -67,17 +68,11 @@ class Engine(Protocol):
     async def disconnect(self, sid: str) -> None: ...
 
 
-class DirectConnection(Protocol):
-    """A connection this server frames itself (the plain WebSocket)."""
+class DirectConnection(Connection, Protocol):
+    """A connection this server frames itself (the plain WebSocket): an outbox
+    ``Connection`` that can also be closed with an error the client sees."""
 
-    def send_text(self, text: str) -> None:
-        """Queue one JSON text frame; never blocks the caller."""
-
-    async def writable(self) -> None:
-        """Wait until the connection has room again (a replay paces itself on it)."""
-
-    async def close(self, error: HtsError | None) -> None:
-        """Close the connection, saying why when ``error`` is given."""
+    async def close(self, error: HtsError | None) -> None: ...
 
 
 def encode(payload: dict[str, Any]) -> str:
@@ -95,31 +90,6 @@ class PlainTextFraming:
 PLAIN_TEXT = PlainTextFraming()
 
 
-class DirectAdapter:
-    """A ``DirectConnection`` as an outbox ``Connection`` (it queues and bounds itself)."""
-
-    framing = PLAIN_TEXT
-
-    def __init__(self, direct: DirectConnection) -> None:
-        self.direct = direct
-
-    def write(self, frames: list[Any]) -> None:
-        for text in frames:
-            self.direct.send_text(text)
-
-    def writable(self) -> bool:
-        return True
-
-    def disconnect(self, reason: str) -> None:
-        task = asyncio.get_running_loop().create_task(self.direct.close(
-            SlowConsumer("the client does not read fast enough; resume with last_seq")))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-
-
-_background: set[asyncio.Task[None]] = set()
-
-
 class Fanout:
     def __init__(self, engine: Engine | None, registry: SessionRegistry, journal: Journal,
                  metrics: Metrics, limits: OutboxLimits | None = None,
@@ -130,7 +100,7 @@ class Fanout:
         self.metrics = metrics
         self.limits = limits or OutboxLimits()
         self.flusher = flusher or OutboxFlusher()
-        self._direct: dict[str, Outbox] = {}
+        self._direct: dict[str, tuple[Outbox, DirectConnection]] = {}
         # each event with the monotonic time it was published (for the delivery-lag metric)
         self._private: asyncio.Queue[tuple[PrivateEvent, float]] = asyncio.Queue()
         # publish counters, reported by GET /api/ws/status
@@ -138,19 +108,23 @@ class Fanout:
         self.sent_broadcast = 0  # broadcasts (one per room or symbol per tick)
 
     # -- connections and rooms -------------------------------------------------------
-    def attach(self, sid: str, conn: DirectConnection) -> None:
-        self._direct[sid] = Outbox(DirectAdapter(conn), self.limits, self.flusher)
+    def attach(self, sid: str, conn: DirectConnection) -> Outbox:
+        """A plain-WebSocket connection, and the outbox that sends to it."""
+        outbox = Outbox(conn, self.limits, self.flusher)
+        self._direct[sid] = (outbox, conn)
+        return outbox
 
     def detach(self, sid: str) -> None:
-        outbox = self._direct.pop(sid, None)
-        if outbox is not None:
-            outbox.discard()
+        entry = self._direct.pop(sid, None)
+        if entry is not None:
+            entry[0].discard()
 
     def outbox_of(self, sid: str) -> Outbox | None:
         session = self.registry.get(sid)
         if session is not None and session.outbox is not None:
             return session.outbox
-        outbox = self._direct.get(sid)
+        direct = self._direct.get(sid)
+        outbox = direct[0] if direct is not None else None
         if outbox is None and self.engine is not None:
             outbox = self.engine.outbox_of(sid)
         if session is not None:
@@ -166,10 +140,9 @@ class Fanout:
 
     async def close(self, sid: str, error: HtsError | None = None) -> None:
         """End one connection, whatever its framing (the client sees ``error``'s code)."""
-        outbox = self._direct.get(sid)
-        if outbox is not None:
-            assert isinstance(outbox.conn, DirectAdapter)
-            await outbox.conn.direct.close(error)
+        direct = self._direct.get(sid)
+        if direct is not None:
+            await direct[1].close(error)
             return
         if error is not None:
             self.send(sid, "error", {"type": "error", "event": None, **error.to_dict()})
@@ -317,9 +290,7 @@ class Fanout:
         for row in self.journal.read_after_json(session.user_id, last_seq, head):
             if not session.wants(row.topics):
                 continue
-            if isinstance(outbox.conn, DirectAdapter):
-                await outbox.conn.direct.writable()
-            elif (not outbox.empty or not outbox.conn.writable()) \
+            if (not outbox.empty or not outbox.conn.writable()) \
                     and not await outbox.drained(wait) and not outbox.closed:
                 outbox.fail(f"replay not drained in {wait:g} s")
             if outbox.closed:

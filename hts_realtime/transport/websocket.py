@@ -29,8 +29,8 @@ import contextlib
 import json
 import logging
 import secrets
-from collections import Counter, deque
-from collections.abc import Callable
+import socket
+from collections import Counter
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -45,8 +45,9 @@ from hts_realtime.errors import (
 from hts_realtime.settings import Settings
 from hts_realtime.transport.core import Admission, RequestCore
 from hts_realtime.transport.engineio_adapter import WireGuard
-from hts_realtime.transport.fanout import Fanout, encode
+from hts_realtime.transport.fanout import PLAIN_TEXT, Fanout, encode
 from hts_realtime.transport.guards import TokenBucket, excerpt
+from hts_realtime.transport.outbox import Outbox
 
 log = logging.getLogger("hts.ws")
 
@@ -61,141 +62,109 @@ def error_close(error: HtsError) -> tuple[int, bytes]:
 
 
 class WsConnection:
-    """One plain-WebSocket connection's send side: a FIFO drained by one writer task.
+    """One plain-WebSocket connection as the send path's ``Connection``.
 
-    ``send_text`` never blocks the caller (a price tick reaches thousands of
-    connections in one loop); a connection whose queue passes
-    ``max_queued_bytes`` is closed as a ``slow_consumer`` and resumes later
-    with ``last_seq``.
+    Its ``Outbox`` (made by ``Fanout.attach``) is the one every Socket.IO
+    connection has: the same conflation of market data, the same bounds on
+    what waits (``outbox_max_bytes``, ``outbox_max_age_seconds``, then
+    ``slow_consumer``), the same replay pacing. This class only frames: each
+    message is its payload's JSON as one text frame, written straight to the
+    transport while its buffer is under ``send_high_water_bytes``.
     """
 
+    framing = PLAIN_TEXT
+
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, sid: str,
-                 max_queued_bytes: int, strikes: TokenBucket,
-                 on_slow: Callable[[], None] | None = None) -> None:
+                 high_water: int, strikes: TokenBucket, socket_send_buffer: int = 0) -> None:
         self.ws = ws
+        self.sid = sid
         self.address = request.remote or ""
         self.label = f"sid={sid} addr={self.address}"
         self.strikes = strikes  # refused requests it may still send (the wire guard's policy)
         self.bad: Counter[str] = Counter()
+        self.high_water = high_water
         # kept from the start: aiohttp drops the request's reference while closing, and a
         # close that cannot flush to a peer that does not read must still end the socket
         self.transport = request.transport
-        self.on_slow = on_slow  # counts the disconnect (metrics)
-        self.sid = sid
-        self.max_queued_bytes = max_queued_bytes
-        self._queue: deque[str] = deque()
-        self._queued_bytes = 0
-        self._wake = asyncio.Event()
-        self._writable = asyncio.Event()
-        self._writable.set()
-        self._idle = asyncio.Event()  # the queue is empty and nothing is being sent
-        self._idle.set()
-        self._closing = False
+        self.outbox: Outbox | None = None
+        self._closing = False  # a close is on its way: refused requests get no reply
         self._closed = False
-        self._sending = False  # the writer is inside a send (blocked if the peer stopped reading)
-        self._writer: asyncio.Task[None] | None = None
+        if socket_send_buffer and self.transport is not None:
+            raw = self.transport.get_extra_info("socket")
+            if raw is not None:
+                with contextlib.suppress(OSError):
+                    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, socket_send_buffer)
 
     @property
     def closing(self) -> bool:
         return self._closing
 
     def closing_soon(self) -> None:
-        """Take nothing more from now on (a close is on its way)."""
         self._closing = True
 
-    def start(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write())
-
-    def send_text(self, text: str) -> None:
-        if self._closing:
+    # -- the outbox's Connection --------------------------------------------------------
+    def write(self, frames: list[Any]) -> None:
+        t = self.transport
+        if t is None or t.is_closing():
             return
-        if self._queued_bytes + len(text) > self.max_queued_bytes:
-            log.info("sid=%s slow_consumer queued=%d bytes", self.sid, self._queued_bytes)
-            if self.on_slow is not None:
-                self.on_slow()
-            asyncio.get_running_loop().create_task(
-                self.close(SlowConsumer("the client does not read fast enough; resume with "
-                                        "last_seq")))
-            self._closing = True
-            return
-        self._queue.append(text)
-        self._idle.clear()
-        self._queued_bytes += len(text)
-        if self._queued_bytes > self.max_queued_bytes // 2:
-            self._writable.clear()
-        self._wake.set()
+        # whole frames, one transport.write: aiohttp's own frames (pings, the close)
+        # are whole writes too, so they never interleave inside one
+        t.write(b"".join(_frame(0x1, text.encode()) for text in frames))
 
-    async def writable(self) -> None:
-        """Wait until the queue is at most half full (a replay paces itself on this)."""
-        await self._writable.wait()
+    def writable(self) -> bool:
+        t = self.transport
+        return t is not None and not t.is_closing() and t.get_write_buffer_size() < self.high_water
 
-    async def _write(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                text = self._queue.popleft()
-                self._queued_bytes -= len(text)
-                if self._queued_bytes <= self.max_queued_bytes // 2:
-                    self._writable.set()
-                self._sending = True
-                try:
-                    await self.ws.send_str(text)
-                except (ConnectionError, RuntimeError):
-                    return  # closed under us: the handler's read loop ends too
-                finally:
-                    self._sending = False
-            self._idle.set()
-
-    async def close(self, error: HtsError | None, code: int | None = None) -> None:
-        """Send ``error`` (if any) and close; a peer that does not read is aborted."""
+    def disconnect(self, reason: str) -> None:
+        """The outbox overflowed (``slow_consumer``): what waited is already dropped."""
         if self._closed:
             return
         self._closed = self._closing = True
+        self._goodbye(SlowConsumer("the client does not read fast enough; resume with "
+                                   "last_seq"), None)
+
+    # -- closing --------------------------------------------------------------------------
+    async def close(self, error: HtsError | None, code: int | None = None) -> None:
+        """What waits goes out first, then ``error`` (if any) and the close
+        (``error_close``); a peer that does not read is cut off."""
+        if self._closed:
+            return
+        self._closed = self._closing = True
+        outbox = self.outbox
+        if outbox is not None:
+            if not outbox.closed and not outbox.empty:
+                await outbox.drained(CLOSE_TIMEOUT)
+            outbox.discard()
         transport = self.transport
-        if self._sending and transport is not None:
-            # The writer waits on a peer that reads slowly or not at all: awaiting its
-            # drain here would only wait with it. Queue the goodbye behind what it has
-            # not read yet, and cut the connection if it has not taken it in time.
-            self._queue.clear()  # the writer finds nothing more after its current frame
-            self._goodbye(transport, error, code)
+        if transport is None or transport.is_closing():
+            return
+        if not self.writable():  # it is not reading: the goodbye waits behind its backlog
+            self._goodbye(error, code)
             return
         close_code, reason = error_close(error) if error is not None else (code or 1000, b"")
-        goodbye = encode({"type": "error", "event": None, **error.to_dict()}) if error else None
+        if error is not None:
+            self.write([encode({"type": "error", "event": None, **error.to_dict()})])
         with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                if self._writer is not None:  # what is queued goes first, then the goodbye
-                    await self._idle.wait()
-                await self.stop()
-                if goodbye is not None and not self.ws.closed:
-                    await self.ws.send_str(goodbye)
+            async with asyncio.timeout(CLOSE_TIMEOUT):  # the peer's close frame, or not
                 await self.ws.close(code=close_code, message=reason)
-        await self.stop()
-        if transport is not None and (transport.get_write_buffer_size() or not self.ws.closed):
-            transport.abort()  # it did not take the goodbye in time
+        if not self.ws.closed or transport.get_write_buffer_size():
+            transport.abort()
 
-    def _goodbye(self, transport: asyncio.Transport, error: HtsError | None,
-                 code: int | None) -> None:
+    def _goodbye(self, error: HtsError | None, code: int | None) -> None:
+        """Queue the error and the close frame behind what the peer has not read yet,
+        close, and cut the connection if it has not taken them in time."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
         close_code, reason = error_close(error) if error is not None else (code or 1000, b"")
         frames = b""
         if error is not None:
             text = encode({"type": "error", "event": None, **error.to_dict()}).encode()
             frames += _frame(0x1, text)
         frames += _frame(0x8, close_code.to_bytes(2, "big") + reason)
-        # aiohttp writes each frame in one transport.write, so this lands between frames
         transport.write(frames)
         transport.close()  # flushes what the peer will still read, then FIN
         asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
-
-    async def stop(self) -> None:
-        self._queue.clear()
-        self._queued_bytes = 0
-        self._writable.set()
-        writer, self._writer = self._writer, None
-        if writer is not None and writer is not asyncio.current_task():
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
 
 
 class PlainWebSocket:
@@ -254,10 +223,10 @@ class PlainWebSocket:
         )
         await ws.prepare(request)
         sid = "ws-" + secrets.token_urlsafe(15)
-        conn = WsConnection(ws, request, sid, self.settings.ws_max_queued_bytes,
+        conn = WsConnection(ws, request, sid, self.settings.send_high_water_bytes,
                             TokenBucket(self.settings.bad_requests_per_second,
                                         self.settings.bad_requests_burst),
-                            self.core.metrics.slow_consumer)
+                            self.settings.socket_send_buffer_bytes)
         try:
             admission = await self._admit(request, ws)
         except HtsError as exc:
@@ -267,9 +236,8 @@ class PlainWebSocket:
         if admission is None:  # the client left before authenticating
             return ws
         self._open[sid] = conn
-        self.fanout.attach(sid, conn)
+        conn.outbox = self.fanout.attach(sid, conn)
         session = self.core.register(sid, admission, TRANSPORT)
-        conn.start()
         reason = "client closed"
         try:
             await self.core.open(session, admission)
@@ -279,7 +247,6 @@ class PlainWebSocket:
             self.fanout.detach(sid)
             self._open.pop(sid, None)
             self.wire.bad_log.ended(conn.bad, conn.label, reason)
-            await conn.stop()
         return ws
 
     async def _admit(self, request: web.Request, ws: web.WebSocketResponse) -> Admission | None:
@@ -288,6 +255,8 @@ class PlainWebSocket:
         if "topics" in request.query:  # ?topics=price:005930,order:* (names have no commas)
             auth["topics"] = [t for raw in request.query.getall("topics")
                               for t in raw.split(",") if t]
+        if "batch" in request.query:  # ?batch=true: one price_batch per tick
+            auth["batch"] = request.query["batch"] in ("1", "true")
         if "last_seq" in request.query:
             try:
                 auth["last_seq"] = int(request.query["last_seq"])
