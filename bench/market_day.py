@@ -4,7 +4,7 @@ Servers, each fresh on core 0: hts_realtime (this tree), the Node socket.io
 4.8 peer, and the **floor**: hts_realtime as it was before its own send path
 (python-socketio's manager and python-engineio's per-socket queue and writer
 task), from a git worktree of commit ``FLOOR_COMMIT`` (made on first use in
-``bench/results/work/floor``).
+the temporary directory, outside the tree so linters do not see it).
 
 The load is ``bench/peer/load_raw.mjs`` on core 1: raw Engine.IO v4 clients
 on the ``ws`` package that count frames instead of parsing them, so one core
@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
     ROOT,
-    WORK_DIR,
     CpuWindow,
     HtsServer,
     NodeLoad,
@@ -65,7 +65,7 @@ OPEN_TIMEOUT_S = 240.0
 
 def floor_tree() -> Path:
     """A worktree of ``FLOOR_COMMIT`` (python-socketio's send path, as shipped)."""
-    path = WORK_DIR.parent / "floor"
+    path = Path(tempfile.gettempdir()) / f"hts-bench-floor-{FLOOR_COMMIT[:10]}"
     if not (path / "hts_realtime").exists():
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path),
                         FLOOR_COMMIT], check=True, capture_output=True, timeout=120)
