@@ -184,10 +184,14 @@ class HttpApi:
             raise AuthRequired("send 'Authorization: Bearer <token>'")
         return self.auth.identify(header[7:].strip())
 
-    def writer(self, request: web.Request) -> Identity:
-        """``identify``, for a route that writes the caller's journal: rate limited per user."""
+    def writer(self, request: web.Request, budget: str = "") -> Identity:
+        """``identify``, for a route that writes the caller's journal: rate limited per user.
+
+        Cancels have a ``budget`` of their own (the same size): a client throttled
+        on placing orders can still take its risk off the book.
+        """
         identity = self.identify(request)
-        wait = self.writes.take(identity.user_id)
+        wait = self.writes.take(f"{identity.user_id}{budget}")
         if wait > 0:
             self.writes_refused += 1
             raise RateLimited("too many order and strategy requests; slow down", wait)
@@ -326,7 +330,7 @@ class HttpApi:
         return json_response(fills)
 
     async def cancel_order(self, request: web.Request) -> web.Response:
-        identity = self.writer(request)
+        identity = self.writer(request, ":cancel")
         order_id = request.match_info["order_id"]
         if self.broker.owner_of(order_id) != identity.user_id:
             raise NotFound(f"no order {order_id!r}")
