@@ -50,6 +50,21 @@ def test_wrong_passwords_from_one_address_are_throttled(
     assert (status, code) == (429, "rate_limited") and int(headers["Retry-After"]) >= 1
 
 
+async def test_another_address_is_not_throttled_by_the_first(
+        make_server: Callable[..., Server]) -> None:
+    srv = make_server({"HTS_LOGIN_FAILURES_PER_ADDRESS": "2",
+                       "HTS_LOGIN_FAILURE_WINDOW_SECONDS": "300"}).start()
+    for i in range(3):
+        _login(srv, f"user{i}", "whatever")
+    assert _login(srv, "testuser", "testpass")[:2] == (429, "rate_limited")
+    # the same user from 127.0.0.2 (loopback, another source address)
+    connector = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+    async with aiohttp.ClientSession(connector=connector) as http, http.post(
+            f"{srv.url}/api/auth/login",
+            json={"username": "testuser", "password": "testpass"}) as r:
+        assert r.status == 200, await r.text()
+
+
 def test_a_right_password_does_not_use_up_the_budget(make_server: Callable[..., Server]) -> None:
     srv = make_server({"HTS_LOGIN_FAILURES_PER_USERNAME": "2",
                        "HTS_LOGIN_FAILURES_PER_ADDRESS": "2"}).start()
