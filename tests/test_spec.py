@@ -211,3 +211,24 @@ def test_http_json_keeps_korean_readable(server: Server) -> None:
         assert b"\\u" not in raw, f"{path} escapes non-ASCII"
     with urllib.request.urlopen(server.url + "/api/symbols", timeout=10) as r:
         assert "삼성전자".encode() in r.read()
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+def test_every_reference_resolves(docs: tuple[JSON, JSON]) -> None:
+    for doc in docs:
+        refs = _refs(doc)
+        assert refs
+        for target in set(refs):
+            assert target.startswith("#/"), target
+            node: Any = doc
+            for part in target[2:].split("/"):
+                assert isinstance(node, dict) and part in node, f"dangling $ref {target}"
+                node = node[part]
