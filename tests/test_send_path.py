@@ -13,8 +13,10 @@ import itertools
 import json
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import socketio
@@ -189,4 +191,64 @@ async def _roundtrip(srv: Server, token: str, transports: list[str]) -> None:
     assert c.order[0][0] == "connected"
     if transports == ["polling", "websocket"]:
         assert await _until(lambda: c.sio.transport() == "websocket")
+    await c.disconnect()
+
+
+def _journal(srv: Server, user_id: str, n: int) -> None:
+    """``n`` journaled order_updates for ``user_id``, written straight into the database."""
+    conn = sqlite3.connect(srv.database, timeout=10)
+    try:
+        with conn:
+            start = (conn.execute("SELECT last_seq FROM user_streams WHERE user_id = ?",
+                                  (user_id,)).fetchone() or (0,))[0]
+            rows = []
+            for seq in range(start + 1, start + n + 1):
+                payload = {"type": "order_update", "seq": seq, "data": {
+                    "order_id": f"ORD{seq:016d}", "symbol": "005930", "side": "buy",
+                    "status": "cancelled", "quantity": 1, "filler": "x" * 200}}
+                rows.append((user_id, seq, "order_update", '["order:*"]',
+                             json.dumps(payload), "2026-01-01T00:00:00+00:00"))
+            conn.executemany("INSERT INTO events (user_id, seq, event, topics, payload, "
+                             "created_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("INSERT INTO user_streams (user_id, last_seq) VALUES (?, ?) "
+                         "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq",
+                         (user_id, start + n))
+    finally:
+        conn.close()
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def test_replays_to_sockets_that_never_read_are_paced_and_cut(
+        make_server: Callable[..., Server]) -> None:
+    # issue 8: ten sockets that never read, resuming from 0 over 20,000 journaled events,
+    # cost +61 MB and 11 s of CPU when the replay was pushed into unbounded queues
+    srv = make_server({**SLOW_ENV, "HTS_OUTBOX_MAX_AGE_SECONDS": "2"}).start()
+    token = srv.login()
+    _journal(srv, "1", 20_000)
+    assert srv.proc is not None
+    rss0 = _rss_kb(srv.proc.pid)
+    stuck = [(await StuckClient.open(srv, {"token": token, "topics": ["order:*"],
+                                           "last_seq": 0}))[0] for _ in range(10)]
+    assert await _until(lambda: srv.log().count("replay stopped after") == 10, 30)
+    grown_mb = (_rss_kb(srv.proc.pid) - rss0) / 1024
+    for s in stuck:
+        s.close()
+    handed = [int(line.split("replay stopped after ")[1].split()[0])
+              for line in srv.log().splitlines() if "replay stopped after" in line]
+    # each replay stopped where the client stopped draining: a few transport buffers'
+    # worth of events, not its 20,000 (and no queue of them in memory)
+    assert max(handed) < 500, handed
+    assert grown_mb < 20, f"RSS grew {grown_mb:.1f} MB"
+    assert srv.log().count("disconnected (slow_consumer)") == 10
+    # a client that reads gets the whole replay, in order
+    c = Client()
+    await c.connect(srv.url, auth={"token": token, "topics": ["order:*"], "last_seq": 0})
+    got = await c.wait_for("order_update", 20_000, timeout=60)
+    assert _seqs(got) == list(range(1, 20_001))
     await c.disconnect()
