@@ -133,6 +133,8 @@ async def test_a_client_that_stops_reading_is_cut_as_slow_consumer_and_loses_not
     assert len(window) >= 0.5 * (cut_after / 0.1), (len(window), cut_after)
     assert max(gaps) < 2.0, max(gaps)
     assert "outbox slow_consumer" in srv.log()
+    _, status, _ = srv.http("GET", "/api/ws/status", token=srv.login("admin", "adminpass"))
+    assert status["outbox"]["slow_consumers"] >= 1
     # resume with last_seq: every private event of the stuck period arrives, once, in order
     back = Client()
     await back.connect(srv.url, auth={"token": token, "topics": ["order:*"],

@@ -260,6 +260,8 @@ class HttpApi:
         body["sent"] = {"broadcast": self.fanout.sent_broadcast,
                         "private": self.fanout.sent_private,
                         "price_ticks": self.streamer.ticks}
+        flusher = self.fanout.flusher  # the send path: outboxes behind, slow consumers cut
+        body["outbox"] = {"behind": flusher.behind, "slow_consumers": flusher.slow_consumers}
         if self.wire_status is not None:
             body.update(self.wire_status())  # "limits" and "wire": transport.engineio_adapter
         body.setdefault("limits", {}).update(self.logins.limits())
