@@ -331,6 +331,14 @@ def test_session_and_watchlist_follow_the_user(shared: Server, browser: Browser)
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     one = Tab(context)
     login(one, srv, "tabs_user", "password1")
+    # the SDK's Web Storage store for last_seq (the dashboard itself keeps it in memory)
+    assert one.page.evaluate("""async () => {
+        const { LocalStorageStore } = await import('/static/hts-client.js');
+        const s = new LocalStorageStore('test.seq'), got = [s.get()];
+        s.set(41); got.push(s.get(), localStorage.getItem('test.seq'));
+        localStorage.setItem('test.seq', 'x'); got.push(s.get());
+        s.clear(); got.push(s.get(), localStorage.getItem('test.seq'));
+        return got; }""") == [None, 41, "41", None, None, None]
     # a new tab is logged in already (the session is in localStorage)
     two = Tab(context)
     two.page.goto(srv.url + "/")
