@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,12 @@ from aiohttp.web_response import StreamResponse
 from hts_realtime.auth import Authenticator
 from hts_realtime.domain.access import AccessPolicy
 from hts_realtime.domain.broker import PaperBroker
+from hts_realtime.domain.candles import CandleBook
+from hts_realtime.domain.costs import Costs
 from hts_realtime.domain.events import EventBus, Journal
-from hts_realtime.domain.market import MarketHours, MarketSimulator
+from hts_realtime.domain.history import day_states, seed_history
+from hts_realtime.domain.market import KST, MarketSimulator
+from hts_realtime.domain.sessions import MarketHours, MarketStatus
 from hts_realtime.domain.signal_history import SignalHistory
 from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
@@ -41,6 +46,7 @@ from hts_realtime.services.market_feed import MarketFeed
 from hts_realtime.settings import Settings
 from hts_realtime.spec.asyncapi import build_asyncapi
 from hts_realtime.spec.openapi import build_openapi
+from hts_realtime.storage.candles import CandleStore
 from hts_realtime.storage.db import Database
 from hts_realtime.storage.revocations import SqliteRevocations
 from hts_realtime.tokens import TokenService
@@ -58,8 +64,9 @@ from hts_realtime.transport.guards import BadInputLog
 from hts_realtime.transport.http import HttpApi, body_guard, error_middleware, json_response
 from hts_realtime.transport.http_dashboard import DashboardApi
 from hts_realtime.transport.outbox import OutboxFlusher, OutboxLimits
+from hts_realtime.transport.payloads import market_status
 from hts_realtime.transport.sessions import SessionRegistry
-from hts_realtime.transport.streamers import PriceStreamer
+from hts_realtime.transport.streamers import MarketStreams
 from hts_realtime.transport.websocket import PlainWebSocket
 
 log = logging.getLogger("hts.app")
@@ -94,13 +101,14 @@ class Components:
     registry: SessionRegistry
     sio: SendPathSocketIO
     fanout: Fanout
-    streamer: PriceStreamer
+    streams: MarketStreams
     core: RequestCore
     gateway: Gateway
     plain_ws: PlainWebSocket
     metrics: Metrics
     readiness: Readiness
     wire: WireGuard
+    candles: CandleBook
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -143,8 +151,16 @@ def build(settings: Settings) -> Components:
     )
     writes = KeyedLimiter(settings.write_rate_per_second, settings.write_rate_burst)
     master = SymbolMaster()
-    market = MarketSimulator(master, seed=settings.market_seed,
-                             hours=MarketHours(settings.market_hours))
+    hours = MarketHours(settings.market_hours)
+    now = datetime.now(KST)
+    candle_store = CandleStore(db)
+    candles = CandleBook(candle_store)
+    if candle_store.is_empty():  # a fresh database: a seeded history, so charts are never empty
+        candles.add_candles(seed_history(master, now, settings.market_seed,
+                                         always=hours.mode == "always"))
+        candles.flush()
+    market = MarketSimulator(master, seed=settings.market_seed, hours=hours, now=now,
+                             days=day_states(candle_store.last_days(2), now.date()))
     feed = MarketFeed(market, settings.market_tick_seconds)
     journal = Journal(db, settings.journal_retention)
     bus = EventBus()
@@ -153,6 +169,8 @@ def build(settings: Settings) -> Components:
         initial_cash=settings.initial_cash,
         max_quantity=settings.max_order_quantity,
         participation=settings.fill_participation,
+        costs=Costs.of(settings.brokerage_fee_rate, {
+            "KOSPI": settings.sell_tax_rate_kospi, "KOSDAQ": settings.sell_tax_rate_kosdaq}),
     )
     strategies = StrategyRunner(
         db, journal, bus, master, broker,
@@ -164,6 +182,7 @@ def build(settings: Settings) -> Components:
     # order matters: resting orders match a trade before strategies react to it
     feed.listeners.append(broker.on_quotes)
     feed.listeners.append(strategies.on_quotes)
+    feed.listeners.append(candles.on_quotes)
     registry = SessionRegistry()
     limits = OutboxLimits(max_bytes=settings.outbox_max_bytes,
                           max_age=settings.outbox_max_age_seconds)
@@ -184,10 +203,17 @@ def build(settings: Settings) -> Components:
     fanout = Fanout(sio, registry, journal, metrics, limits, flusher)
     bus.subscribe(fanout.publish)
     bus.subscribe(lambda ev: metrics.on_private_event(ev.event, ev.payload))
-    streamer = PriceStreamer(market, registry, fanout, settings.price_interval_seconds, metrics)
-    feed.listeners.append(streamer.on_quotes)
+    streams = MarketStreams(market, registry, fanout, metrics,
+                            price_interval=settings.price_interval_seconds,
+                            orderbook_interval=settings.orderbook_interval_seconds)
+    feed.listeners.append(streams.on_quotes)
+
+    def on_status(status: MarketStatus, at: datetime) -> None:
+        fanout.to_all("market_status", market_status(status, at))
+
+    feed.status_listeners.append(on_status)
     authorizer = TopicAuthorizer(master, broker.owner_of, strategies.owner_of)
-    core = RequestCore(settings, auth, registry, authorizer, fanout, streamer, master, market,
+    core = RequestCore(settings, auth, registry, authorizer, fanout, streams, master, market,
                        broker, metrics)
     wire = WireGuard(sio, settings, fanout.to_sid)  # in front of python-socketio/engineio
     gateway = Gateway(sio, core)  # the Socket.IO framing, at /socket.io/
@@ -206,8 +232,8 @@ def build(settings: Settings) -> Components:
     watcher = AccessWatcher(auth.access.revocations, core.recheck_users,
                             settings.revocation_poll_seconds)
     return Components(settings, db, users, tokens, auth, logins, writes, watcher, master, market,
-                      feed, journal, bus, broker, strategies, registry, sio, fanout, streamer,
-                      core, gateway, plain_ws, metrics, readiness, wire)
+                      feed, journal, bus, broker, strategies, registry, sio, fanout, streams,
+                      core, gateway, plain_ws, metrics, readiness, wire, candles)
 
 
 def _sample_gauges(metrics: Metrics, sio: SendPathSocketIO, registry: SessionRegistry,
@@ -253,19 +279,24 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(c.fanout.flusher.run(), name="outbox-flusher"),
         asyncio.create_task(c.metrics.watch_event_loop(), name="event-loop-lag"),
         asyncio.create_task(c.watcher.run(), name="access-watch"),
+        asyncio.create_task(_flush_candles(c), name="candle-flush"),
     ]
     metrics_runner = await _start_metrics_port(c)
     log.info("background tasks started")
     yield
     if metrics_runner is not None:
         await metrics_runner.cleanup()
-    await c.streamer.stop()
+    await c.streams.stop()
     for task in tasks:
         task.cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     c.logins.close()
+    try:
+        c.candles.flush()
+    except Exception:
+        log.exception("candles: final flush failed")
     c.db.close()
 
 
@@ -286,6 +317,16 @@ async def _start_metrics_port(c: Components) -> web.AppRunner | None:
     await web.TCPSite(runner, c.settings.host, port).start()
     log.info("metrics on http://%s:%d/metrics", c.settings.host, port)
     return runner
+
+
+async def _flush_candles(c: Components) -> None:
+    """Write the candles the trades changed, every ``candle_flush_seconds``."""
+    while True:
+        await asyncio.sleep(c.settings.candle_flush_seconds)
+        try:
+            c.candles.flush()
+        except Exception:  # kept in memory: the next flush tries again
+            log.exception("candles: flush failed")
 
 
 async def _close_clients(app: web.Application) -> None:
@@ -316,9 +357,10 @@ def create_app(settings: Settings) -> web.Application:
     _attach_socketio(app, components.wire, settings)
     api = HttpApi(components.tokens, components.auth, components.logins, components.writes,
                   components.watcher, components.broker, components.master,
-                  components.registry, components.streamer, components.strategies,
+                  components.registry, components.streams, components.strategies,
                   components.fanout, components.metrics, components.readiness,
-                  components.wire.status)
+                  components.market, components.candles,
+                  MarketHours(settings.market_hours).mode, components.wire.status)
     app.add_routes(api.routes())
     dashboard_api = DashboardApi(
         api.identify, WatchlistStore(components.db, components.master, settings.max_watchlist),

@@ -7,6 +7,7 @@ enforces is a field here, so operators can tune it without code changes.
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,8 +72,10 @@ class Settings:
     # the simulated market
     market_tick_seconds: float = 0.5
     market_seed: int | None = None
-    market_hours: str = "always"
+    market_hours: str = "always"  # always | krx | HH:MM-HH:MM (KST, weekdays)
     price_interval_seconds: float = 1.0
+    orderbook_interval_seconds: float = 0.5
+    candle_flush_seconds: float = 2.0
     # limits, per connection
     max_subscriptions: int = 200
     max_topics_per_request: int = 100
@@ -107,6 +110,10 @@ class Settings:
     journal_retention: int = 100_000
     max_order_quantity: int = 1_000_000
     fill_participation: float = 0.5
+    # costs (README "Costs"): brokerage fee on every fill, transaction tax on sells
+    brokerage_fee_rate: float = 0.00015
+    sell_tax_rate_kospi: float = 0.002
+    sell_tax_rate_kosdaq: float = 0.002
     # strategies
     strategy_status_interval_seconds: float = 1.0
     max_strategies_per_user: int = 100
@@ -133,7 +140,8 @@ class Settings:
                      "bad_requests_per_second", "bad_input_log_per_second",
                      "revocation_poll_seconds", "login_failure_window_seconds",
                      "write_rate_per_second",
-                     "outbox_max_bytes", "outbox_max_age_seconds", "send_high_water_bytes"):
+                     "outbox_max_bytes", "outbox_max_age_seconds", "send_high_water_bytes",
+                     "orderbook_interval_seconds", "candle_flush_seconds"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
         if self.log_format not in ("text", "json"):
@@ -155,6 +163,12 @@ class Settings:
             raise SettingsError("login_queue must not be negative")
         if not 0 < self.fill_participation <= 1:
             raise SettingsError("fill_participation must be in (0, 1]")
+        for name in ("brokerage_fee_rate", "sell_tax_rate_kospi", "sell_tax_rate_kosdaq"):
+            if not 0 <= getattr(self, name) < 0.1:
+                raise SettingsError(f"{name} must be in [0, 0.1)")
+        if self.market_hours not in ("always", "krx") and not re.match(
+                r"^\d{2}:\d{2}-\d{2}:\d{2}$", self.market_hours):
+            raise SettingsError("market_hours must be 'always', 'krx' or 'HH:MM-HH:MM'")
 
     @classmethod
     def load(cls, env: Mapping[str, str], **overrides: Any) -> Settings:

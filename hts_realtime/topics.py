@@ -4,6 +4,8 @@ and names the Socket.IO room a topic maps to.
 | topic                  | who may subscribe                          |
 | ---------------------- | ------------------------------------------ |
 | ``price:{symbol}``     | anyone; symbol must be in the master       |
+| ``orderbook:{symbol}`` | anyone; symbol must be in the master       |
+| ``trade:{symbol}``     | anyone; symbol must be in the master       |
 | ``order:*``            | anyone; carries the subscriber's own orders |
 | ``order:{order_id}``   | the order's owner (others: ``not_found``)  |
 | ``strategy:{id}``      | the strategy's owner (others: ``not_found``)|
@@ -25,6 +27,8 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 class TopicKind(StrEnum):
     PRICE = "price"
+    ORDERBOOK = "orderbook"
+    TRADE = "trade"
     ORDERS = "order:*"
     ORDER = "order"
     STRATEGY = "strategy"
@@ -43,7 +47,7 @@ class Topic:
 
     @property
     def is_private(self) -> bool:
-        return self.kind is not TopicKind.PRICE
+        return self.kind not in MARKET_KINDS
 
     def room(self, user_id: str) -> str:
         """The Socket.IO room. ``order:*`` is per user: each subscriber's own."""
@@ -55,6 +59,9 @@ class Topic:
         return self.name
 
 
+MARKET_KINDS = frozenset({TopicKind.PRICE, TopicKind.ORDERBOOK, TopicKind.TRADE})
+
+
 def parse_topic(raw: object) -> Topic:
     if not isinstance(raw, str) or not raw or len(raw) > MAX_TOPIC_LENGTH:
         raise InvalidTopic("a topic is a non-empty string such as 'price:005930'")
@@ -63,10 +70,12 @@ def parse_topic(raw: object) -> Topic:
     prefix, sep, key = raw.partition(":")
     if not sep or not _KEY_RE.match(key):
         raise InvalidTopic(f"malformed topic {raw!r}")
-    kinds = {"price": TopicKind.PRICE, "order": TopicKind.ORDER, "strategy": TopicKind.STRATEGY}
+    kinds = {"price": TopicKind.PRICE, "orderbook": TopicKind.ORDERBOOK,
+             "trade": TopicKind.TRADE, "order": TopicKind.ORDER, "strategy": TopicKind.STRATEGY}
     kind = kinds.get(prefix)
     if kind is None:
-        raise InvalidTopic(f"unknown topic kind {prefix!r}; use price:, order: or strategy:")
+        raise InvalidTopic(f"unknown topic kind {prefix!r}; use price:, orderbook:, trade:, "
+                           "order: or strategy:")
     return Topic(kind, key)
 
 
@@ -77,6 +86,11 @@ def price_symbol(room: str) -> str | None:
 
 def price_topic(symbol: str) -> str:
     return f"price:{symbol}"
+
+
+def market_topic(kind: TopicKind, symbol: str) -> str:
+    """The room of a market-data topic (``price:``, ``orderbook:``, ``trade:``)."""
+    return f"{kind.value}:{symbol}"
 
 
 def order_topics(order_id: str) -> tuple[str, ...]:
@@ -106,7 +120,7 @@ class TopicAuthorizer:
         self._strategy_owner = strategy_owner
 
     def authorize(self, topic: Topic, user_id: str) -> None:
-        if topic.kind is TopicKind.PRICE:
+        if topic.kind in MARKET_KINDS:
             if topic.key not in self._master:
                 raise UnknownSymbol(f"unknown symbol {topic.key!r}")
         elif topic.kind is TopicKind.ORDER:

@@ -1,4 +1,5 @@
-"""Many orders from several users at once: every account reconciles with its fills."""
+"""Many orders from several users at once: every account reconciles with its fills,
+to the won, with the brokerage fee and the transaction tax of each fill checked by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from hts_realtime.domain.krx import floor_to_tick, price_limits
 from tests.support import Server
-from tests.trading import FINAL, account, wait_order
+from tests.trading import FINAL, account, fills_of, wait_order
 
 INITIAL = 100_000_000
 SYMBOLS = ("005930", "000660", "035720", "015760", "048410")
@@ -64,31 +65,35 @@ def test_concurrent_orders_keep_every_account_consistent(
             if order["status"] not in FINAL:
                 srv.http("DELETE", f"/api/orders/{order_id}", token=token)
         cash = INITIAL
-        realized = 0
+        realized = fees = taxes = 0
         lots: dict[str, tuple[int, int]] = {}  # symbol -> (quantity, cost)
         _, orders, _ = srv.http("GET", "/api/orders", token=token)
         assert {o["order_id"] for o in orders} == set(ids)
         fills_by_time = []
         for o in orders:
             final = wait_order(srv, token, o["order_id"])
-            _, fills, _ = srv.http("GET", f"/api/orders/{o['order_id']}/fills", token=token)
+            fills = fills_of(srv, token, o["order_id"], o["side"])  # fee and tax by hand
             assert sum(f["quantity"] for f in fills) == final["filled_quantity"]
-            fills_by_time += [(f["fill_id"], o["side"], o["symbol"], f["quantity"], f["price"])
-                              for f in fills]
-        for _, side, symbol, qty, px in sorted(fills_by_time):
+            assert final["fees"] == sum(f["fee"] + f["tax"] for f in fills)
+            fills_by_time += [(f["fill_id"], o["side"], o["symbol"], f["quantity"], f["price"],
+                               f["fee"], f["tax"]) for f in fills]
+        for _, side, symbol, qty, px, fee, tax in sorted(fills_by_time):
             held, cost = lots.get(symbol, (0, 0))
+            fees += fee
+            taxes += tax
             if side == "buy":
-                cash -= qty * px
-                lots[symbol] = (held + qty, cost + qty * px)
+                cash -= qty * px + fee
+                lots[symbol] = (held + qty, cost + qty * px + fee)
             else:
                 out = cost if qty == held else cost * qty // held
-                cash += qty * px
-                realized += qty * px - out
+                cash += qty * px - fee - tax
+                realized += qty * px - fee - tax - out
                 lots[symbol] = (held - qty, cost - out)
         acc = account(srv, token)
         assert acc["cash"] == cash
         assert acc["reserved_cash"] == 0
         assert acc["realized_pnl"] == realized
+        assert acc["fees_paid"] == fees and acc["taxes_paid"] == taxes
         positions = {p["symbol"]: (p["quantity"], p["cost"]) for p in acc["positions"]}
         assert positions == {s: v for s, v in lots.items() if v[0] > 0}
         assert all(p["available_quantity"] == p["quantity"] for p in acc["positions"])

@@ -8,7 +8,7 @@ import pytest
 
 from hts_realtime.domain.krx import price_limits
 from tests.support import Server
-from tests.trading import account, place, wait_order
+from tests.trading import account, fills_of, held_per_share, place, wait_order
 
 INITIAL = 100_000_000
 
@@ -59,14 +59,18 @@ def test_market_buy_then_sell_with_exact_integer_money(server: Server, trader: s
     held = account(server, trader)
     _, upper = price_limits(75_000)
     # until it fills, a market buy holds cash at the day's upper limit
-    if held["reserved_cash"]:
-        assert held["reserved_cash"] == 10 * upper
+    if held["reserved_cash"]:  # and the fee on that
+        assert held["reserved_cash"] == 10 * held_per_share(upper) == 10 * (upper + 15)
     buy = wait_order(server, trader, buy["order_id"])
     assert buy["status"] == "filled" and buy["filled_quantity"] == 10
     assert 0 < buy["last_fill_quantity"] <= 10 and buy["last_fill_price"] > 0  # read from disk
-    cost = _filled_amount(server, trader, buy["order_id"])
+    bought = fills_of(server, trader, buy["order_id"], "buy")
+    buy_fee = sum(f["fee"] for f in bought)
+    assert buy["fees"] == buy_fee > 0
+    cost = _filled_amount(server, trader, buy["order_id"]) + buy_fee  # the fee is in the cost
     acc = account(server, trader)
     assert acc["cash"] == INITIAL - cost
+    assert acc["fees_paid"] == buy_fee and acc["taxes_paid"] == 0
     assert acc["reserved_cash"] == 0 and acc["available_cash"] == acc["cash"]
     (pos,) = acc["positions"]
     assert pos["symbol"] == "005930" and pos["quantity"] == 10
@@ -78,14 +82,18 @@ def test_market_buy_then_sell_with_exact_integer_money(server: Server, trader: s
 
     sell = wait_order(server, trader, place(server, trader, side="sell", quantity=4)["order_id"])
     assert sell["status"] == "filled"
-    proceeds = _filled_amount(server, trader, sell["order_id"])
+    sold = fills_of(server, trader, sell["order_id"], "sell")
+    sell_fee, sell_tax = sum(f["fee"] for f in sold), sum(f["tax"] for f in sold)
+    assert sell["fees"] == sell_fee + sell_tax and sell_tax > 0
+    proceeds = _filled_amount(server, trader, sell["order_id"]) - sell_fee - sell_tax
     acc = account(server, trader)
     assert acc["cash"] == INITIAL - cost + proceeds
+    assert acc["fees_paid"] == buy_fee + sell_fee and acc["taxes_paid"] == sell_tax
     (pos,) = acc["positions"]
     assert pos["quantity"] == 6
     cost_out = cost * 4 // 10
     assert pos["cost"] == cost - cost_out
-    assert acc["realized_pnl"] == proceeds - cost_out
+    assert acc["realized_pnl"] == proceeds - cost_out  # after every cost
 
 
 def _filled_amount(server: Server, token: str, order_id: str) -> int:
@@ -112,17 +120,18 @@ def test_limit_buy_fills_at_the_market_when_it_crosses(server: Server, trader: s
     assert order["status"] == "filled"
     fills = _fills(server, trader, order["order_id"])
     assert all(p <= upper for _, p in fills)
+    paid = sum(f["amount"] + f["fee"] for f in fills_of(server, trader, order["order_id"], "buy"))
     acc = account(server, trader)
     assert acc["reserved_cash"] == 0
-    assert acc["cash"] == INITIAL - sum(q * p for q, p in fills)
+    assert acc["cash"] == INITIAL - paid
 
 
 def test_limit_order_rests_and_cancel_releases_the_hold(server: Server, trader: str) -> None:
     lower, _ = price_limits(75_000)
     order = place(server, trader, order_type="limit", price=lower, quantity=100)
     acc = account(server, trader)
-    assert acc["reserved_cash"] == 100 * lower
-    assert acc["available_cash"] == INITIAL - 100 * lower
+    assert acc["reserved_cash"] == 100 * held_per_share(lower)
+    assert acc["available_cash"] == INITIAL - 100 * held_per_share(lower)
     status, cancelled, _ = server.http("DELETE", f"/api/orders/{order['order_id']}",
                                        token=trader)
     assert status == 200 and cancelled["status"] == "cancelled"
@@ -162,7 +171,7 @@ def test_idempotency_key_makes_one_order(server: Server, trader: str) -> None:
     assert headers.get("Idempotent-Replayed") == "true"
     _, orders, _ = server.http("GET", "/api/orders", token=trader)
     assert len(orders) == 1
-    assert account(server, trader)["reserved_cash"] == 7 * lower
+    assert account(server, trader)["reserved_cash"] == 7 * held_per_share(lower)
     # the same key for a different order is a conflict, not a silent replay
     conflict = place(server, trader, expect=409, key="retry-1", order_type="limit",
                      price=lower, quantity=8)
@@ -185,19 +194,24 @@ def test_users_see_only_their_own_orders(server: Server, trader: str,
 
 
 def test_partial_fills_over_several_ticks(make_server: Callable[..., Server]) -> None:
-    srv = make_server({"HTS_FILL_PARTICIPATION": "0.02"}).start()
+    # ₩1.3B of Kakao: more than the ten levels on show (~₩0.3B), so it takes several steps
+    big = 5_000_000_000
+    srv = make_server({"HTS_INITIAL_CASH": str(big)}).start()
     tok = srv.add_user("bigbuyer")
-    order = place(srv, tok, symbol="035720", quantity=400)  # Kakao, ~₩44k
+    order = place(srv, tok, symbol="035720", quantity=30_000)
     seen = set()
     while True:
         o = wait_order(srv, tok, order["order_id"], {"partially_filled", "filled"})
         seen.add(o["status"])
         if o["status"] == "filled":
             break
-    fills = _fills(srv, tok, order["order_id"])
-    assert len(fills) >= 2, fills
-    assert sum(q for q, _ in fills) == 400
+    assert "partially_filled" in seen
+    fills = fills_of(srv, tok, order["order_id"], "buy")
+    assert len({f["price"] for f in fills}) >= 2, fills
+    assert len({f["time"] for f in fills}) >= 2
+    assert sum(f["quantity"] for f in fills) == 30_000
+    paid = sum(f["amount"] + f["fee"] for f in fills)
     acc = account(srv, tok)
-    assert acc["cash"] == INITIAL - sum(q * p for q, p in fills)
+    assert acc["cash"] == big - paid
     (pos,) = acc["positions"]
-    assert pos["quantity"] == 400 and pos["cost"] == sum(q * p for q, p in fills)
+    assert pos["quantity"] == 30_000 and pos["cost"] == paid

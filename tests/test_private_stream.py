@@ -10,7 +10,7 @@ import pytest
 
 from hts_realtime.domain.krx import price_limits
 from tests.support import Client, Server, TcpProxy
-from tests.trading import account, place, wait_order
+from tests.trading import account, fills_of, held_per_share, place, wait_order
 
 LOWER, UPPER = price_limits(75_000)
 
@@ -169,9 +169,10 @@ async def test_resume_from_the_future_or_too_old_asks_for_resync(
 
 async def test_restart_with_orders_in_flight_keeps_everything(
         make_server: Callable[..., Server]) -> None:
-    srv = make_server({"HTS_FILL_PARTICIPATION": "0.02"}).start()
+    # ₩2.6B of Kakao: many times the book on show, so it fills over many steps
+    srv = make_server({"HTS_INITIAL_CASH": "5000000000"}).start()
     tok = srv.add_user("restarter")
-    big = place(srv, tok, symbol="035720", quantity=600)
+    big = place(srv, tok, symbol="035720", quantity=60_000)
     resting = place(srv, tok, order_type="limit", price=LOWER, quantity=10)
     wait_order(srv, tok, big["order_id"], {"partially_filled"})
     srv.kill()  # SIGKILL: no clean shutdown
@@ -184,14 +185,14 @@ async def test_restart_with_orders_in_flight_keeps_everything(
     assert r["status"] == "accepted"
     # the open order keeps filling after the restart, and the books balance
     done = wait_order(srv, tok, big["order_id"], timeout=60)
-    assert done["status"] == "filled" and done["filled_quantity"] == 600
-    _, fills, _ = srv.http("GET", f"/api/orders/{big['order_id']}/fills", token=tok)
-    spent = sum(f["quantity"] * f["price"] for f in fills)
+    assert done["status"] == "filled" and done["filled_quantity"] == 60_000
+    fills = fills_of(srv, tok, big["order_id"], "buy")
+    spent = sum(f["amount"] + f["fee"] for f in fills)
     acc = account(srv, tok)
-    assert acc["cash"] == 100_000_000 - spent
-    assert acc["reserved_cash"] == 10 * LOWER
+    assert acc["cash"] == 5_000_000_000 - spent
+    assert acc["reserved_cash"] == 10 * held_per_share(LOWER)
     (pos,) = acc["positions"]
-    assert pos["quantity"] == 600 and pos["cost"] == spent
+    assert pos["quantity"] == 60_000 and pos["cost"] == spent
     # the journal survived too: a resume from 0 replays a gapless stream
     c = Client()
     await c.connect(srv.url, auth={"token": tok, "topics": ["order:*"], "last_seq": 0})

@@ -38,3 +38,29 @@ def account(server: Server, token: str) -> dict[str, Any]:
     return dict(acc)
 
 
+
+
+# Costs by hand, as the README states them for the default settings: a brokerage fee of
+# 0.015% on every fill and a 0.20% transaction tax on sells (KOSPI and KOSDAQ, 2026),
+# each rounded down to the won per fill.
+def fee(amount: int) -> int:
+    return amount * 15 // 100_000
+
+
+def tax(side: str, amount: int) -> int:
+    return amount * 20 // 10_000 if side == "sell" else 0
+
+
+def held_per_share(price: int) -> int:
+    """Cash a buy holds per share: the price plus its fee, rounded up."""
+    return price + -(-price * 15 // 100_000)
+
+
+def fills_of(server: Server, token: str, order_id: str, side: str) -> list[dict[str, Any]]:
+    """The order's fills, each fee and tax checked by hand."""
+    status, fills, _ = server.http("GET", f"/api/orders/{order_id}/fills", token=token)
+    assert status == 200, fills
+    for f in fills:
+        assert f["amount"] == f["quantity"] * f["price"]
+        assert f["fee"] == fee(f["amount"]) and f["tax"] == tax(side, f["amount"]), f
+    return list(fills)

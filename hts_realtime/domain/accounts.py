@@ -1,4 +1,6 @@
-"""Paper accounts: creating one on first use, and the account as clients see it."""
+"""Paper accounts and positions: creating one on first use, the SQL that moves
+cash and shares (inside the caller's transaction), and the account as clients
+see it."""
 
 from __future__ import annotations
 
@@ -29,6 +31,75 @@ class Accounts:
         ).fetchone()
         return row
 
+    # -- writes (inside the caller's transaction) ------------------------------------------
+    @staticmethod
+    def available_shares(conn: sqlite3.Connection, user_id: str, symbol: str) -> int:
+        pos = conn.execute(
+            "SELECT quantity, reserved_quantity FROM positions WHERE user_id = ? AND symbol = ?",
+            (user_id, symbol),
+        ).fetchone()
+        return int(pos["quantity"]) - int(pos["reserved_quantity"]) if pos else 0
+
+    @staticmethod
+    def hold_cash(conn: sqlite3.Connection, user_id: str, amount: int) -> None:
+        """Hold (or, negative, release) cash for open buys."""
+        conn.execute("UPDATE accounts SET reserved_cash = reserved_cash + ? WHERE user_id = ?",
+                     (amount, user_id))
+
+    @staticmethod
+    def hold_shares(conn: sqlite3.Connection, user_id: str, symbol: str, qty: int) -> None:
+        """Hold (or, negative, release) shares for open sells."""
+        conn.execute(
+            "UPDATE positions SET reserved_quantity = reserved_quantity + ? "
+            "WHERE user_id = ? AND symbol = ?",
+            (qty, user_id, symbol),
+        )
+
+    @staticmethod
+    def bought(conn: sqlite3.Connection, user_id: str, symbol: str, qty: int, amount: int,
+               fee: int, released: int) -> None:
+        """A buy fill: pay ``amount + fee`` (the fee is part of the cost basis)."""
+        conn.execute(
+            "UPDATE accounts SET cash = cash - ?, reserved_cash = reserved_cash - ?, "
+            "fees_paid = fees_paid + ? WHERE user_id = ?",
+            (amount + fee, released, fee, user_id),
+        )
+        conn.execute(
+            "INSERT INTO positions (user_id, symbol, quantity, cost) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (user_id, symbol) DO UPDATE SET "
+            "quantity = quantity + excluded.quantity, cost = cost + excluded.cost",
+            (user_id, symbol, qty, amount + fee),
+        )
+
+    @staticmethod
+    def sold(conn: sqlite3.Connection, user_id: str, symbol: str, qty: int, amount: int,
+             fee: int, tax: int) -> int:
+        """A sell fill: receive ``amount - fee - tax``; returns the realised P&L."""
+        pos = conn.execute(
+            "SELECT quantity, cost FROM positions WHERE user_id = ? AND symbol = ?",
+            (user_id, symbol),
+        ).fetchone()
+        held, cost = int(pos["quantity"]), int(pos["cost"])
+        cost_out = cost if qty == held else cost * qty // held
+        pnl = amount - fee - tax - cost_out
+        conn.execute(
+            "UPDATE accounts SET cash = cash + ?, realized_pnl = realized_pnl + ?, "
+            "fees_paid = fees_paid + ?, taxes_paid = taxes_paid + ? WHERE user_id = ?",
+            (amount - fee - tax, pnl, fee, tax, user_id),
+        )
+        if qty == held:
+            conn.execute("DELETE FROM positions WHERE user_id = ? AND symbol = ?",
+                         (user_id, symbol))
+        else:
+            conn.execute(
+                "UPDATE positions SET quantity = quantity - ?, "
+                "reserved_quantity = reserved_quantity - ?, cost = cost - ? "
+                "WHERE user_id = ? AND symbol = ?",
+                (qty, qty, cost_out, user_id, symbol),
+            )
+        return pnl
+
+    # -- reads -----------------------------------------------------------------------------
     def view(self, user_id: str) -> dict[str, Any]:
         """The account as the wire shows it: positions valued at the latest price."""
         with self.db.transaction() as conn:
@@ -71,5 +142,7 @@ class Accounts:
             "market_value": market_value,
             "unrealized_pnl": unrealized,
             "realized_pnl": int(acc["realized_pnl"]),
+            "fees_paid": int(acc["fees_paid"]),
+            "taxes_paid": int(acc["taxes_paid"]),
             "total_value": cash + market_value,
         }

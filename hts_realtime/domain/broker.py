@@ -1,30 +1,43 @@
-"""The paper broker: accounts, order entry, cancels and the matching engine.
+"""The paper broker: order entry, cancels, and applying the matching engine's fills.
 
 Every state change (order accepted, filled, cancelled) updates the order,
 the account and the position, and appends an ``order_update`` to the
-user's journal, in one SQLite transaction. Events are published on the bus
-only after the commit, so a client never sees a fill the database lost.
+user's journal, in one SQLite transaction. Memory follows the database:
+each change is computed on copies, committed, and only then applied to
+the in-memory book of open orders (and to the strategy runs, through
+``FillListener.commit``); if the transaction fails, nothing in memory
+changed and the next market step finds the same work again. Events are
+published on the bus only after the commit, so a client never sees a
+fill the database lost.
+
+Which orders fill, how much and at what price is decided by the pure
+``domain.matching``; the SQL lives in ``order_store`` and ``accounts``.
 
 Money is integer KRW throughout. A buy holds cash when accepted (at the
-limit price, or at the day's upper limit for a market order, so a fill
-can never overdraw); a sell holds the shares. Fills release the hold.
+limit price, or at the day's upper limit for a market order, plus the
+brokerage fee on it, so a fill can never overdraw); a sell holds the
+shares. Fills release the hold. Costs: ``domain.costs``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from hts_realtime.domain.accounts import Accounts
+from hts_realtime.domain.costs import Costs
 from hts_realtime.domain.events import EventBus, Journal, PrivateEvent
 from hts_realtime.domain.krx import on_grid
-from hts_realtime.domain.market import MarketSource, Quote
+from hts_realtime.domain.market import KST, MarketSource, Quote
+from hts_realtime.domain.matching import Fill, match
 from hts_realtime.domain.order_store import OrderStore, now_iso
 from hts_realtime.domain.orders import Order, OrderStatus, OrderType, Side, new_order_id
+from hts_realtime.domain.sessions import MarketStatus
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.errors import (
     Conflict,
@@ -38,9 +51,20 @@ from hts_realtime.errors import (
 from hts_realtime.storage.db import Database
 from hts_realtime.topics import order_topics
 
-# A hook run inside the fill's transaction (strategies use it to track their
-# own position); it returns the private events it journaled.
-FillHook = Callable[[sqlite3.Connection, Order, int, int], list[PrivateEvent]]
+
+class FillListener(Protocol):
+    """Told of every fill inside its transaction (strategies track their own position).
+
+    ``stage`` journals what it must and keeps its new state aside; exactly one
+    of ``commit`` (apply it) or ``rollback`` (drop it) follows the transaction.
+    """
+
+    def stage(self, conn: sqlite3.Connection, order: Order, qty: int, price: int,
+              costs: int) -> list[PrivateEvent]: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +93,7 @@ class PaperBroker:
         initial_cash: int,
         max_quantity: int,
         participation: float,
+        costs: Costs | None = None,
     ) -> None:
         self.db = db
         self.journal = journal
@@ -77,17 +102,22 @@ class PaperBroker:
         self.market = market
         self.max_quantity = max_quantity
         self.participation = participation
-        self.fill_hooks: list[FillHook] = []
+        self.costs = costs or Costs()
+        self.fill_listeners: list[FillListener] = []
         self.store = OrderStore(db)
         self.accounts = Accounts(db, market, master, initial_cash)
         self._open: dict[str, list[Order]] = {}  # symbol -> open orders, time priority
+        self._by_id: dict[str, Order] = {}  # open orders by id
         self._owner: dict[str, str] = {}  # order id -> user id (topic authorization)
-        self._load()
+        self.load()
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """(Re)build the in-memory state from the database."""
         self._owner = self.store.owners()
+        self._open, self._by_id = {}, {}
         for order in self.store.open_orders():
             self._open.setdefault(order.symbol, []).append(order)
+            self._by_id[order.order_id] = order
 
     # -- accounts and queries -------------------------------------------------------------
     def account(self, user_id: str) -> dict[str, Any]:
@@ -106,7 +136,11 @@ class PaperBroker:
         return self._owner.get(order_id)
 
     def open_orders(self) -> int:
-        return sum(len(v) for v in self._open.values())
+        return len(self._by_id)
+
+    def open_snapshot(self) -> list[Order]:
+        """Copies of the in-memory open orders (for consistency checks)."""
+        return [dataclasses.replace(o) for orders in self._open.values() for o in orders]
 
     # -- order entry ---------------------------------------------------------------------
     def place(
@@ -150,150 +184,130 @@ class PaperBroker:
             updated_at=now,
             strategy_id=req.strategy_id,
         )
+        if req.side is Side.BUY:
+            order.reserve_price = self.costs.reserve_per_share(
+                req.price if req.price is not None else upper)
         with self.db.transaction() as conn:
             acc = self.accounts.ensure(conn, user_id)
             if req.side is Side.BUY:
-                order.reserve_price = req.price if req.price is not None else upper
                 need = order.reserve_price * req.quantity
                 available = int(acc["cash"]) - int(acc["reserved_cash"])
                 if need > available:
                     raise InsufficientFunds(f"needs {need} KRW, {available} KRW available")
-                conn.execute(
-                    "UPDATE accounts SET reserved_cash = reserved_cash + ? WHERE user_id = ?",
-                    (need, user_id),
-                )
+                self.accounts.hold_cash(conn, user_id, need)
             else:
-                pos = conn.execute(
-                    "SELECT quantity, reserved_quantity FROM positions "
-                    "WHERE user_id = ? AND symbol = ?",
-                    (user_id, req.symbol),
-                ).fetchone()
-                available = int(pos["quantity"]) - int(pos["reserved_quantity"]) if pos else 0
+                available = self.accounts.available_shares(conn, user_id, req.symbol)
                 if req.quantity > available:
                     raise InsufficientHoldings(
                         f"selling {req.quantity} of {req.symbol}, {available} available"
                     )
-                conn.execute(
-                    "UPDATE positions SET reserved_quantity = reserved_quantity + ? "
-                    "WHERE user_id = ? AND symbol = ?",
-                    (req.quantity, user_id, req.symbol),
-                )
+                self.accounts.hold_shares(conn, user_id, req.symbol, req.quantity)
             self.store.insert(conn, order)
             if idempotency_key is not None:
-                conn.execute(
-                    "INSERT INTO idempotency_keys (user_id, key, order_id, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (user_id, idempotency_key, order.order_id + "|" + req.fingerprint(), now),
-                )
+                self.store.save_idempotency_key(
+                    conn, user_id, idempotency_key, order.order_id + "|" + req.fingerprint(), now)
             events = [self._journal(conn, order)]
         self._owner[order.order_id] = user_id
         self._open.setdefault(order.symbol, []).append(order)
+        self._by_id[order.order_id] = order
         self.bus.publish(events)
         return order, True
 
     def _by_key(self, user_id: str, key: str, req: OrderRequest) -> Order | None:
-        row = self.db.conn.execute(
-            "SELECT order_id FROM idempotency_keys WHERE user_id = ? AND key = ?",
-            (user_id, key),
-        ).fetchone()
-        if row is None:
+        stored = self.store.by_idempotency_key(user_id, key)
+        if stored is None:
             return None
-        order_id, _, fingerprint = str(row[0]).partition("|")
+        order_id, _, fingerprint = stored.partition("|")
         if fingerprint != req.fingerprint():
             raise Conflict("this Idempotency-Key was used for a different order")
         return self.get(user_id, order_id)
 
     def cancel(self, user_id: str, order_id: str, reason: str = "cancelled by user") -> Order:
-        order = self._find_open(order_id)
+        order = self._by_id.get(order_id)
         if order is None or order.user_id != user_id:
             stored = self.get(user_id, order_id)  # raises not_found for others' ids
             raise OrderNotCancellable(f"order {order_id} is {stored.status.value}")
+        staged = dataclasses.replace(order)
         with self.db.transaction() as conn:
-            self._close(conn, order, OrderStatus.CANCELLED, reason)
-            events = [self._journal(conn, order)]
+            self._close(conn, staged, OrderStatus.CANCELLED, reason)
+            events = [self._journal(conn, staged)]
+        self._apply({order_id: staged})
         self.bus.publish(events)
         return order
 
-    def _find_open(self, order_id: str) -> Order | None:
-        for orders in self._open.values():
-            for o in orders:
-                if o.order_id == order_id:
-                    return o
-        return None
-
     # -- matching ------------------------------------------------------------------------
-    def on_quotes(self, quotes: list[Quote]) -> None:
-        """Match open orders against the trades in ``quotes`` (one market step)."""
-        events: list[PrivateEvent] = []
-        touched = [q for q in quotes if self._open.get(q.symbol)]
-        if not touched:
+    def on_quotes(self, quotes: list[Quote], now: datetime | None = None) -> None:
+        """One market step: match every symbol's open orders against its book and trades.
+
+        Compute (``domain.matching``, on copies), commit, then apply: if the
+        transaction fails, memory is untouched and the exception propagates.
+        """
+        if not self._open:
             return
-        with self.db.transaction() as conn:
-            for q in touched:
-                events.extend(self._match(conn, q))
+        now = now or datetime.now(KST)
+        continuous = self.market.status(now) is MarketStatus.OPEN
+        stepped = {q.symbol: q for q in quotes}
+        plan: list[tuple[Order, Fill]] = []
+        for symbol, orders in self._open.items():
+            q = stepped.get(symbol)
+            book = self.market.book(symbol) if continuous else None
+            for fill in match(orders, book, q.trades if q else (), self.participation,
+                              continuous):
+                plan.append((self._by_id[fill.order_id], fill))
+        if not plan:
+            return
+        staged: dict[str, Order] = {}
+        events: list[PrivateEvent] = []
+        try:
+            with self.db.transaction() as conn:
+                for original, fill in plan:
+                    order = staged.setdefault(original.order_id, dataclasses.replace(original))
+                    events.extend(self._fill(conn, order, fill.quantity, fill.price))
+        except BaseException:
+            for listener in self.fill_listeners:
+                listener.rollback()
+            raise
+        self._apply(staged)
+        for listener in self.fill_listeners:
+            listener.commit()
+        for original, fill in plan:
+            if fill.taker:
+                self.market.take_liquidity(original.symbol, original.side,
+                                           [(fill.price, fill.quantity)])
         self.bus.publish(events)
 
-    def _match(self, conn: sqlite3.Connection, q: Quote) -> list[PrivateEvent]:
-        events: list[PrivateEvent] = []
-        volume = max(1, int(q.last_volume * self.participation))
-        book = self._open[q.symbol]
-        for order in list(book):
-            if volume <= 0:
-                break
-            if order.order_type is OrderType.LIMIT and order.price is not None:
-                limit = order.price
-                crosses = q.price <= limit if order.side is Side.BUY else q.price >= limit
-                if not crosses:
-                    continue
-            qty = min(order.remaining_quantity, volume)
-            volume -= qty
-            self._fill(conn, order, qty, q.price)
-            events.append(self._journal(conn, order))
-            for hook in self.fill_hooks:
-                events.extend(hook(conn, order, qty, q.price))
-        return events
+    def _apply(self, staged: dict[str, Order]) -> None:
+        """After a commit: copy the committed state onto the in-memory orders."""
+        for order_id, new in staged.items():
+            order = self._by_id.get(order_id)
+            if order is None:
+                continue
+            for f in dataclasses.fields(Order):
+                setattr(order, f.name, getattr(new, f.name))
+            if not order.status.is_open:
+                del self._by_id[order_id]
+                book = self._open.get(order.symbol, [])
+                if order in book:
+                    book.remove(order)
+                    if not book:
+                        del self._open[order.symbol]
 
-    def _fill(self, conn: sqlite3.Connection, order: Order, qty: int, price: int) -> None:
+    def _fill(self, conn: sqlite3.Connection, order: Order, qty: int,
+              price: int) -> list[PrivateEvent]:
+        """Book one fill of the (staged) ``order`` inside the transaction."""
         amount = qty * price
-        uid, sym = order.user_id, order.symbol
+        market = self.master.get(order.symbol)
+        fee = self.costs.fee(amount)
+        tax = self.costs.tax(order.side, market.market if market else "", amount)
         if order.side is Side.BUY:
-            conn.execute(
-                "UPDATE accounts SET cash = cash - ?, reserved_cash = reserved_cash - ? "
-                "WHERE user_id = ?",
-                (amount, qty * order.reserve_price, uid),
-            )
-            conn.execute(
-                "INSERT INTO positions (user_id, symbol, quantity, cost) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (user_id, symbol) DO UPDATE SET "
-                "quantity = quantity + excluded.quantity, cost = cost + excluded.cost",
-                (uid, sym, qty, amount),
-            )
+            self.accounts.bought(conn, order.user_id, order.symbol, qty, amount, fee,
+                                 qty * order.reserve_price)
         else:
-            pos = conn.execute(
-                "SELECT quantity, cost FROM positions WHERE user_id = ? AND symbol = ?",
-                (uid, sym),
-            ).fetchone()
-            held, cost = int(pos["quantity"]), int(pos["cost"])
-            cost_out = cost if qty == held else cost * qty // held
-            conn.execute(
-                "UPDATE accounts SET cash = cash + ?, realized_pnl = realized_pnl + ? "
-                "WHERE user_id = ?",
-                (amount, amount - cost_out, uid),
-            )
-            if qty == held:
-                conn.execute(
-                    "DELETE FROM positions WHERE user_id = ? AND symbol = ?", (uid, sym)
-                )
-            else:
-                conn.execute(
-                    "UPDATE positions SET quantity = quantity - ?, "
-                    "reserved_quantity = reserved_quantity - ?, cost = cost - ? "
-                    "WHERE user_id = ? AND symbol = ?",
-                    (qty, qty, cost_out, uid, sym),
-                )
+            self.accounts.sold(conn, order.user_id, order.symbol, qty, amount, fee, tax)
         order.filled_quantity += qty
         order.filled_amount += amount
-        self.store.record_fill(conn, order, qty, price)
+        order.fees += fee + tax
+        self.store.record_fill(conn, order, qty, price, fee, tax)
         order.last_fill_price = price
         order.last_fill_quantity = qty
         order.updated_at = now_iso()
@@ -302,35 +316,27 @@ class PaperBroker:
         else:
             order.status = OrderStatus.PARTIALLY_FILLED
             self.store.update(conn, order)
+        events = [self._journal(conn, order)]
+        for listener in self.fill_listeners:
+            events.extend(listener.stage(conn, order, qty, price, fee + tax))
+        return events
 
     def _close(
         self, conn: sqlite3.Connection, order: Order, status: OrderStatus, reason: str | None
     ) -> None:
-        """Finish an order and release whatever it still holds."""
+        """Finish the (staged) order and release whatever it still holds."""
         rest = order.remaining_quantity
         if rest:
             if order.side is Side.BUY:
-                conn.execute(
-                    "UPDATE accounts SET reserved_cash = reserved_cash - ? WHERE user_id = ?",
-                    (rest * order.reserve_price, order.user_id),
-                )
+                self.accounts.hold_cash(conn, order.user_id, -rest * order.reserve_price)
             else:
-                conn.execute(
-                    "UPDATE positions SET reserved_quantity = reserved_quantity - ? "
-                    "WHERE user_id = ? AND symbol = ?",
-                    (rest, order.user_id, order.symbol),
-                )
+                self.accounts.hold_shares(conn, order.user_id, order.symbol, -rest)
         order.status = status
         order.reason = reason
         if status is not OrderStatus.FILLED:
             order.last_fill_quantity = 0
         order.updated_at = now_iso()
         self.store.update(conn, order)
-        book = self._open.get(order.symbol, [])
-        if order in book:
-            book.remove(order)
-            if not book:
-                del self._open[order.symbol]
 
     # -- persistence -----------------------------------------------------------------------
     def _journal(self, conn: sqlite3.Connection, order: Order) -> PrivateEvent:

@@ -52,12 +52,21 @@ class OrderStore:
     def fills(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
         self.get(user_id, order_id)  # not_found for someone else's order
         rows = self.db.conn.execute(
-            "SELECT fill_id, quantity, price, created_at FROM fills WHERE order_id = ? "
+            "SELECT fill_id, quantity, price, fee, tax, created_at FROM fills WHERE order_id = ? "
             "ORDER BY fill_id",
             (order_id,),
         ).fetchall()
         return [{"fill_id": r["fill_id"], "quantity": r["quantity"], "price": r["price"],
-                 "amount": r["quantity"] * r["price"], "time": r["created_at"]} for r in rows]
+                 "amount": r["quantity"] * r["price"], "fee": r["fee"], "tax": r["tax"],
+                 "time": r["created_at"]} for r in rows]
+
+    def by_idempotency_key(self, user_id: str, key: str) -> str | None:
+        """``"order_id|fingerprint"`` stored for this key, or None."""
+        row = self.db.conn.execute(
+            "SELECT order_id FROM idempotency_keys WHERE user_id = ? AND key = ?",
+            (user_id, key),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def open_orders(self) -> list[Order]:
         rows = self.db.conn.execute(
@@ -83,21 +92,31 @@ class OrderStore:
         )
 
     @staticmethod
-    def update(conn: sqlite3.Connection, o: Order) -> None:
+    def save_idempotency_key(conn: sqlite3.Connection, user_id: str, key: str, value: str,
+                             now: str) -> None:
         conn.execute(
-            "UPDATE orders SET status = ?, filled_quantity = ?, filled_amount = ?, "
-            "last_fill_price = ?, last_fill_quantity = ?, reason = ?, updated_at = ? "
-            "WHERE order_id = ?",
-            (o.status.value, o.filled_quantity, o.filled_amount, o.last_fill_price,
-             o.last_fill_quantity, o.reason, o.updated_at, o.order_id),
+            "INSERT INTO idempotency_keys (user_id, key, order_id, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (user_id, key, value, now),
         )
 
     @staticmethod
-    def record_fill(conn: sqlite3.Connection, o: Order, qty: int, price: int) -> None:
+    def update(conn: sqlite3.Connection, o: Order) -> None:
         conn.execute(
-            "INSERT INTO fills (order_id, user_id, symbol, side, quantity, price, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (o.order_id, o.user_id, o.symbol, o.side.value, qty, price, now_iso()),
+            "UPDATE orders SET status = ?, filled_quantity = ?, filled_amount = ?, "
+            "last_fill_price = ?, last_fill_quantity = ?, reason = ?, updated_at = ?, fees = ? "
+            "WHERE order_id = ?",
+            (o.status.value, o.filled_quantity, o.filled_amount, o.last_fill_price,
+             o.last_fill_quantity, o.reason, o.updated_at, o.fees, o.order_id),
+        )
+
+    @staticmethod
+    def record_fill(conn: sqlite3.Connection, o: Order, qty: int, price: int, fee: int,
+                    tax: int) -> None:
+        conn.execute(
+            "INSERT INTO fills (order_id, user_id, symbol, side, quantity, price, fee, tax, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (o.order_id, o.user_id, o.symbol, o.side.value, qty, price, fee, tax, now_iso()),
         )
 
 
@@ -120,4 +139,5 @@ def order_from_row(row: sqlite3.Row) -> Order:
         reserve_price=int(row["reserve_price"]),
         reason=row["reason"],
         strategy_id=row["strategy_id"],
+        fees=int(row["fees"]),
     )

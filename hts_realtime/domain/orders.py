@@ -53,6 +53,7 @@ class Order:
     reserve_price: int = 0  # per-share cash held for an open buy
     reason: str | None = None
     strategy_id: str | None = None
+    fees: int = 0  # brokerage fees and transaction tax paid on this order's fills, KRW
 
     @property
     def remaining_quantity(self) -> int:
@@ -81,6 +82,7 @@ class Order:
             "last_fill_quantity": self.last_fill_quantity,
             "reason": self.reason,
             "strategy_id": self.strategy_id,
+            "fees": self.fees,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }

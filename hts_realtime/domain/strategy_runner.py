@@ -17,12 +17,20 @@ run's position and P&L then follow its orders' real fills. Without
 its P&L shows how the rule would have done.
 
 A rule that raises stops its run with state ``error`` and the reason; the
-other runs go on. Definitions and state persist: after a restart, runs that
-were running start again (their indicators warm up anew from live prices).
+other runs go on.
+
+Memory follows the database: a run's position, P&L and state change on a
+staged copy inside the transaction and are copied onto the live run only
+after the commit (``commit``); a failed commit leaves every run as the
+database has it. (A rule's indicators are not stored: they have seen the
+price either way.) Definitions and state persist: after a restart, runs
+that were running start again (their indicators warm up anew from live
+prices).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
@@ -89,7 +97,8 @@ class StrategyRunner:
         self.history = history or SignalHistory(db, keep=100)
         self._runs: dict[str, StrategyRun] = {}
         self._by_symbol: dict[str, list[StrategyRun]] = {}
-        broker.fill_hooks.append(self._on_fill)
+        self._staged: dict[str, StrategyRun] = {}
+        broker.fill_listeners.append(self)
         self._load()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -169,26 +178,27 @@ class StrategyRunner:
         run = self.get(user_id, strategy_id)
         if run.state == RUNNING:
             return run
-        run.rule = self.factory(run.kind, run.params)
+        rule = self.factory(run.kind, run.params)
         self._set_state(run, RUNNING, None)
+        run.rule = rule
         self._by_symbol.setdefault(run.symbol, []).append(run)
         return run
 
     def stop(self, user_id: str, strategy_id: str) -> StrategyRun:
         run = self.get(user_id, strategy_id)
         if run.state == RUNNING:
-            self._unschedule(run)
             self._set_state(run, STOPPED, None)
+            self._unschedule(run)
         return run
 
     def delete(self, user_id: str, strategy_id: str) -> None:
         run = self.get(user_id, strategy_id)
-        self._unschedule(run)
-        run.state, run.updated_at = DELETED, _now()
+        gone = dataclasses.replace(run, state=DELETED, updated_at=_now())
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM strategies WHERE strategy_id = ?", (strategy_id,))
             self.history.forget(conn, strategy_id)
-            events = [self._status(conn, run)]
+            events = [self._status(conn, gone)]
+        self._unschedule(run)
         del self._runs[strategy_id]
         self.bus.publish(events)
 
@@ -201,10 +211,12 @@ class StrategyRunner:
         run.rule = None
 
     def _set_state(self, run: StrategyRun, state: str, reason: str | None) -> None:
-        run.state, run.reason, run.updated_at = state, reason, _now()
+        new = dataclasses.replace(run, state=state, reason=reason, updated_at=_now())
         with self.db.transaction() as conn:
-            self._save(conn, run)
-            events = [self._status(conn, run)]
+            self._save(conn, new)
+            events = [self._status(conn, new)]
+        run.state, run.reason, run.updated_at = new.state, new.reason, new.updated_at
+        run._status_at, run._reported_unrealized = new._status_at, new._reported_unrealized
         self.bus.publish(events)
 
     # -- the market drives the rules -------------------------------------------------------
@@ -215,23 +227,53 @@ class StrategyRunner:
         if not any(runs for _, runs in work):
             return
         now = self.clock()
-        with self.db.transaction() as conn:
-            for q, runs in work:
-                for run in runs:
-                    events.extend(self._feed(conn, run, q, now, orders))
+        try:
+            with self.db.transaction() as conn:
+                for q, runs in work:
+                    for run in runs:
+                        events.extend(self._feed(conn, run, q, now, orders))
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
         self.bus.publish(events)
         for run, side, qty in orders:
-            self._place(run, side, qty)
+            self._place(self._runs.get(run.strategy_id, run), side, qty)
 
-    def _feed(self, conn: sqlite3.Connection, run: StrategyRun, q: Quote, now: float,
+    # -- staging: memory follows the commit ----------------------------------------------
+    def _stage(self, run: StrategyRun) -> StrategyRun:
+        """The copy of ``run`` this transaction changes (the live run stays as committed)."""
+        copy = self._staged.get(run.strategy_id)
+        if copy is None:
+            copy = self._staged[run.strategy_id] = dataclasses.replace(run)
+        return copy
+
+    def commit(self) -> None:
+        staged, self._staged = self._staged, {}
+        for sid, new in staged.items():
+            run = self._runs.get(sid)
+            if run is None:
+                continue
+            for f in dataclasses.fields(StrategyRun):
+                if f.name != "rule":
+                    setattr(run, f.name, getattr(new, f.name))
+            if run.state == ERROR:
+                self._unschedule(run)
+
+    def rollback(self) -> None:
+        self._staged = {}
+
+    def _feed(self, conn: sqlite3.Connection, live: StrategyRun, q: Quote, now: float,
               orders: list[tuple[StrategyRun, Side, int]]) -> list[PrivateEvent]:
-        assert run.rule is not None
+        assert live.rule is not None
+        if live.strategy_id in self._staged and self._staged[live.strategy_id].state == ERROR:
+            return []
+        run = self._stage(live)
         run.last_price = q.price
         try:
-            signal = run.rule.on_price(q.price)
+            signal = live.rule.on_price(q.price)
         except Exception as exc:
             log.warning("strategy=%s user=%s failed: %r", run.strategy_id, run.user_id, exc)
-            self._unschedule(run)
             run.state, run.reason, run.updated_at = ERROR, f"strategy raised {exc!r}", _now()
             self._save(conn, run)
             return [self._status(conn, run)]
@@ -282,23 +324,26 @@ class StrategyRunner:
             run.open_order_id = order.order_id
 
     @staticmethod
-    def _apply_fill(run: StrategyRun, side: Side, qty: int, price: int) -> None:
+    def _apply_fill(run: StrategyRun, side: Side, qty: int, price: int, costs: int = 0) -> None:
         if side is Side.BUY:
             run.position += qty
-            run.cost += qty * price
+            run.cost += qty * price + costs
         else:
             out = run.cost if qty == run.position else run.cost * qty // run.position
-            run.realized_pnl += qty * price - out
+            run.realized_pnl += qty * price - costs - out
             run.position -= qty
             run.cost -= out
 
-    def _on_fill(self, conn: sqlite3.Connection, order: Order, qty: int,
-                 price: int) -> list[PrivateEvent]:
-        """Broker fill hook: a strategy's own order filled (inside the fill's transaction)."""
-        run = self._runs.get(order.strategy_id or "")
-        if run is None:
+    def stage(self, conn: sqlite3.Connection, order: Order, qty: int, price: int,
+              costs: int) -> list[PrivateEvent]:
+        """Broker fill listener: a strategy's own order filled (inside the fill's transaction).
+
+        The run's P&L is after costs, like the account's."""
+        live = self._runs.get(order.strategy_id or "")
+        if live is None:
             return []
-        self._apply_fill(run, order.side, qty, price)
+        run = self._stage(live)
+        self._apply_fill(run, order.side, qty, price, costs)
         run.last_price = price
         if not order.status.is_open and run.open_order_id == order.order_id:
             run.open_order_id = None

@@ -1,6 +1,11 @@
 """Drives a ``MarketSource`` on a clock and hands each step's trades to listeners
-(the matching engine, the strategy runner). A listener that raises is logged
-and does not stop the feed or the other listeners."""
+(the matching engine, the strategy runner, the candles, the trade tape), and
+each change of the market's session to status listeners.
+
+A listener that raises is logged and does not stop the feed or the other
+listeners. Listeners keep their own state consistent with the database on
+a failure (the broker and the strategy runner apply memory only after their
+commit), so the next step simply finds the same work again."""
 
 from __future__ import annotations
 
@@ -11,10 +16,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from hts_realtime.domain.market import KST, MarketSource, Quote
+from hts_realtime.domain.sessions import MarketStatus
 
 log = logging.getLogger("hts.market")
 
 QuoteListener = Callable[[list[Quote]], None]
+StatusListener = Callable[[MarketStatus, datetime], None]
 
 
 class MarketFeed:
@@ -22,8 +29,11 @@ class MarketFeed:
         self.market = market
         self.interval = interval
         self.listeners: list[QuoteListener] = []
+        self.status_listeners: list[StatusListener] = []
         self.steps = 0
         self.last_step_at: float | None = None  # time.monotonic() of the latest step
+        self.failures = 0
+        self.status = market.status(datetime.now(KST))
 
     def stalled_reason(self) -> str | None:
         """Why the feed is not ready (readiness), or None: it must have stepped
@@ -35,14 +45,25 @@ class MarketFeed:
             return f"the market feed last stepped {age:.1f}s ago"
         return None
 
-    def step(self) -> list[Quote]:
-        quotes = self.market.step(datetime.now(KST))
+    def step(self, now: datetime | None = None) -> list[Quote]:
+        now = now or datetime.now(KST)
+        quotes = self.market.step(now)
         self.steps += 1
         self.last_step_at = time.monotonic()
+        status = self.market.status(now)
+        if status is not self.status:
+            self.status = status
+            log.info("market status %s", status.value)
+            for on_status in self.status_listeners:
+                try:
+                    on_status(status, now)
+                except Exception:
+                    log.exception("market status listener %r failed", on_status)
         for listener in self.listeners:
             try:
                 listener(quotes)
             except Exception:
+                self.failures += 1
                 log.exception("market listener %r failed", listener)
         return quotes
 

@@ -27,6 +27,7 @@ REQUESTS: dict[str, tuple[str, str]] = {
     "unsubscribe": ("unsubscribed", "Unsubscribe from topics; one reply per topic"),
     "ping": ("pong", "Application-level round trip (not needed for liveness)"),
     "get_price": ("price", "The symbol's current quote"),
+    "get_orderbook": ("orderbook", "The symbol's 10-level order book (호가)"),
     "get_account": ("account", "The caller's paper account"),
 }
 
@@ -40,6 +41,10 @@ SERVER_EVENTS: dict[str, str] = {
     "account": "reply to get_account",
     "price_update": "to subscribers of price:{symbol}",
     "price_batch": "each tick, to a connection that asked for batch (handshake auth.batch)",
+    "orderbook": "reply to get_orderbook",
+    "orderbook_update": "to subscribers of orderbook:{symbol}",
+    "trade_update": "to subscribers of trade:{symbol}",
+    "market_status": "to every connection when the market session changes",
     "order_update": "private stream: the owner's order changes (order:*, order:{id})",
     "strategy_signal": "private stream: a strategy's signal (strategy:{id})",
     "strategy_status": "private stream: a strategy's state and P&L (strategy:{id})",

@@ -85,6 +85,11 @@ ROUTES: dict[tuple[str, str], Route] = {
         ok=(200, {"type": "string"}, "text/plain; version=0.0.4"),
         description="also served without authentication on HTTS_METRICS_PORT when set"),
     ("GET", "/api/symbols"): Route("The symbol master", ok=(200, array("Symbol"), "symbols")),
+    ("GET", "/api/candles"): Route(
+        "Candles (OHLCV, KST boundaries) built from the trades, with a seeded history",
+        query_schema=schemas.CANDLES, ok=(200, ref("Candles"), "oldest first, the live one last"),
+        errors=(400,)),
+    ("GET", "/api/market"): Route("The market session", ok=(200, ref("Market"), "the status")),
     ("GET", "/api/account"): Route("The caller's paper account", auth="bearer",
                                    ok=(200, ref("Account"), "the account")),
     ("POST", "/api/orders"): Route(

@@ -56,7 +56,9 @@ SHAPES: dict[str, JSON] = {
                     "reserved_cash": KRW, "available_cash": KRW,
                     "positions": {"type": "array", "items": ref("Position")},
                     "market_value": KRW, "unrealized_pnl": KRW, "realized_pnl": KRW,
-                    "total_value": KRW}),
+                    "fees_paid": KRW, "taxes_paid": KRW, "total_value": KRW},
+                   desc="realized_pnl is after fees and taxes; a position's cost includes "
+                        "its buy fees"),
     "Order": obj({
         "order_id": STR, "symbol": STR, "side": {"enum": ["buy", "sell"]},
         "order_type": {"enum": ["market", "limit"]}, "quantity": INT, "price": nullable(KRW),
@@ -64,8 +66,28 @@ SHAPES: dict[str, JSON] = {
         "filled_quantity": INT, "filled_price": nullable(KRW), "remaining_quantity": INT,
         "last_fill_price": nullable(KRW), "last_fill_quantity": INT,
         "reason": nullable(STR), "strategy_id": nullable(STR),
+        "fees": {**KRW, "description": "brokerage fees and transaction tax of its fills"},
         "created_at": TIME, "updated_at": TIME}),
-    "Fill": obj({"fill_id": INT, "quantity": INT, "price": KRW, "amount": KRW, "time": TIME}),
+    "Fill": obj({"fill_id": INT, "quantity": INT, "price": KRW, "amount": KRW, "fee": KRW,
+                 "tax": KRW, "time": TIME}),
+    "Level": obj({"price": KRW, "quantity": INT}),
+    "OrderBook": obj({
+        "asks": {"type": "array", "items": ref("Level"), "maxItems": 10,
+                 "description": "best (lowest) first"},
+        "bids": {"type": "array", "items": ref("Level"), "maxItems": 10,
+                 "description": "best (highest) first"},
+        "total_ask_quantity": INT, "total_bid_quantity": INT, "last_price": KRW,
+        "timestamp": TIME}),
+    "Trade": obj({"price": KRW, "quantity": INT, "side": {"enum": ["buy", "sell"]},
+                  "volume": {**INT, "description": "cumulative day volume after this trade"},
+                  "timestamp": TIME}),
+    "Candle": obj({"time": {**TIME, "description": "the candle's start, KST"}, "open": KRW,
+                   "high": KRW, "low": KRW, "close": KRW, "volume": INT}),
+    "Candles": obj({"symbol": STR, "interval": {"enum": ["1m", "5m", "1h", "1d"]},
+                    "candles": {"type": "array", "items": ref("Candle")}},
+                   desc="oldest first; the last candle is the live one"),
+    "Market": obj({"status": {"enum": ["pre_open", "open", "closing_auction", "closed"]},
+                   "mode": {"enum": ["always", "krx", "window"]}, "timestamp": TIME}),
     "Strategy": obj({
         "strategy_id": STR, "kind": STR, "symbol": STR, "params": {"type": "object"},
         "quantity": INT, "auto_trade": {"type": "boolean"},
@@ -90,7 +112,8 @@ SHAPES: dict[str, JSON] = {
     # -- server → client events ------------------------------------------------------
     "connected": event("connected", {
         "message": STR, "user_id": STR, "session_id": STR,
-        "last_seq": {"type": "integer", "minimum": 0}, "topics": {"type": "array", "items": STR}},
+        "last_seq": {"type": "integer", "minimum": 0}, "topics": {"type": "array", "items": STR},
+        "market_status": {"enum": ["pre_open", "open", "closing_auction", "closed"]}},
         desc="first event of every connection, before any other"),
     "subscribed": event("subscribed", {"topic": STR, "message": STR}),
     "unsubscribed": event("unsubscribed", {"topic": STR, "message": STR}),
@@ -105,6 +128,16 @@ SHAPES: dict[str, JSON] = {
                                                      "items": ref("price_update")}},
                          desc="instead of price_update, for a connection whose handshake asked "
                               "for batch: every subscribed symbol's update of one tick"),
+    "orderbook_update": event("orderbook_update", {"symbol": STR, "data": ref("OrderBook")},
+                              desc="at most once per HTS_ORDERBOOK_INTERVAL_SECONDS per "
+                                   "symbol, when the book changed"),
+    "orderbook": event("orderbook", {"symbol": STR, "data": ref("OrderBook")}),
+    "trade_update": event("trade_update", {"symbol": STR, "data": obj({
+        "trades": {"type": "array", "items": ref("Trade")}})},
+        desc="every trade of one market step, oldest first"),
+    "market_status": event("market_status", {
+        "status": {"enum": ["pre_open", "open", "closing_auction", "closed"]},
+        "timestamp": TIME}, desc="to every connection when the market session changes"),
     "order_update": event("order_update", {"seq": SEQ, "data": ref("Order")},
                           desc="private stream (topics order:* and order:{id})"),
     "strategy_signal": event("strategy_signal", {"seq": SEQ, "strategy_id": STR,

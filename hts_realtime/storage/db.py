@@ -167,6 +167,25 @@ SCHEMA: tuple[str, ...] = (
         VALUES (NEW.user_id, CAST(strftime('%s', 'now') AS INTEGER));
     END;
     """,
+    # v7: candles (market history), costs on fills and accounts
+    """
+    CREATE TABLE candles (
+        symbol TEXT NOT NULL,
+        interval TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        open INTEGER NOT NULL,
+        high INTEGER NOT NULL,
+        low INTEGER NOT NULL,
+        close INTEGER NOT NULL,
+        volume INTEGER NOT NULL,
+        PRIMARY KEY (symbol, interval, start)
+    ) WITHOUT ROWID;
+    ALTER TABLE fills ADD COLUMN fee INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE fills ADD COLUMN tax INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE orders ADD COLUMN fees INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN fees_paid INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN taxes_paid INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
@@ -218,12 +237,15 @@ class Database:
         self._depth = 1
         try:
             yield self.conn
+            # COMMIT itself can fail (a deferred constraint, I/O, a full disk): the
+            # transaction is then still open and must be rolled back like any error
+            self.conn.execute("COMMIT")
         except BaseException:
-            self._depth = 0
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self._depth = 0
-        self.conn.execute("COMMIT")
+        finally:
+            self._depth = 0
 
     def meta(self, key: str, default: str) -> str:
         """Get ``key`` from the meta table, storing ``default`` if it is absent."""

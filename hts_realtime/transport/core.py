@@ -25,7 +25,7 @@ from marshmallow import Schema
 
 from hts_realtime.auth import Authenticator
 from hts_realtime.domain.broker import PaperBroker
-from hts_realtime.domain.market import MarketSource
+from hts_realtime.domain.market import KST, MarketSource
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.errors import (
     AuthRequired,
@@ -40,13 +40,13 @@ from hts_realtime.errors import (
 from hts_realtime.metrics import Metrics
 from hts_realtime.settings import Settings
 from hts_realtime.tokens import Identity
-from hts_realtime.topics import Topic, TopicAuthorizer, TopicKind, parse_topic
+from hts_realtime.topics import MARKET_KINDS, Topic, TopicAuthorizer, parse_topic
 from hts_realtime.transport import schemas
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.guards import STRIKE_CODES
-from hts_realtime.transport.payloads import price_reply
+from hts_realtime.transport.payloads import orderbook_reply, price_reply
 from hts_realtime.transport.sessions import Session, SessionRegistry, TokenBucket
-from hts_realtime.transport.streamers import PriceStreamer
+from hts_realtime.transport.streamers import MarketStreams
 
 log = logging.getLogger("hts.core")
 
@@ -72,7 +72,7 @@ class RequestCore:
         registry: SessionRegistry,
         authorizer: TopicAuthorizer,
         fanout: Fanout,
-        streamer: PriceStreamer,
+        streams: MarketStreams,
         master: SymbolMaster,
         market: MarketSource,
         broker: PaperBroker,
@@ -84,7 +84,7 @@ class RequestCore:
         self.registry = registry
         self.authorizer = authorizer
         self.fanout = fanout
-        self.streamer = streamer
+        self.streams = streams
         self.master = master
         self.market = market
         self.broker = broker
@@ -95,6 +95,7 @@ class RequestCore:
             "unsubscribe": (schemas.TOPICS, self._unsubscribe),
             "ping": (schemas.PING, self._ping),
             "get_price": (schemas.GET_PRICE, self._get_price),
+            "get_orderbook": (schemas.GET_PRICE, self._get_orderbook),
             "get_account": (schemas.EMPTY, self._get_account),
         }
 
@@ -163,6 +164,7 @@ class RequestCore:
                 "session_id": session.sid,
                 "last_seq": last_seq,
                 "topics": [t.name for t in admission.topics],
+                "market_status": self.market.status(datetime.now(KST)).value,
             }
 
         try:
@@ -258,8 +260,8 @@ class RequestCore:
 
     async def _enter(self, session: Session, topic: Topic) -> None:
         await self.fanout.join(session, topic.room(session.user_id))
-        if topic.kind is TopicKind.PRICE:
-            self.streamer.ensure_running()
+        if topic.kind in MARKET_KINDS:
+            self.streams.joined(topic.kind, topic.key)
 
     def _requested(self, data: dict[str, Any]) -> list[Any]:
         raws: list[Any] = [data["topic"]] if "topic" in data else data["topics"]
@@ -310,6 +312,14 @@ class RequestCore:
         reply = price_reply(symbol, quote)
         ack = {k: v for k, v in reply.items() if k != "type"}
         return ack, [("price", reply)]
+
+    async def _get_orderbook(self, session: Session, data: dict[str, Any]) -> Reply:
+        book = self.market.book(data["symbol"]) if data["symbol"] in self.master else None
+        if book is None:
+            raise UnknownSymbol(f"unknown symbol {data['symbol']!r}")
+        reply = orderbook_reply(book)
+        ack = {k: v for k, v in reply.items() if k != "type"}
+        return ack, [("orderbook", reply)]
 
     async def _get_account(self, session: Session, data: dict[str, Any]) -> Reply:
         account = self.broker.account(session.user_id)

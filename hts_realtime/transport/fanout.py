@@ -190,6 +190,19 @@ class Fanout:
         self.metrics.sent("price_update", singles)
         self.metrics.sent("price_batch", batches)
 
+    def to_all(self, event: str, payload: dict[str, Any]) -> None:
+        """An ordered message to every open session, whatever its framing
+        (``market_status``); encoded once for all of them."""
+        self.sent_broadcast += 1
+        msg = Message(event, payload)
+        n = 0
+        for sid in self.registry.sids():
+            outbox = self.outbox_of(sid)
+            if outbox is not None:
+                outbox.send(msg)
+                n += 1
+        self.metrics.sent(event, n)
+
     async def to_sid(self, sid: str, event: str, payload: dict[str, Any]) -> None:
         self.send(sid, event, payload)
 

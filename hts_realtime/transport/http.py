@@ -13,12 +13,15 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from hts_realtime.auth import Authenticator
 from hts_realtime.domain.broker import OrderRequest, PaperBroker
+from hts_realtime.domain.candles import CandleBook
+from hts_realtime.domain.market import KST, MarketSource
 from hts_realtime.domain.orders import OrderStatus, OrderType, Side
 from hts_realtime.domain.strategies import describe_kinds
 from hts_realtime.domain.strategy_runner import StrategyRunner
@@ -33,6 +36,7 @@ from hts_realtime.errors import (
     InvalidMessage,
     NotFound,
     RateLimited,
+    UnknownSymbol,
 )
 from hts_realtime.metrics import CONTENT_TYPE, METRICS, Metrics
 from hts_realtime.readiness import Readiness
@@ -42,7 +46,7 @@ from hts_realtime.tokens import Identity, TokenService
 from hts_realtime.transport import schemas
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.sessions import SessionRegistry
-from hts_realtime.transport.streamers import PriceStreamer
+from hts_realtime.transport.streamers import MarketStreams
 
 log = logging.getLogger("hts.http")
 
@@ -129,11 +133,14 @@ class HttpApi:
         broker: PaperBroker,
         master: SymbolMaster,
         registry: SessionRegistry,
-        streamer: PriceStreamer,
+        streams: MarketStreams,
         strategies: StrategyRunner,
         fanout: Fanout,
         metrics: Metrics,
         readiness: Readiness,
+        market: MarketSource,
+        candles: CandleBook,
+        market_mode: str,
         wire_status: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.tokens = tokens
@@ -145,12 +152,15 @@ class HttpApi:
         self.broker = broker
         self.master = master
         self.registry = registry
-        self.streamer = streamer
+        self.streams = streams
         self.strategies = strategies
         self.fanout = fanout
         self.metrics = metrics
         self.readiness = readiness
         self.wire_status = wire_status
+        self.market = market
+        self.candle_book = candles
+        self.market_mode = market_mode
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -162,6 +172,8 @@ class HttpApi:
             web.get("/readyz", self.readyz),
             web.get("/metrics", self.scrape),
             web.get("/api/symbols", self.symbols),
+            web.get("/api/candles", self.candles),
+            web.get("/api/market", self.market_status),
             web.get("/api/account", self.account),
             web.post("/api/orders", self.place_order),
             web.get("/api/orders", self.list_orders),
@@ -254,12 +266,15 @@ class HttpApi:
         if not identity.is_admin:
             raise Forbidden("admin only")
         body = self.registry.status()
-        body["price_streamer_running"] = self.streamer.running
+        body["price_streamer_running"] = self.streams.price.running
+        body["market_streamers"] = self.streams.status()
         body["open_orders"] = self.broker.open_orders()
         body["running_strategies"] = self.strategies.running()
         body["sent"] = {"broadcast": self.fanout.sent_broadcast,
                         "private": self.fanout.sent_private,
-                        "price_ticks": self.streamer.ticks}
+                        "price_ticks": self.streams.price.ticks,
+                        "orderbook_ticks": self.streams.orderbook.ticks,
+                        "trade_ticks": self.streams.trade.ticks}
         flusher = self.fanout.flusher  # the send path: outboxes behind, slow consumers cut
         body["outbox"] = {"behind": flusher.behind, "slow_consumers": flusher.slow_consumers}
         if self.wire_status is not None:
@@ -286,6 +301,19 @@ class HttpApi:
 
     async def symbols(self, request: web.Request) -> web.Response:
         return json_response([s.to_dict() for s in self.master])
+
+    async def candles(self, request: web.Request) -> web.Response:
+        q = schemas.load(schemas.CANDLES, dict(request.query))
+        if q["symbol"] not in self.master:
+            raise UnknownSymbol(f"unknown symbol {q['symbol']!r}")
+        rows = self.candle_book.candles(q["symbol"], q["interval"], q["limit"])
+        return json_response({"symbol": q["symbol"], "interval": q["interval"],
+                                  "candles": [c.to_wire() for c in rows]})
+
+    async def market_status(self, request: web.Request) -> web.Response:
+        now = datetime.now(KST)
+        return json_response({"status": self.market.status(now).value,
+                                  "mode": self.market_mode, "timestamp": now.isoformat()})
 
     async def account(self, request: web.Request) -> web.Response:
         identity = self.identify(request)

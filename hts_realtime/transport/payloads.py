@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from hts_realtime.domain.market import Quote
+from hts_realtime.domain.orderbook import BookSnapshot, Trade
+from hts_realtime.domain.sessions import MarketStatus
 from hts_realtime.domain.symbols import Symbol
 
 
@@ -41,3 +44,38 @@ def price_snapshot(q: Quote) -> dict[str, Any]:
 
 def price_reply(sym: Symbol, q: Quote) -> dict[str, Any]:
     return {"type": "price", "symbol": q.symbol, "name": sym.name, "data": price_snapshot(q)}
+
+
+def orderbook_data(book: BookSnapshot) -> dict[str, Any]:
+    return {
+        "asks": [{"price": lv.price, "quantity": lv.quantity} for lv in book.asks],
+        "bids": [{"price": lv.price, "quantity": lv.quantity} for lv in book.bids],
+        "total_ask_quantity": book.total_ask_quantity,
+        "total_bid_quantity": book.total_bid_quantity,
+        "last_price": book.last_price,
+        "timestamp": book.timestamp.isoformat(),
+    }
+
+
+def orderbook_update(book: BookSnapshot) -> dict[str, Any]:
+    return {"type": "orderbook_update", "symbol": book.symbol, "data": orderbook_data(book)}
+
+
+def orderbook_reply(book: BookSnapshot) -> dict[str, Any]:
+    return {"type": "orderbook", "symbol": book.symbol, "data": orderbook_data(book)}
+
+
+def trade_update(symbol: str, trades: list[Trade]) -> dict[str, Any]:
+    return {
+        "type": "trade_update",
+        "symbol": symbol,
+        "data": {"trades": [
+            {"price": t.price, "quantity": t.quantity, "side": t.side.value, "volume": t.volume,
+             "timestamp": t.timestamp.isoformat()}
+            for t in trades
+        ]},
+    }
+
+
+def market_status(status: MarketStatus, now: datetime) -> dict[str, Any]:
+    return {"type": "market_status", "status": status.value, "timestamp": now.isoformat()}

@@ -68,6 +68,14 @@ class GetPriceSchema(_Strict):
     symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
 
 
+class CandlesQuerySchema(_Strict):
+    """``GET /api/candles`` query: ``symbol``, ``interval`` 1m|5m|1h|1d, ``limit`` 1..1000."""
+
+    symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    interval = fields.String(required=True, validate=validate.OneOf(["1m", "5m", "1h", "1d"]))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+
+
 class EmptySchema(_Strict):
     pass
 
@@ -157,6 +165,7 @@ def _describe(messages: Any) -> str:
 TOPICS = TopicsSchema()
 PING = PingSchema()
 GET_PRICE = GetPriceSchema()
+CANDLES = CandlesQuerySchema()
 EMPTY = EmptySchema()
 CONNECT_AUTH = ConnectAuthSchema()
 LOGIN = LoginSchema()

@@ -65,7 +65,7 @@ class Session:
     def wants(self, topics: tuple[str, ...]) -> bool:
         """Whether a private event published on ``topics`` is for this session."""
         for t in self.topics:
-            if t.kind is TopicKind.PRICE:
+            if not t.is_private:
                 continue
             if t.name in topics:
                 return True
@@ -180,11 +180,15 @@ class SessionRegistry:
             counts[topic.kind.value] += len(sids)
         return counts
 
-    def subscribed_symbols(self) -> list[str]:
-        return [t.key for t in self._by_topic if t.kind is TopicKind.PRICE]
+    def subscribed_symbols(self, kind: TopicKind = TopicKind.PRICE) -> list[str]:
+        """Symbols with at least one subscriber to ``kind`` (a market-data topic kind)."""
+        return [t.key for t in self._by_topic if t.kind is kind]
+
+    def has_subscribers(self, kind: TopicKind) -> bool:
+        return any(t.kind is kind for t in self._by_topic)
 
     def has_price_subscribers(self) -> bool:
-        return any(t.kind is TopicKind.PRICE for t in self._by_topic)
+        return self.has_subscribers(TopicKind.PRICE)
 
     def status(self) -> dict[str, Any]:
         # one entry per topic name (each user's order:* is its own topic here)

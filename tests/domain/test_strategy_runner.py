@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from hts_realtime.domain.broker import PaperBroker
 from hts_realtime.domain.events import EventBus, Journal, PrivateEvent
 from hts_realtime.domain.market import KST, MarketSimulator
+from hts_realtime.domain.orders import Side
 from hts_realtime.domain.strategies import Signal, Strategy, build_strategy
 from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
@@ -65,12 +65,8 @@ class World:
                                      clock=lambda: self.now)
 
     def trade(self, symbol: str, price: int, volume: int = 1_000) -> None:
-        q = self.market.quote(symbol)
-        assert q is not None
-        quote = replace(q, price=price, last_volume=volume, volume=q.volume + volume,
-                        high=max(q.high, price), low=min(q.low, price),
-                        timestamp=datetime.now(KST))
-        self.market._quotes[symbol] = quote  # the simulator's latest quote is the trade
+        """A trade at ``price``; the book after it bids ``price`` and offers a tick above."""
+        quote = self.market.replay_trade(symbol, price, volume, Side.BUY, datetime.now(KST))
         self.broker.on_quotes([quote])
         self.runner.on_quotes([quote])
         self.now += 0.1
@@ -133,16 +129,16 @@ def test_auto_trade_places_orders_and_follows_fills(world: World) -> None:
     assert order.strategy_id == run.strategy_id and order.side.value == "buy"
     assert order.quantity == 7 and order.status.value == "accepted"
     assert run.position == 0  # not filled yet: fills follow the next trade
-    world.trade("005930", 75_300)
+    world.trade("005930", 75_300)  # the market buy takes the best ask, a tick above
     order = world.broker.get("1", order.order_id)
     assert order.status.value == "filled"
-    assert run.position == 7 and run.cost == 7 * 75_300
+    assert run.position == 7 and run.cost == 7 * 75_400
     statuses = [s["data"] for s in world.of("strategy_status")]
     assert statuses[-1]["position"] == 7
     world.trade("005930", 74_000)  # breakdown: SELL everything
-    world.trade("005930", 74_100)  # the sell fills here
+    world.trade("005930", 74_100)  # the sell fills here, at the best bid
     assert run.position == 0
-    assert run.realized_pnl == 7 * (74_100 - 75_300)
+    assert run.realized_pnl == 7 * (74_100 - 75_400)
     acc = world.broker.account("1")
     assert acc["realized_pnl"] == run.realized_pnl
     assert acc["cash"] == 100_000_000 + run.realized_pnl
