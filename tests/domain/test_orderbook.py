@@ -199,3 +199,19 @@ def test_seeded_history_is_plausible_and_the_market_continues_from_it(tmp_path: 
     assert later["005930"].prev_close == today.close
     assert tick_up(1) == 2
     db.close()
+
+
+def test_the_feed_reports_each_session_change_once() -> None:
+    from hts_realtime.services.market_feed import MarketFeed
+
+    day = datetime(2026, 1, 5, tzinfo=KST)
+    sim = MarketSimulator(SymbolMaster(), seed=2, hours=MarketHours("krx"),
+                          now=day.replace(hour=8))
+    feed = MarketFeed(sim, 0.5)
+    feed.status = sim.status(day.replace(hour=8))
+    seen: list[tuple[str, str]] = []
+    feed.status_listeners.append(lambda s, at: seen.append((s.value, at.strftime("%H:%M"))))
+    for hh, mm in ((8, 10), (8, 31), (8, 45), (9, 0), (12, 0), (15, 20), (15, 30), (16, 0)):
+        feed.step(day.replace(hour=hh, minute=mm))
+    assert seen == [("pre_open", "08:31"), ("open", "09:00"), ("closing_auction", "15:20"),
+                    ("closed", "15:30")]
