@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from hts_realtime.domain.krx import on_grid, price_limits
+from tests.plainws import WsClient
 from tests.support import Client, Server
 
 SYMBOL = "005930"
@@ -191,3 +192,18 @@ def test_socket_io_client_receives_the_book_and_the_tape(server: Server) -> None
     assert ack["ok"] is True and ack["symbol"] == SYMBOL
     check_book_data(ack["data"])
     assert out["orderbook"][0]["type"] == "orderbook"
+
+
+async def test_plain_websocket_clients_get_the_book_and_the_tape_too(server: Server) -> None:
+    c = await WsClient().connect(server.url, f"?token={server.login()}")
+    await c.send({"type": "subscribe", "topics": [f"orderbook:{SYMBOL}", f"trade:{SYMBOL}"]})
+    await c.send({"type": "get_orderbook", "symbol": SYMBOL, "request_id": "b1"})
+    (book,) = await c.wait_for("orderbook")
+    assert book["symbol"] == SYMBOL and book["request_id"] == "b1"
+    check_book_data(book["data"])
+    update = (await c.wait_for("orderbook_update"))[0]
+    check_book_data(update["data"])
+    trades = (await c.wait_for("trade_update"))[0]
+    assert trades["symbol"] == SYMBOL and trades["data"]["trades"]
+    assert c.order[0]["market_status"] == "open"
+    await c.close()

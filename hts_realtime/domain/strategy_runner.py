@@ -31,7 +31,6 @@ prices).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import secrets
 import sqlite3
@@ -53,6 +52,7 @@ from hts_realtime.domain.strategy_run import (
     STOPPED,
     StrategyRun,
 )
+from hts_realtime.domain.strategy_store import StrategyStore
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.errors import Conflict, HtsError, InvalidStrategy, NotFound, UnknownSymbol
 from hts_realtime.storage.db import Database
@@ -98,20 +98,13 @@ class StrategyRunner:
         self._runs: dict[str, StrategyRun] = {}
         self._by_symbol: dict[str, list[StrategyRun]] = {}
         self._staged: dict[str, StrategyRun] = {}
+        self.store = StrategyStore(db)
         broker.fill_listeners.append(self)
         self._load()
 
     # -- lifecycle ---------------------------------------------------------------------
     def _load(self) -> None:
-        for row in self.db.conn.execute("SELECT * FROM strategies ORDER BY created_at"):
-            run = StrategyRun(
-                strategy_id=row["strategy_id"], user_id=row["user_id"], kind=row["kind"],
-                symbol=row["symbol"], params=json.loads(row["params"]),
-                quantity=int(row["quantity"]), auto_trade=bool(row["auto_trade"]),
-                state=row["state"], created_at=row["created_at"], updated_at=row["updated_at"],
-                reason=row["reason"], position=int(row["position"]), cost=int(row["cost"]),
-                realized_pnl=int(row["realized_pnl"]),
-            )
+        for run in self.store.all():
             self._runs[run.strategy_id] = run
             if run.state == RUNNING:
                 try:
@@ -120,13 +113,9 @@ class StrategyRunner:
                     run.state, run.reason = ERROR, f"cannot restart: {exc}"
                     continue
                 self._by_symbol.setdefault(run.symbol, []).append(run)
-        open_orders = self.db.conn.execute(
-            "SELECT order_id, strategy_id FROM orders WHERE strategy_id IS NOT NULL "
-            "AND status IN ('accepted', 'partially_filled')"
-        ).fetchall()
-        for row in open_orders:
-            if row["strategy_id"] in self._runs:
-                self._runs[row["strategy_id"]].open_order_id = row["order_id"]
+        for strategy_id, order_id in self.store.open_orders().items():
+            if strategy_id in self._runs:
+                self._runs[strategy_id].open_order_id = order_id
 
     def create(self, user_id: str, kind: str, symbol: str, params: Mapping[str, object],
                quantity: int, auto_trade: bool) -> StrategyRun:
@@ -147,12 +136,7 @@ class StrategyRunner:
             state=CREATED, created_at=now, updated_at=now,
         )
         with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO strategies (strategy_id, user_id, kind, symbol, params, quantity, "
-                "auto_trade, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (run.strategy_id, user_id, kind, symbol, json.dumps(run.params), quantity,
-                 int(auto_trade), run.state, now, now),
-            )
+            self.store.insert(conn, run)
             events = [self._status(conn, run)]
         self._runs[run.strategy_id] = run
         self.bus.publish(events)
@@ -195,7 +179,7 @@ class StrategyRunner:
         run = self.get(user_id, strategy_id)
         gone = dataclasses.replace(run, state=DELETED, updated_at=_now())
         with self.db.transaction() as conn:
-            conn.execute("DELETE FROM strategies WHERE strategy_id = ?", (strategy_id,))
+            self.store.delete(conn, strategy_id)
             self.history.forget(conn, strategy_id)
             events = [self._status(conn, gone)]
         self._unschedule(run)
@@ -353,12 +337,7 @@ class StrategyRunner:
 
     # -- persistence and events ------------------------------------------------------------
     def _save(self, conn: sqlite3.Connection, run: StrategyRun) -> None:
-        conn.execute(
-            "UPDATE strategies SET state = ?, reason = ?, position = ?, cost = ?, "
-            "realized_pnl = ?, updated_at = ? WHERE strategy_id = ?",
-            (run.state, run.reason, run.position, run.cost, run.realized_pnl, run.updated_at,
-             run.strategy_id),
-        )
+        self.store.save(conn, run)
 
     def _status(self, conn: sqlite3.Connection, run: StrategyRun) -> PrivateEvent:
         run._status_at = self.clock()
