@@ -185,6 +185,10 @@ async def test_http_client_routes(server: Server) -> None:
         await api.delete_strategy(sid)
         watch = await api.watchlist()
         assert await api.set_watchlist(watch[:2]) == watch[:2]
+        candles = await api.candles("005930", "1m", limit=5)
+        assert candles["symbol"] == "005930" and 0 < len(candles["candles"]) <= 5
+        assert (await api.market())["status"] in {"pre_open", "open", "closing_auction",
+                                                  "closed"}
         assert (await api.healthz())["status"] == "ok"
         assert (await api.readyz())["status"] == "ready"
         with pytest.raises(HtsError) as forbidden:
