@@ -24,6 +24,8 @@ JSON = dict[str, Any]
 VERSION = "0.1.0"
 # served by other means: the Socket.IO endpoint (AsyncAPI) and the dashboard's files
 NOT_HTTP_API = ("/socket.io/", "/", "/static/")
+# not for clients: the scale-out engine's routes for its gateways (private network)
+INTERNAL_PREFIX = "/internal/"
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,8 @@ def app_routes(app: web.Application) -> list[tuple[str, str]]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter") or info.get("prefix", "")
-        if route.method in ("HEAD", "*") or path in NOT_HTTP_API or path.startswith("/static"):
+        if route.method in ("HEAD", "*") or path in NOT_HTTP_API or \
+                path.startswith(("/static", INTERNAL_PREFIX)):
             continue
         out.append((route.method, path))
     return sorted(set(out))
