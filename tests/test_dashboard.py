@@ -291,6 +291,43 @@ def test_layout_fits_and_order_entry_is_one_tap_away(
     expect(row).to_have_count(1, timeout=WAIT_MS)
     assert page.evaluate(OVERFLOW) == []
 
+    # -- candles: history from /api/candles at each interval, the live one from trades --------
+    chart = tab.tid("price-chart")
+    expect(chart).to_have_attribute("data-candles", re.compile(r"^([2-9]|\d{2,})$"),
+                                    timeout=WAIT_MS)
+    for label, least in (("5분", 2), ("일", 20), ("1분", 2)):
+        tab.tid("chart-intervals").get_by_text(label, exact=True).click()
+        page.wait_for_function(
+            "n => Number(document.querySelector('[data-testid=price-chart]').dataset.candles) >= n",
+            arg=least, timeout=WAIT_MS)
+    # the live candle closes at the newest trade of the tape
+    page.wait_for_function("""() => {
+        const top = document.querySelector('[data-testid=tape-row] td:nth-child(2)');
+        const close = document.querySelector('[data-testid=price-chart]').dataset.lastClose;
+        return top && close && top.textContent.replace(/,/g, '') === close; }""", timeout=WAIT_MS)
+
+    # -- 호가: ten levels a side with quantities; a click sets the ticket's price --------------
+    if size == "phone":
+        tab.tid("tab-book").click()
+    levels = page.locator("[data-testid=book-level]")
+    expect(levels).to_have_count(20, timeout=WAIT_MS)
+    expect(page.locator("[data-testid=book-level][data-side=ask]")).to_have_count(10)
+    expect(page.locator("#orderbook .lvl.last")).to_have_count(1, timeout=WAIT_MS)
+    for q in page.locator("[data-testid=book-level] .q b").all_inner_texts():
+        assert re.fullmatch(r"\d{1,3}(,\d{3})*", q) and q != "0", q
+    prices = [int(p) for p in levels.evaluate_all("ls => ls.map(l => l.dataset.price)")]
+    assert prices == sorted(prices, reverse=True), prices  # asks above bids, high to low
+    assert page.evaluate(OVERFLOW) == []
+    level = page.locator("[data-testid=book-level][data-side=bid]").nth(2)
+    level.scroll_into_view_if_needed()
+    picked = level.get_attribute("data-price")
+    level.click()
+    expect(tab.tid("order-price")).to_have_value(picked)
+    expect(tab.tid("order-type")).to_have_value("limit")
+    if size == "phone":  # and the ticket opens
+        expect(tab.tid("panel-ticket")).to_be_visible()
+        tab.tid("tab-quotes").click()
+
     if size == "phone":
         # one group of panels at a time; the ticket is one tap away
         expect(tab.tid("panel-ticket")).to_be_hidden()

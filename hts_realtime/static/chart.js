@@ -31,7 +31,6 @@ export class CandleChart {
     this.candles = candles.slice(-MAX_CANDLES);
     this.step = step;
     this.message = message;
-    this.canvas.dataset.candles = String(this.candles.length);
     this.draw();
   }
 
@@ -49,12 +48,18 @@ export class CandleChart {
     } else {
       c.push({ t: start, open: price, high: price, low: price, close: price, volume: qty });
       if (c.length > MAX_CANDLES) c.shift();
-      this.canvas.dataset.candles = String(c.length);
     }
     this.draw();
   }
 
+  _mark() { // for tests and tools: what the chart holds
+    const last = this.candles[this.candles.length - 1];
+    this.canvas.dataset.candles = String(this.candles.length);
+    this.canvas.dataset.lastClose = last ? String(last.close) : "";
+  }
+
   draw() { // at most once a frame
+    this._mark();
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => { this.pending = false; this.render(); });
