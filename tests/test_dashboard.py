@@ -313,7 +313,9 @@ def test_layout_fits_and_order_entry_is_one_tap_away(
     expect(levels).to_have_count(20, timeout=WAIT_MS)
     expect(page.locator("[data-testid=book-level][data-side=ask]")).to_have_count(10)
     expect(page.locator("#orderbook .lvl.last")).to_have_count(1, timeout=WAIT_MS)
-    for q in page.locator("[data-testid=book-level] .q b").all_inner_texts():
+    quantities = [q for q in page.locator("[data-testid=book-level] .q b").all_inner_texts() if q]
+    assert len(quantities) == 20, quantities  # one per level, on its side
+    for q in quantities:
         assert re.fullmatch(r"\d{1,3}(,\d{3})*", q) and q != "0", q
     prices = [int(p) for p in levels.evaluate_all("ls => ls.map(l => l.dataset.price)")]
     assert prices == sorted(prices, reverse=True), prices  # asks above bids, high to low

@@ -71,27 +71,45 @@ function renderBook(message) {
     el.dataset.levels = "0";
     return;
   }
+  const levels = [...[...book.asks].reverse().map((l) => [l, "ask"]), ...book.bids.map((l) => [l, "bid"])];
+  // rows are made once and updated in place: a click never lands on a row being replaced
+  let rows = el.querySelector(".levels");
+  if (!rows || rows.children.length !== levels.length) {
+    el.innerHTML = `<div class="levels">${levels.map(() => `<div class="lvl" data-testid="book-level"
+        role="button" tabindex="0"><span class="q ask-q"><span class="bar"></span><b></b></span>
+        <span class="p"><span class="pv"></span><small></small></span>
+        <span class="q bid-q"><span class="bar"></span><b></b></span></div>`).join("")}</div>
+      <div class="lvl total"><span class="q ask-q"></span><span class="p dim">잔량 합계</span><span class="q bid-q"></span></div>`;
+    rows = el.querySelector(".levels");
+  }
   const base = prevClose();
-  const max = Math.max(1, ...book.asks.map((l) => l.quantity), ...book.bids.map((l) => l.quantity));
+  const max = Math.max(1, ...levels.map(([l]) => l.quantity));
   const last = book.last_price;
-  const row = (l, side) => {
-    const w = Math.round((l.quantity / max) * 100);
+  levels.forEach(([l, side], i) => {
+    const row = rows.children[i];
     const chg = base ? ((l.price - base) / base) * 100 : null;
-    const cls = `lvl ${side}${l.price === last ? " last" : ""}`;
-    const qty = `<span class="bar" data-w="${w}"></span><b>${num(l.quantity)}</b>`;
-    return `<div class="${cls}" data-testid="book-level" data-side="${side}" data-price="${l.price}"
-        role="button" tabindex="0" title="${num(l.price)}원 주문가격으로">
-      <span class="q ask-q">${side === "ask" ? qty : ""}</span>
-      <span class="p ${direction(chg ?? 0)}">${num(l.price)}<small>${chg === null ? "" : pct(chg)}</small></span>
-      <span class="q bid-q">${side === "bid" ? qty : ""}</span></div>`;
-  };
-  el.innerHTML = `<div class="levels">${[...book.asks].reverse().map((l) => row(l, "ask")).join("")}
-    ${book.bids.map((l) => row(l, "bid")).join("")}</div>
-    <div class="lvl total"><span class="q ask-q">${num(book.total_ask_quantity)}</span>
-      <span class="p dim">잔량 합계</span><span class="q bid-q">${num(book.total_bid_quantity)}</span></div>`;
-  // bar widths through the CSSOM (no inline style attributes: the page's CSP forbids them)
-  for (const bar of el.querySelectorAll(".bar")) bar.style.width = `${bar.dataset.w}%`;
-  el.dataset.levels = String(book.asks.length + book.bids.length);
+    row.className = `lvl ${side}${l.price === last ? " last" : ""}`;
+    row.dataset.side = side;
+    row.dataset.price = String(l.price);
+    row.title = `${num(l.price)}원 주문가격으로`;
+    const p = row.querySelector(".p");
+    p.className = `p ${direction(chg ?? 0)}`;
+    p.querySelector(".pv").textContent = num(l.price);
+    p.querySelector("small").textContent = chg === null ? "" : pct(chg);
+    for (const q of ["ask", "bid"]) {
+      const cell = row.querySelector(`.${q}-q`);
+      const mine = q === side;
+      cell.querySelector("b").textContent = mine ? num(l.quantity) : "";
+      // bar widths through the CSSOM (no inline style attributes: the page's CSP forbids them)
+      const bar = cell.querySelector(".bar");
+      bar.hidden = !mine;
+      if (mine) bar.style.width = `${Math.round((l.quantity / max) * 100)}%`;
+    }
+  });
+  const [ta, , tb] = el.querySelector(".lvl.total").children;
+  ta.textContent = num(book.total_ask_quantity);
+  tb.textContent = num(book.total_bid_quantity);
+  el.dataset.levels = String(levels.length);
   el.dataset.lastPrice = String(last);
   if (!centred && el.scrollHeight > el.clientHeight) { // the spread in view, once per symbol
     const firstBid = el.querySelector(".lvl.bid");
