@@ -7,7 +7,7 @@
 //   {"cmd":"open","n":N,"batch":B,"tokens":[...]}  open N more connections; connection i
 //       subscribes (in its handshake) to `per_client` consecutive symbols starting at i % 40
 //   {"cmd":"record","seconds":S}   count every price_update, and per tick key
-//       (symbol|timestamp|volume|price) the receipts and their first/last time:
+//       (symbol|timestamp|volume|price#n) the receipts and their first/last time:
 //       answers {"received", "ticks": [[symbol, count, first_ms, last_ms], ...], ...}
 //   {"cmd":"close"}
 import WebSocket from "ws";
@@ -19,12 +19,18 @@ let recording = null; // Map key -> [symbol, count, first, last]
 let received = 0;
 let disconnects = 0;
 
-function onPrice(msg) {
+function onPrice(conn, msg) {
   received += 1;
   if (recording === null) return;
   const t = now();
   const d = msg.data;
-  const key = `${msg.symbol}|${d.timestamp}|${d.volume}|${d.price}`;
+  // a quiet market repeats a quote: the n-th receipt of a payload on one connection
+  // is the n-th tick that carried it, so every connection names a tick alike
+  const payload = `${msg.symbol}|${d.timestamp}|${d.volume}|${d.price}`;
+  const seen = conn.seen ?? (conn.seen = new Map());
+  const nth = (seen.get(payload) ?? 0) + 1;
+  seen.set(payload, nth);
+  const key = `${payload}#${nth}`;
   const r = recording.get(key);
   if (r === undefined) recording.set(key, [msg.symbol, 1, t, t]);
   else { r[1] += 1; r[3] = t; }
@@ -44,7 +50,7 @@ function openPlain(token, topics) {
     const timer = setTimeout(() => reject(new Error("timed out waiting for connected")), 20000);
     ws.on("message", (raw) => {
       const msg = JSON.parse(raw);
-      if (msg.type === "price_update") onPrice(msg);
+      if (msg.type === "price_update") onPrice(ws, msg);
       else if (msg.type === "connected") { clearTimeout(timer); resolve(msg); }
     });
     ws.on("close", () => { disconnects += 1; clearTimeout(timer); reject(new Error("closed")); });
@@ -55,7 +61,7 @@ function openPlain(token, topics) {
 
 function openSocketIO(token, topics) {
   const socket = socketTo(url, { token, topics }, { perMessageDeflate: false });
-  socket.on("price_update", onPrice);
+  socket.on("price_update", (msg) => onPrice(socket, msg));
   socket.on("disconnect", () => { disconnects += 1; });
   return { conn: socket, connected: once(socket, "connected") };
 }
@@ -80,6 +86,7 @@ async function open({ n, batch = 50, tokens }) {
 
 async function record({ seconds }) {
   recording = new Map();
+  for (const c of conns) c.seen = new Map();
   const r0 = received;
   const d0 = disconnects;
   const cpu0 = process.cpuUsage();
@@ -91,6 +98,7 @@ async function record({ seconds }) {
   recording = null;
   return {
     window_ms: wall,
+    start_ms: t0,
     received: received - r0,
     disconnects: disconnects - d0,
     ticks,

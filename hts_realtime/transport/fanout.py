@@ -51,7 +51,14 @@ from hts_realtime.domain.events import Journal, PrivateEvent
 from hts_realtime.errors import HtsError
 from hts_realtime.metrics import Metrics
 from hts_realtime.topics import price_symbol
-from hts_realtime.transport.outbox import Connection, Message, Outbox, OutboxFlusher, OutboxLimits
+from hts_realtime.transport.outbox import (
+    Connection,
+    Message,
+    Outbox,
+    OutboxFlusher,
+    OutboxLimits,
+    websocket_frame,
+)
 from hts_realtime.transport.sessions import Session, SessionRegistry
 
 log = logging.getLogger("hts.fanout")
@@ -81,10 +88,11 @@ def encode(payload: dict[str, Any]) -> str:
 
 
 class PlainTextFraming:
-    """A message as a plain-WebSocket text frame: its payload's JSON."""
+    """A message as a plain-WebSocket text frame (its payload's JSON), built once
+    per message: every plain-WebSocket recipient of a broadcast gets the same bytes."""
 
-    def render(self, msg: Message) -> str:
-        return msg.payload_json
+    def render(self, msg: Message) -> bytes:
+        return websocket_frame(msg.payload_json.encode())
 
 
 PLAIN_TEXT = PlainTextFraming()

@@ -3,23 +3,24 @@
 Every frame is one JSON object with a ``"type"``: a client message is
 ``{"type": event, ...payload, "request_id"?}``; a server message is the
 same payload a Socket.IO client gets for that event. ``RequestCore`` does
-all the work; this module only reads frames, writes frames, and closes.
+all the work and ``Fanout`` all the sending (``WsConnection`` is an outbox
+``Connection``); this module only reads frames, frames messages, and closes.
 
 Authentication: ``?token=``, ``Authorization: Bearer``, or a first message
-``{"type":"auth","token","topics"?,"last_seq"?}`` within
+``{"type":"auth","token","topics"?,"last_seq"?,"batch"?}`` within
 ``connect_timeout_seconds`` (Socket.IO's CONNECT deadline); the query may
-carry ``topics`` (comma-separated) and ``last_seq`` as Socket.IO's handshake
-``auth`` does.
+carry ``topics`` (comma-separated), ``last_seq`` and ``batch`` as Socket.IO's
+handshake ``auth`` does. A refusal sends an ``error`` frame, then closes
+with ``4000 + HTTP status`` of the error and the error code as the close
+reason (``error_close``).
 
 The wire guard's policies apply here as they do to Engine.IO sessions, with
 the same objects: the per-address limits (one count for both framings,
 refused with HTTP 429 before the upgrade), the per-connection budget of
 refused requests (a flooder is closed ``rate_limited``) and the
-process-wide budget of bad-input log lines. A
-refusal sends an ``error`` frame, then closes with ``4000 + HTTP status``
-of the error and the error code as the close reason (``error_close``).
-The server pings every ``ws_heartbeat_seconds`` and drops a peer that
-does not answer within half of that.
+process-wide budget of bad-input log lines. The server pings every
+``ws_heartbeat_seconds`` and drops a peer that does not answer within half
+of that (aiohttp's heartbeat).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from hts_realtime.transport.core import Admission, RequestCore
 from hts_realtime.transport.engineio_adapter import WireGuard
 from hts_realtime.transport.fanout import PLAIN_TEXT, Fanout, encode
 from hts_realtime.transport.guards import TokenBucket, excerpt
-from hts_realtime.transport.outbox import Outbox
+from hts_realtime.transport.outbox import Outbox, websocket_frame
 
 log = logging.getLogger("hts.ws")
 
@@ -68,8 +69,9 @@ class WsConnection:
     connection has: the same conflation of market data, the same bounds on
     what waits (``outbox_max_bytes``, ``outbox_max_age_seconds``, then
     ``slow_consumer``), the same replay pacing. This class only frames: each
-    message is its payload's JSON as one text frame, written straight to the
-    transport while its buffer is under ``send_high_water_bytes``.
+    message is its payload's JSON as one text frame (built once per message,
+    whatever the number of recipients), written straight to the transport
+    while its buffer is under ``send_high_water_bytes``.
     """
 
     framing = PLAIN_TEXT
@@ -107,9 +109,9 @@ class WsConnection:
         t = self.transport
         if t is None or t.is_closing():
             return
-        # whole frames, one transport.write: aiohttp's own frames (pings, the close)
-        # are whole writes too, so they never interleave inside one
-        t.write(b"".join(_frame(0x1, text.encode()) for text in frames))
+        # whole frames (PLAIN_TEXT renders each message's frame once), one transport.write:
+        # aiohttp's own frames (pings, the close) are whole writes too, never inside one
+        t.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     def writable(self) -> bool:
         t = self.transport
@@ -143,7 +145,8 @@ class WsConnection:
             return
         close_code, reason = error_close(error) if error is not None else (code or 1000, b"")
         if error is not None:
-            self.write([encode({"type": "error", "event": None, **error.to_dict()})])
+            self.write([websocket_frame(
+                encode({"type": "error", "event": None, **error.to_dict()}).encode())])
         with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
             async with asyncio.timeout(CLOSE_TIMEOUT):  # the peer's close frame, or not
                 await self.ws.close(code=close_code, message=reason)
@@ -160,8 +163,8 @@ class WsConnection:
         frames = b""
         if error is not None:
             text = encode({"type": "error", "event": None, **error.to_dict()}).encode()
-            frames += _frame(0x1, text)
-        frames += _frame(0x8, close_code.to_bytes(2, "big") + reason)
+            frames += websocket_frame(text)
+        frames += websocket_frame(close_code.to_bytes(2, "big") + reason, 0x8)
         transport.write(frames)
         transport.close()  # flushes what the peer will still read, then FIN
         asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
@@ -318,16 +321,6 @@ class PlainWebSocket:
         """On shutdown: close every plain-WebSocket connection (1001, going away)."""
         conns = list(self._open.values())
         await asyncio.gather(*(c.close(None, code) for c in conns), return_exceptions=True)
-
-
-def _frame(opcode: int, payload: bytes) -> bytes:
-    """One unmasked, unfragmented server frame (RFC 6455 section 5.2)."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x80 | opcode, n)) + payload
-    if n < 65536:
-        return bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big") + payload
-    return bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big") + payload
 
 
 def _json_object(text: Any) -> dict[str, Any] | None:
