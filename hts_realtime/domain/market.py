@@ -24,7 +24,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from hts_realtime.domain.krx import price_limits, tick_down, tick_up
-from hts_realtime.domain.orderbook import DEPTH, BookSnapshot, Level, Trade, take, walk
+from hts_realtime.domain.orderbook import DEPTH, BookSnapshot, Level, Trade, take
 from hts_realtime.domain.orders import Side
 from hts_realtime.domain.sessions import KST, MarketHours, MarketStatus
 from hts_realtime.domain.symbols import SymbolMaster
@@ -89,6 +89,7 @@ class DayState:
 class _Symbol:
     quote: Quote
     day: date
+    limits: tuple[int, int]  # the day's band (lower, upper), as quote.limits
     asks: list[list[int]] = field(default_factory=list)  # [price, qty], best (lowest) first
     bids: list[list[int]] = field(default_factory=list)  # [price, qty], best (highest) first
     version: int = 0
@@ -131,7 +132,7 @@ class MarketSimulator:
             else:
                 prev = d.close if d is not None else s.prev_close
                 q = Quote(s.symbol, prev, prev, prev, prev, prev, 0, 0, start)
-            st = _Symbol(q, today)
+            st = _Symbol(q, today, q.limits)
             self._rebuild(st)
             self._syms[s.symbol] = st
 
@@ -206,7 +207,7 @@ class MarketSimulator:
 
     def _trade(self, st: _Symbol, now: datetime) -> Quote:
         q = st.quote
-        upper = q.limits[1]
+        upper = st.limits[1]
         rng = self._rng
         drift = (q.price - q.prev_close) / max(upper - q.prev_close, 1)
         side = Side.BUY if rng.random() < 0.5 - 0.35 * drift else Side.SELL
@@ -216,20 +217,25 @@ class MarketSimulator:
             side = Side.BUY
         lot = max(1, int(rng.lognormvariate(3.0, 1.0) * 1_000_000 / q.price))
         levels = st.asks if side is Side.BUY else st.bids
-        fills = walk([Level(p, n) for p, n in levels], side, lot)
-        take(levels, fills)
         trades = []
         volume = q.volume
-        for price, qty in fills:
+        left = lot
+        while left > 0 and levels:  # walk the opposite side, taking each level's size
+            level = levels[0]
+            qty = min(left, level[1])
+            left -= qty
+            level[1] -= qty
+            if level[1] == 0:
+                del levels[0]
             volume += qty
-            trades.append(Trade(q.symbol, price, qty, side, volume, now))
+            trades.append(Trade(q.symbol, level[0], qty, side, volume, now))
         self._refresh(st, side)
         return self._print(st, tuple(trades), now)
 
     def _auction(self, st: _Symbol, now: datetime) -> Quote:
         """A single-price auction: one print near the last price, then a fresh book."""
         q = st.quote
-        lower, upper = q.limits
+        lower, upper = st.limits
         moves = int(self._rng.expovariate(0.8))
         up = self._rng.random() < 0.5
         price = tick_up(q.price, moves) if up else tick_down(q.price, moves)
@@ -246,19 +252,19 @@ class MarketSimulator:
         if not trades:
             st.quote = replace(q, last_volume=0, trades=(), timestamp=now)
             return st.quote
-        price = trades[-1].price
-        st.quote = replace(
-            q,
-            price=price,
-            open=q.open if q.volume else trades[0].price,
-            high=max([q.high] + [t.price for t in trades]) if q.volume else max(
-                t.price for t in trades),
-            low=min([q.low] + [t.price for t in trades]) if q.volume else min(
-                t.price for t in trades),
-            volume=trades[-1].volume,
-            last_volume=sum(t.quantity for t in trades),
-            timestamp=now,
-            trades=trades,
+        prices = [t.price for t in trades]
+        first_of_day = not q.volume  # open/high/low start with the day's first trade
+        st.quote = Quote(
+            q.symbol,
+            prices[-1],
+            prices[0] if first_of_day else q.open,
+            max(prices) if first_of_day else max(q.high, *prices),
+            min(prices) if first_of_day else min(q.low, *prices),
+            q.prev_close,
+            trades[-1].volume,
+            sum(t.quantity for t in trades),
+            now,
+            trades,
         )
         st.version += 1
         return st.quote
@@ -268,11 +274,12 @@ class MarketSimulator:
         p = st.quote.price
         st.quote = Quote(st.quote.symbol, p, p, p, p, p, 0, 0, now)
         st.day = today
+        st.limits = st.quote.limits
         self._rebuild(st)
 
     def _rebuild(self, st: _Symbol) -> None:
         """A fresh book around the last price: best bid at it, best ask a tick above."""
-        lower, upper = st.quote.limits
+        lower, upper = st.limits
         p = st.quote.price
         st.bids = [[p, self._size(p)]] if p > lower or p == upper else []
         st.asks = [[tick_up(p), self._size(p)]] if p < upper else []
@@ -282,7 +289,7 @@ class MarketSimulator:
         st.version += 1
 
     def _refresh(self, st: _Symbol, aggressor: Side) -> None:
-        lower, upper = st.quote.limits
+        lower, upper = st.limits
         rng = self._rng
         asks, bids = st.asks, st.bids
         if asks and bids and tick_up(bids[0][0]) < asks[0][0]:
@@ -301,13 +308,13 @@ class MarketSimulator:
             return
         self._pad(st)
         for levels in (asks, bids):  # a few orders arrive or leave at resting levels
-            lv = levels[rng.randrange(len(levels))] if levels else None
-            if lv is not None:
-                lv[1] = max(1, lv[1] + rng.randint(-lv[1] // 3, lv[1] // 3))
+            if levels:
+                lv = levels[int(rng.random() * len(levels))]
+                lv[1] = max(1, lv[1] + int((2 * rng.random() - 1) * lv[1] / 3))
         st.version += 1
 
     def _pad(self, st: _Symbol) -> None:
-        lower, upper = st.quote.limits
+        lower, upper = st.limits
         asks, bids = st.asks, st.bids
         if not asks and bids and bids[0][0] < upper:
             asks.append([tick_up(bids[0][0]), self._size(bids[0][0])])
