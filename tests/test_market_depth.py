@@ -207,3 +207,24 @@ async def test_plain_websocket_clients_get_the_book_and_the_tape_too(server: Ser
     assert trades["symbol"] == SYMBOL and trades["data"]["trades"]
     assert c.order[0]["market_status"] == "open"
     await c.close()
+
+
+async def test_krx_mode_reports_the_session_everywhere(
+        make_server: Callable[..., Server], clients: Callable[[], Client]) -> None:
+    from hts_realtime.domain.sessions import KST, MarketHours
+
+    hours = MarketHours("krx")
+    before = hours.status(datetime.now(KST)).value
+    srv = make_server({"HTS_MARKET_HOURS": "krx"}).start()
+    _, market, _ = srv.http("GET", "/api/market")
+    c = await clients().connect(srv.url, auth={"token": srv.login()})
+    hello = (await c.wait_for("connected"))[0]
+    after = hours.status(datetime.now(KST)).value
+    assert market["mode"] == "krx" and market["status"] in {before, after}
+    assert hello["market_status"] in {before, after}
+    if before == after == "closed":  # nothing trades: the last price stays where it was
+        ack = await c.call("get_price", {"symbol": SYMBOL})
+        await asyncio.sleep(0.5)
+        again = await c.call("get_price", {"symbol": SYMBOL})
+        assert again["data"]["price"] == ack["data"]["price"]
+        assert again["data"]["volume"] == ack["data"]["volume"]

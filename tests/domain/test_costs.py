@@ -71,3 +71,18 @@ def test_known_fills_book_fees_tax_and_realized_pnl_to_the_won(tmp_path: Path) -
     assert (acc["fees_paid"], acc["taxes_paid"]) == (157, 608)
     assert acc["positions"][0]["cost"] == 751_112 - cost_out
     db.close()
+
+
+def test_market_and_cost_settings_are_checked() -> None:
+    import pytest
+
+    from hts_realtime.settings import SettingsError
+
+    base = {"HTS_JWT_SECRET": "x" * 40}
+    assert Settings.load({**base, "HTS_MARKET_HOURS": "krx"}).market_hours == "krx"
+    assert Settings.load(base).market_hours == "always"
+    assert Settings.load(base).orderbook_interval_seconds == 0.5
+    for bad in ({"HTS_MARKET_HOURS": "9-5"}, {"HTS_BROKERAGE_FEE_RATE": "-0.1"},
+                {"HTS_SELL_TAX_RATE_KOSPI": "0.5"}, {"HTS_ORDERBOOK_INTERVAL_SECONDS": "0"}):
+        with pytest.raises(SettingsError):
+            Settings.load({**base, **bad})
