@@ -169,3 +169,24 @@ def test_a_strategy_state_change_whose_commit_fails_is_not_applied(tmp_path: Pat
         w.runner.on_quotes([q])  # a buy signal: the hypothetical position would change
     assert run.position == 0
     consistent(w)
+
+
+def test_candles_whose_flush_fails_are_kept_for_the_next_one(tmp_path: Path) -> None:
+    from hts_realtime.domain.candles import CandleBook
+    from hts_realtime.storage.candles import CandleStore
+
+    db = Database(str(tmp_path / "c.db"))
+    book = CandleBook(CandleStore(db))
+    market = MarketSimulator(SymbolMaster(), seed=5, now=NOW)
+    for i in range(20):
+        book.on_quotes(market.step(NOW + timedelta(seconds=i)))
+    live = [c.to_wire() for c in book.candles("005930", "1m", 10)]
+    arm(db, "candles")
+    with pytest.raises(sqlite3.IntegrityError):
+        book.flush()
+    assert CandleStore(db).read("005930", "1m", 10) == []  # nothing half-written
+    assert [c.to_wire() for c in book.candles("005930", "1m", 10)] == live  # still served
+    disarm(db)
+    assert book.flush() > 0
+    assert [c.to_wire() for c in CandleStore(db).read("005930", "1m", 10)] == live
+    db.close()
