@@ -28,7 +28,7 @@ from hts_realtime.domain.access import AccessPolicy
 from hts_realtime.domain.broker import PaperBroker
 from hts_realtime.domain.candles import CandleBook
 from hts_realtime.domain.costs import Costs
-from hts_realtime.domain.events import EventBus, Journal
+from hts_realtime.domain.events import EventBus, Journal, JournalLog
 from hts_realtime.domain.history import day_states, seed_history
 from hts_realtime.domain.market import KST, MarketSimulator
 from hts_realtime.domain.sessions import MarketHours, MarketStatus
@@ -41,6 +41,7 @@ from hts_realtime.domain.watchlists import WatchlistStore
 from hts_realtime.metrics import CONTENT_TYPE, METRICS, Metrics
 from hts_realtime.readiness import Check, Readiness
 from hts_realtime.services.access_watch import AccessWatcher
+from hts_realtime.services.bus import Bus, MemoryBus
 from hts_realtime.services.login import LoginService
 from hts_realtime.services.market_feed import MarketFeed
 from hts_realtime.settings import Settings
@@ -52,6 +53,7 @@ from hts_realtime.storage.revocations import SqliteRevocations
 from hts_realtime.tokens import TokenService
 from hts_realtime.topics import TopicAuthorizer
 from hts_realtime.transport.core import RequestCore
+from hts_realtime.transport.engine_view import LocalEngine
 from hts_realtime.transport.engineio_adapter import (
     SendOptions,
     SendPathSocketIO,
@@ -63,8 +65,10 @@ from hts_realtime.transport.gateway import Gateway
 from hts_realtime.transport.guards import BadInputLog
 from hts_realtime.transport.http import HttpApi, body_guard, error_middleware, json_response
 from hts_realtime.transport.http_dashboard import DashboardApi
+from hts_realtime.transport.market_relay import MarketPublisher, MarketRelay
 from hts_realtime.transport.outbox import OutboxFlusher, OutboxLimits
 from hts_realtime.transport.payloads import market_status
+from hts_realtime.transport.private_relay import InProcessStreams
 from hts_realtime.transport.sessions import SessionRegistry
 from hts_realtime.transport.streamers import MarketStreams
 from hts_realtime.transport.websocket import PlainWebSocket
@@ -95,13 +99,16 @@ class Components:
     market: MarketSimulator
     feed: MarketFeed
     journal: Journal
-    bus: EventBus
+    events: EventBus  # committed private events, in process
+    bus: Bus  # market data (in a cluster: and private events) between processes
     broker: PaperBroker
     strategies: StrategyRunner
     registry: SessionRegistry
     sio: SendPathSocketIO
     fanout: Fanout
     streams: MarketStreams
+    publisher: MarketPublisher
+    market_relay: MarketRelay
     core: RequestCore
     gateway: Gateway
     plain_ws: PlainWebSocket
@@ -163,9 +170,10 @@ def build(settings: Settings) -> Components:
                              days=day_states(candle_store.last_days(2), now.date()))
     feed = MarketFeed(market, settings.market_tick_seconds)
     journal = Journal(db, settings.journal_retention)
-    bus = EventBus()
+    events = EventBus()
+    bus = MemoryBus()
     broker = PaperBroker(
-        db, journal, bus, master, market,
+        db, journal, events, master, market,
         initial_cash=settings.initial_cash,
         max_quantity=settings.max_order_quantity,
         participation=settings.fill_participation,
@@ -173,7 +181,7 @@ def build(settings: Settings) -> Components:
             "KOSPI": settings.sell_tax_rate_kospi, "KOSDAQ": settings.sell_tax_rate_kosdaq}),
     )
     strategies = StrategyRunner(
-        db, journal, bus, master, broker,
+        db, journal, events, master, broker,
         status_interval=settings.strategy_status_interval_seconds,
         max_per_user=settings.max_strategies_per_user,
         max_quantity=settings.max_order_quantity,
@@ -200,21 +208,28 @@ def build(settings: Settings) -> Components:
         logger=False,
         engineio_logger=False,
     )
-    fanout = Fanout(sio, registry, journal, metrics, limits, flusher)
-    bus.subscribe(fanout.publish)
-    bus.subscribe(lambda ev: metrics.on_private_event(ev.event, ev.payload))
+    fanout = Fanout(sio, registry, JournalLog(journal), metrics, limits, flusher)
+    events.subscribe(fanout.publish)
+    events.subscribe(lambda ev: metrics.on_private_event(ev.event, ev.payload))
+    # market data goes over the bus; the relay hands what this process's clients watch
+    # to its fan-out (and starts the lazy streamer of a topic's kind)
+    publisher = MarketPublisher(bus)
     streams = MarketStreams(market, registry, fanout, metrics,
                             price_interval=settings.price_interval_seconds,
-                            orderbook_interval=settings.orderbook_interval_seconds)
+                            orderbook_interval=settings.orderbook_interval_seconds,
+                            publish=publisher.sender)
     feed.listeners.append(streams.on_quotes)
+    market_relay = MarketRelay(bus, fanout, registry,
+                               on_interest=lambda t: streams.joined(t.kind, t.key))
 
     def on_status(status: MarketStatus, at: datetime) -> None:
         fanout.to_all("market_status", market_status(status, at))
 
     feed.status_listeners.append(on_status)
-    authorizer = TopicAuthorizer(master, broker.owner_of, strategies.owner_of)
-    core = RequestCore(settings, auth, registry, authorizer, fanout, streams, master, market,
-                       broker, metrics)
+    engine = LocalEngine(master, market, broker, strategies)
+    authorizer = TopicAuthorizer(master, engine.order_owner, engine.strategy_owner)
+    core = RequestCore(settings, auth, registry, authorizer, fanout, market_relay,
+                       InProcessStreams(), master, engine, metrics)
     wire = WireGuard(sio, settings, fanout.to_sid)  # in front of python-socketio/engineio
     gateway = Gateway(sio, core)  # the Socket.IO framing, at /socket.io/
     # the seed's plain WebSocket, at /api/ws, under the same wire policies
@@ -232,8 +247,9 @@ def build(settings: Settings) -> Components:
     watcher = AccessWatcher(auth.access.revocations, core.recheck_users,
                             settings.revocation_poll_seconds)
     return Components(settings, db, users, tokens, auth, logins, writes, watcher, master, market,
-                      feed, journal, bus, broker, strategies, registry, sio, fanout, streams,
-                      core, gateway, plain_ws, metrics, readiness, wire, candles)
+                      feed, journal, events, bus, broker, strategies, registry, sio, fanout,
+                      streams, publisher, market_relay, core, gateway, plain_ws, metrics,
+                      readiness, wire, candles)
 
 
 def _sample_gauges(metrics: Metrics, sio: SendPathSocketIO, registry: SessionRegistry,
@@ -280,6 +296,8 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(c.metrics.watch_event_loop(), name="event-loop-lag"),
         asyncio.create_task(c.watcher.run(), name="access-watch"),
         asyncio.create_task(_flush_candles(c), name="candle-flush"),
+        asyncio.create_task(c.publisher.run(), name="market-publisher"),
+        asyncio.create_task(c.market_relay.run(), name="market-relay"),
     ]
     metrics_runner = await _start_metrics_port(c)
     log.info("background tasks started")

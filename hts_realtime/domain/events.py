@@ -1,21 +1,29 @@
-"""The private event stream: journal entries and the in-process bus.
+"""The private event stream: the journal, the event-log port, the in-process bus.
 
 Each ``order_update``, ``strategy_signal`` and ``strategy_status`` of a
 user gets the next per-user ``seq`` and is written to the ``events`` table
-in the same transaction as the state change it reports. After commit the
-events are published on the ``EventBus``; the transport delivers them.
+in the same transaction as the state change it reports (``Journal``, the
+source of truth). After commit the events are published on the
+``EventBus``; the transport delivers them.
+
+Readers of the stream (resume, gap repair) use the ``EventLog`` port: the
+journal itself in one process (``JournalLog``), a Redis Stream per user on a
+gateway (``cluster.redis_log``), filled from the journal through an outbox.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hts_realtime.storage.db import Database
+
+if TYPE_CHECKING:
+    from hts_realtime.storage.outbox import Outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,34 @@ class JournalRow:
 Listener = Callable[[PrivateEvent], None]
 
 
+class EventLog(Protocol):
+    """Reading one user's private stream by position (``seq``)."""
+
+    async def head(self, user_id: str) -> int:
+        """The last ``seq`` given to this user (0: none yet)."""
+
+    async def first_kept(self, user_id: str) -> int | None:
+        """The oldest ``seq`` still kept (older ones were trimmed); None when empty."""
+
+    def read_after(self, user_id: str, after: int, upto: int) -> AsyncIterator[JournalRow]:
+        """Events with ``after < seq <= upto``, in order, payloads as JSON text (a
+        replay sends them as they are). Read in batches: a consumer that pauses
+        between rows holds at most one batch."""
+
+
+def encode_event(ev: PrivateEvent) -> bytes:
+    """The event as it travels between processes (bus message, stream entry)."""
+    return json.dumps(
+        {"u": ev.user_id, "s": ev.seq, "e": ev.event, "t": ev.topics, "p": ev.payload},
+        separators=(",", ":"), ensure_ascii=False,
+    ).encode()
+
+
+def decode_event(data: bytes | str) -> PrivateEvent:
+    d = json.loads(data)
+    return PrivateEvent(str(d["u"]), int(d["s"]), str(d["e"]), tuple(d["t"]), d["p"])
+
+
 class EventBus:
     """Synchronous in-process publish/subscribe for committed events."""
 
@@ -58,9 +94,10 @@ class EventBus:
 class Journal:
     """The durable per-user event stream."""
 
-    def __init__(self, db: Database, retention: int) -> None:
+    def __init__(self, db: Database, retention: int, outbox: Outbox | None = None) -> None:
         self.db = db
         self.retention = retention
+        self.outbox = outbox  # a cluster's engine: every entry also goes to Redis
 
     def append(
         self,
@@ -90,6 +127,8 @@ class Journal:
                 datetime.now(UTC).isoformat(),
             ),
         )
+        if self.outbox is not None:
+            self.outbox.add(conn, user_id, seq)
         if self.retention and seq > self.retention and seq % 64 == 0:
             conn.execute(
                 "DELETE FROM events WHERE user_id = ? AND seq <= ?",
@@ -102,6 +141,11 @@ class Journal:
             "SELECT last_seq FROM user_streams WHERE user_id = ?", (user_id,)
         ).fetchone()
         return int(row[0]) if row else 0
+
+    def streams(self) -> list[tuple[str, int]]:
+        """Every user with a stream, and its last seq."""
+        rows = self.db.conn.execute("SELECT user_id, last_seq FROM user_streams").fetchall()
+        return [(str(r[0]), int(r[1])) for r in rows]
 
     def first_kept_seq(self, user_id: str) -> int | None:
         row = self.db.conn.execute(
@@ -135,3 +179,22 @@ class Journal:
                 yield JournalRow(int(r["seq"]), str(r["event"]), tuple(json.loads(r["topics"])),
                                  str(r["payload"]))
             cursor = int(rows[-1]["seq"])
+
+
+class JournalLog:
+    """``EventLog`` over the SQLite journal (one process, or the engine)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    async def head(self, user_id: str) -> int:
+        return self.journal.last_seq(user_id)
+
+    async def first_kept(self, user_id: str) -> int | None:
+        return self.journal.first_kept_seq(user_id)
+
+    async def read_after(
+        self, user_id: str, after: int, upto: int
+    ) -> AsyncIterator[JournalRow]:
+        for row in self.journal.read_after_json(user_id, after, upto):
+            yield row

@@ -5,7 +5,13 @@ each change of the market's session to status listeners.
 A listener that raises is logged and does not stop the feed or the other
 listeners. Listeners keep their own state consistent with the database on
 a failure (the broker and the strategy runner apply memory only after their
-commit), so the next step simply finds the same work again."""
+commit), so the next step simply finds the same work again.
+
+``QuoteFeed`` is the port the rest of the app sees: something that runs for
+the app's lifetime, hands each batch of trades to its listeners and answers
+the latest quote of a symbol. ``MarketFeed`` drives a pull ``MarketSource``
+(the simulator, a replay) on a clock; a push feed (a broker's websocket)
+implements ``QuoteFeed`` by handing each batch it receives to its listeners."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from hts_realtime.domain.market import KST, MarketSource, Quote
 from hts_realtime.domain.sessions import MarketStatus
@@ -21,6 +28,18 @@ from hts_realtime.domain.sessions import MarketStatus
 log = logging.getLogger("hts.market")
 
 QuoteListener = Callable[[list[Quote]], None]
+
+
+class QuoteFeed(Protocol):
+    listeners: list[QuoteListener]
+
+    def quote(self, symbol: str) -> Quote | None: ...
+
+    def stalled_reason(self) -> str | None:
+        """Why the feed is not ready (readiness), or None."""
+
+    async def run(self) -> None:
+        """Produce trades until cancelled."""
 StatusListener = Callable[[MarketStatus, datetime], None]
 
 
@@ -44,6 +63,9 @@ class MarketFeed:
         if age > max(3 * self.interval, 1.0):
             return f"the market feed last stepped {age:.1f}s ago"
         return None
+
+    def quote(self, symbol: str) -> Quote | None:
+        return self.market.quote(symbol)
 
     def step(self, now: datetime | None = None) -> list[Quote]:
         now = now or datetime.now(KST)

@@ -186,6 +186,14 @@ SCHEMA: tuple[str, ...] = (
     ALTER TABLE accounts ADD COLUMN fees_paid INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE accounts ADD COLUMN taxes_paid INTEGER NOT NULL DEFAULT 0;
     """,
+    # v8: the outbox of a cluster's engine: journaled events not yet in Redis
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL,
+        seq INTEGER NOT NULL
+    );
+    """,
 )
 
 

@@ -14,6 +14,7 @@ connection's framing; this module never touches a socket.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,8 +25,6 @@ from typing import Any
 from marshmallow import Schema
 
 from hts_realtime.auth import Authenticator
-from hts_realtime.domain.broker import PaperBroker
-from hts_realtime.domain.market import KST, MarketSource
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.errors import (
     AuthRequired,
@@ -42,11 +41,12 @@ from hts_realtime.settings import Settings
 from hts_realtime.tokens import Identity
 from hts_realtime.topics import MARKET_KINDS, Topic, TopicAuthorizer, parse_topic
 from hts_realtime.transport import schemas
+from hts_realtime.transport.engine_view import EngineView
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.guards import STRIKE_CODES
-from hts_realtime.transport.payloads import orderbook_reply, price_reply
+from hts_realtime.transport.market_relay import MarketRelay
+from hts_realtime.transport.private_relay import UserStreams
 from hts_realtime.transport.sessions import Session, SessionRegistry, TokenBucket
-from hts_realtime.transport.streamers import MarketStreams
 
 log = logging.getLogger("hts.core")
 
@@ -72,10 +72,10 @@ class RequestCore:
         registry: SessionRegistry,
         authorizer: TopicAuthorizer,
         fanout: Fanout,
-        streams: MarketStreams,
+        market_relay: MarketRelay,
+        user_streams: UserStreams,
         master: SymbolMaster,
-        market: MarketSource,
-        broker: PaperBroker,
+        engine: EngineView,
         metrics: Metrics,
     ) -> None:
         self.settings = settings
@@ -84,10 +84,11 @@ class RequestCore:
         self.registry = registry
         self.authorizer = authorizer
         self.fanout = fanout
-        self.streams = streams
+        self.market_relay = market_relay  # market topics: bus channel while someone here watches
+        self.user_streams = user_streams  # private streams: attach a user's before reading its head
+        self._releases: set[asyncio.Task[None]] = set()
         self.master = master
-        self.market = market
-        self.broker = broker
+        self.engine = engine  # in this process, or another one's (a cluster gateway)
         # set by the composition root: the wire guard's bad-input count (see fail)
         self.strike: Callable[[str, str, str], bool] | None = None
         self._handlers: dict[str, tuple[Schema, Handler]] = {
@@ -109,24 +110,27 @@ class RequestCore:
         return {event: schema for event, (schema, _) in self._handlers.items()}
 
     # -- connect / disconnect ---------------------------------------------------------
-    def admit(self, transport: str, auth: Any, fallback_token: str | None = None) -> Admission:
+    async def admit(
+        self, transport: str, auth: Any, fallback_token: str | None = None
+    ) -> Admission:
         """Check a connection's credentials: ``auth`` is ``{token?, topics?, last_seq?}``.
 
         ``fallback_token`` is the framing's out-of-band token (``?token=`` or
         ``Authorization: Bearer``). Raises the ``HtsError`` to refuse with.
         """
         try:
-            return self._admit(auth, fallback_token)
+            return await self._admit(auth, fallback_token)
         except HtsError as exc:
             self.metrics.request_error(transport, exc.code)
             raise
 
-    def _admit(self, auth: Any, fallback_token: str | None) -> Admission:
+    async def _admit(self, auth: Any, fallback_token: str | None) -> Admission:
         data = schemas.load(schemas.CONNECT_AUTH, auth if auth is not None else {})
         token = data.get("token") or fallback_token
         if not token:
             raise AuthRequired("send an access token")
         identity = self.auth.identify(token)
+        await self.engine.prime_owners(data.get("topics", []))
         topics = self.authorizer.parse_all(data.get("topics", []), identity.user_id)
         if len(topics) > self.settings.max_subscriptions:
             raise SubscriptionLimit(
@@ -164,10 +168,11 @@ class RequestCore:
                 "session_id": session.sid,
                 "last_seq": last_seq,
                 "topics": [t.name for t in admission.topics],
-                "market_status": self.market.status(datetime.now(KST)).value,
+                "market_status": self.engine.market_status(),
             }
 
         try:
+            await self.user_streams.attach(session.user_id)  # before the head is read
             await self.fanout.open_session(session, admission.last_seq, connected,
                                            self._enter_rooms)
         except Exception:
@@ -178,6 +183,19 @@ class RequestCore:
         session = self.registry.remove(sid)
         if session is not None:
             log.info("sid=%s user=%s disconnected (%s)", sid, session.user_id, reason)
+            task = asyncio.get_running_loop().create_task(self._release(session))
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
+
+    async def _release(self, session: Session) -> None:
+        """Drop the bus channels nobody here needs any more."""
+        try:
+            for topic in session.topics:
+                if topic.kind in MARKET_KINDS:
+                    await self.market_relay.release(topic)
+            await self.user_streams.detach(session.user_id)
+        except Exception:
+            log.exception("sid=%s releasing bus channels failed", session.sid)
 
     async def recheck_users(self, user_ids: set[str]) -> int:
         """Close the connections of these users whose token no longer counts
@@ -261,7 +279,7 @@ class RequestCore:
     async def _enter(self, session: Session, topic: Topic) -> None:
         await self.fanout.join(session, topic.room(session.user_id))
         if topic.kind in MARKET_KINDS:
-            self.streams.joined(topic.kind, topic.key)
+            await self.market_relay.want(topic)
 
     def _requested(self, data: dict[str, Any]) -> list[Any]:
         raws: list[Any] = [data["topic"]] if "topic" in data else data["topics"]
@@ -278,7 +296,9 @@ class RequestCore:
         return {"topics": names}, replies
 
     async def _subscribe(self, session: Session, data: dict[str, Any]) -> Reply:
-        topics = self.authorizer.parse_all(self._requested(data), session.user_id)
+        raws = self._requested(data)
+        await self.engine.prime_owners(raws)
+        topics = self.authorizer.parse_all(raws, session.user_id)
         if len(session.topics | set(topics)) > self.settings.max_subscriptions:
             raise SubscriptionLimit(
                 f"at most {self.settings.max_subscriptions} topics per connection"
@@ -293,6 +313,8 @@ class RequestCore:
         for topic in topics:
             if self.registry.unsubscribe(session, topic):
                 await self.fanout.leave(session, topic.room(session.user_id))
+                if topic.kind in MARKET_KINDS:
+                    await self.market_relay.release(topic)
         return self._topic_replies("unsubscribed", "unsubscribed from", session, topics)
 
     # -- queries -------------------------------------------------------------------------
@@ -305,22 +327,20 @@ class RequestCore:
         return body, [("pong", {"type": "pong", **body})]
 
     async def _get_price(self, session: Session, data: dict[str, Any]) -> Reply:
-        symbol = self.master.get(data["symbol"])
-        quote = self.market.quote(data["symbol"]) if symbol else None
-        if symbol is None or quote is None:
+        reply = await self.engine.price(data["symbol"]) if data["symbol"] in self.master else None
+        if reply is None:
             raise UnknownSymbol(f"unknown symbol {data['symbol']!r}")
-        reply = price_reply(symbol, quote)
         ack = {k: v for k, v in reply.items() if k != "type"}
         return ack, [("price", reply)]
 
     async def _get_orderbook(self, session: Session, data: dict[str, Any]) -> Reply:
-        book = self.market.book(data["symbol"]) if data["symbol"] in self.master else None
-        if book is None:
+        reply = (await self.engine.orderbook(data["symbol"]) if data["symbol"] in self.master
+                 else None)
+        if reply is None:
             raise UnknownSymbol(f"unknown symbol {data['symbol']!r}")
-        reply = orderbook_reply(book)
         ack = {k: v for k, v in reply.items() if k != "type"}
         return ack, [("orderbook", reply)]
 
     async def _get_account(self, session: Session, data: dict[str, Any]) -> Reply:
-        account = self.broker.account(session.user_id)
+        account = await self.engine.account(session.user_id)
         return {"data": account}, [("account", {"type": "account", "data": account})]

@@ -47,7 +47,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol
 
-from hts_realtime.domain.events import Journal, PrivateEvent
+from hts_realtime.domain.events import EventLog, PrivateEvent
 from hts_realtime.errors import HtsError
 from hts_realtime.metrics import Metrics
 from hts_realtime.topics import price_symbol
@@ -99,12 +99,12 @@ PLAIN_TEXT = PlainTextFraming()
 
 
 class Fanout:
-    def __init__(self, engine: Engine | None, registry: SessionRegistry, journal: Journal,
+    def __init__(self, engine: Engine | None, registry: SessionRegistry, log: EventLog,
                  metrics: Metrics, limits: OutboxLimits | None = None,
                  flusher: OutboxFlusher | None = None) -> None:
         self.engine = engine
         self.registry = registry
-        self.journal = journal
+        self.log = log  # where a resuming session's missed events are read from
         self.metrics = metrics
         self.limits = limits or OutboxLimits()
         self.flusher = flusher or OutboxFlusher()
@@ -225,7 +225,8 @@ class Fanout:
 
     # -- the private stream --------------------------------------------------------
     def publish(self, ev: PrivateEvent) -> None:
-        """Called synchronously by the domain's EventBus after commit."""
+        """Called synchronously after commit (the domain's EventBus), or by a cluster
+        gateway's private relay; in ``seq`` order per user."""
         self._private.put_nowait((ev, time.monotonic()))
 
     async def run_private(self) -> None:
@@ -274,12 +275,12 @@ class Fanout:
         if outbox is None:
             log.info("sid=%s user=%s gone before it opened", sid, user_id)
             return
-        head = self.journal.last_seq(user_id)
+        head = await self.log.head(user_id)
         outbox.send(Message("connected", connected(head)))
         self.metrics.sent("connected")
         await after_connected(session)
         if last_seq is not None and last_seq != head:
-            first = self.journal.first_kept_seq(user_id)
+            first = await self.log.first_kept(user_id)
             kept_from = first if first is not None else head + 1
             if last_seq > head or last_seq < kept_from - 1:
                 log.info("sid=%s user=%s resync_required last_seq=%s head=%s",
@@ -308,7 +309,7 @@ class Fanout:
         """
         n = 0
         wait = self.limits.max_age
-        for row in self.journal.read_after_json(session.user_id, last_seq, head):
+        async for row in self.log.read_after(session.user_id, last_seq, head):
             if not session.wants(row.topics):
                 continue
             if (not outbox.empty or not outbox.conn.writable()) \

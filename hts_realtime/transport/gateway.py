@@ -48,7 +48,7 @@ class Gateway:
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         try:
-            admission = self.core.admit(TRANSPORT, auth, _token_from_environ(environ))
+            admission = await self.core.admit(TRANSPORT, auth, _token_from_environ(environ))
         except HtsError as exc:
             log.info("sid=%s refused: %s", sid, exc.code)
             raise Refused(exc) from None

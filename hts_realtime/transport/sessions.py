@@ -187,6 +187,9 @@ class SessionRegistry:
     def has_subscribers(self, kind: TopicKind) -> bool:
         return any(t.kind is kind for t in self._by_topic)
 
+    def has_topic(self, topic: Topic) -> bool:
+        return topic in self._by_topic
+
     def has_price_subscribers(self) -> bool:
         return self.has_subscribers(TopicKind.PRICE)
 

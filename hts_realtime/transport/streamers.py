@@ -14,6 +14,14 @@ per symbol, whatever the number of subscribers.
   ``TradeTape.on_quotes`` after each step, and every trade of the step
   goes out in one event per symbol, oldest first (``notify``).
 
+Where a round goes is the composition root's choice (``publish``): on the
+bus (``market_relay.MarketPublisher``, ``md:{kind}:{symbol}``), from which
+each process's ``MarketRelay`` hands it to its own fan-out. In one process
+the bus is in memory and the streamers watch what this process's clients
+watch; a cluster's engine streams every symbol (``every_symbol``: it cannot
+see the gateways' clients, and a publish nobody subscribes to costs Redis
+next to nothing), and each gateway subscribes only to what its clients watch.
+
 Order and strategy events are not streamed by polling: they are pushed
 the moment they are committed, through ``Fanout.publish``.
 """
@@ -39,16 +47,20 @@ log = logging.getLogger("hts.streamer")
 
 Build = Callable[[str], "dict[str, Any] | None"]
 Send = Callable[[dict[str, dict[str, Any]]], None]
+Publish = Callable[[TopicKind, str], Send]  # (kind, event) -> where that kind's rounds go
+Watched = Callable[[TopicKind], list[str]]  # the symbols to stream, by kind
 MAX_BUFFERED_TRADES = 1000  # per symbol between two sends; older ones are dropped
 
 
 class MarketStreamer:
     def __init__(self, kind: TopicKind, event: str, registry: SessionRegistry, fanout: Fanout,
                  build: Build, interval: float | None, metrics: Metrics,
-                 send: Send | None = None) -> None:
+                 send: Send | None = None, watched: Watched | None = None) -> None:
         """``interval`` None: event-driven, one round per ``notify()``. ``send`` takes
-        one round's payloads by symbol (default: each to its symbol's room)."""
+        one round's payloads by symbol (default: each to its symbol's room);
+        ``watched`` names the symbols (default: what this process's clients watch)."""
         self.kind = kind
+        self.watched = watched or registry.subscribed_symbols
         self.event = event
         self.send = send or self._to_rooms
         self.metrics = metrics
@@ -74,7 +86,7 @@ class MarketStreamer:
 
     def ensure_running(self) -> None:
         """Start the loop if there is anyone to stream to and it is not running."""
-        if not self.running and self.registry.has_subscribers(self.kind):
+        if not self.running and self.watched(self.kind):
             log.info("%s streamer starting", self.kind.value)
             self._wake.clear()
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -98,7 +110,7 @@ class MarketStreamer:
                     next_at += self.interval
                     if next_at <= self._last_tick:  # fell behind: skip ahead, never burst
                         next_at = self._last_tick + self.interval
-                symbols = self.registry.subscribed_symbols(self.kind)
+                symbols = self.watched(self.kind)
                 if not symbols:
                     log.info("%s streamer stopping: no subscribers", self.kind.value)
                     return
@@ -136,8 +148,8 @@ class MarketStreamer:
 class TradeTape:
     """Buffers each market step's trades for symbols someone listens to."""
 
-    def __init__(self, registry: SessionRegistry) -> None:
-        self.registry = registry
+    def __init__(self, watched: Watched) -> None:
+        self.watched = watched
         self._pending: dict[str, list[Trade]] = {}
         self.streamer: MarketStreamer | None = None
 
@@ -145,7 +157,7 @@ class TradeTape:
         streamer = self.streamer
         if streamer is None or not streamer.running:
             return
-        listening = set(self.registry.subscribed_symbols(TopicKind.TRADE))
+        listening = set(self.watched(TopicKind.TRADE))
         for q in quotes:
             if q.trades and q.symbol in listening:
                 buf = self._pending.setdefault(q.symbol, [])
@@ -164,17 +176,31 @@ class MarketStreams:
     """The three market-data streamers, by topic kind."""
 
     def __init__(self, market: MarketSimulator, registry: SessionRegistry, fanout: Fanout,
-                 metrics: Metrics, *, price_interval: float, orderbook_interval: float) -> None:
+                 metrics: Metrics, *, price_interval: float, orderbook_interval: float,
+                 publish: Publish | None = None, every_symbol: list[str] | None = None) -> None:
+        """``publish``: send each kind's rounds there instead of to this process's
+        rooms; ``every_symbol``: stream these whether or not anyone here watches."""
         self.market = market
         self._book_sent: dict[str, int] = {}
-        self.tape = TradeTape(registry)
+        watched: Watched = (registry.subscribed_symbols if every_symbol is None
+                            else lambda kind: every_symbol)
+
+        def send(kind: TopicKind, event: str, default: Send | None) -> Send | None:
+            return publish(kind, event) if publish is not None else default
+
+        self.tape = TradeTape(watched)
         # prices go out as one tick (price_batch for connections that asked for it)
         self.price = MarketStreamer(TopicKind.PRICE, "price_update", registry, fanout,
-                                    self._price, price_interval, metrics, fanout.prices)
+                                    self._price, price_interval, metrics,
+                                    send(TopicKind.PRICE, "price_update", fanout.prices),
+                                    watched)
         self.orderbook = MarketStreamer(TopicKind.ORDERBOOK, "orderbook_update", registry,
-                                        fanout, self._book, orderbook_interval, metrics)
+                                        fanout, self._book, orderbook_interval, metrics,
+                                        send(TopicKind.ORDERBOOK, "orderbook_update", None),
+                                        watched)
         self.trade = MarketStreamer(TopicKind.TRADE, "trade_update", registry, fanout,
-                                    self.tape.drain, None, metrics)
+                                    self.tape.drain, None, metrics,
+                                    send(TopicKind.TRADE, "trade_update", None), watched)
         self.tape.streamer = self.trade
         self.by_kind = {s.kind: s for s in (self.price, self.orderbook, self.trade)}
 

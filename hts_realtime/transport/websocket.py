@@ -266,7 +266,7 @@ class PlainWebSocket:
             except ValueError:
                 raise InvalidMessage("last_seq must be an integer") from None
         if token:
-            return self.core.admit(TRANSPORT, auth, token)
+            return await self.core.admit(TRANSPORT, auth, token)
         try:
             async with asyncio.timeout(self.settings.connect_timeout_seconds):
                 msg = await ws.receive()
@@ -278,7 +278,7 @@ class PlainWebSocket:
         data = _json_object(msg.data) if msg.type is WSMsgType.TEXT else None
         if data is None or data.get("type") != "auth":
             raise AuthRequired("the first message must be {\"type\":\"auth\",\"token\":...}")
-        return self.core.admit(TRANSPORT, {**auth, **data})
+        return await self.core.admit(TRANSPORT, {**auth, **data})
 
     async def _serve(self, sid: str, ws: web.WebSocketResponse) -> str:
         """Answer messages until the connection ends; returns why it ended."""

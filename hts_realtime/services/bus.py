@@ -1,0 +1,93 @@
+"""The bus: publish/subscribe between the process that makes data and the
+processes that serve clients.
+
+Two implementations sit behind one small interface: ``MemoryBus`` (one
+process, the embedded default) and ``cluster.redis_bus.RedisBus`` (an engine
+and any number of gateways). Messages are bytes on named channels; what a
+channel carries is the publisher's business (``md:{kind}:{key}`` market data,
+``pv:{user_id}`` private events).
+
+Delivery is at most once, like Redis pub/sub: a subscriber that was away
+misses what was published meanwhile. Whoever needs more (the private stream)
+keeps a position and reads what it missed from an event log;
+``on_resubscribed`` tells it when to look.
+
+Not to be confused with ``domain.broker``: that is the paper-trading broker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol
+
+log = logging.getLogger("hts.bus")
+
+Handler = Callable[[str, bytes], None]  # (channel, data); called in the event loop, must not block
+Resubscribed = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Bus(Protocol):
+    async def publish(self, channel: str, data: bytes) -> None:
+        """Send ``data`` to every current subscriber of ``channel``."""
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Several publishes in one round trip, in order."""
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        """Deliver ``channel`` to ``handler`` from now on; returns once that is in effect."""
+
+    async def unsubscribe(self, channel: str, handler: Handler) -> None:
+        """Stop delivering ``channel`` to ``handler``."""
+
+    def on_resubscribed(self, callback: Resubscribed) -> None:
+        """``callback`` runs after the bus lost its connection and subscribed again."""
+
+    def channels(self) -> int:
+        """How many channels this process subscribes to."""
+
+    async def close(self) -> None: ...
+
+
+class MemoryBus:
+    """In-process: a publish calls each subscriber's handler directly.
+
+    Never loses a message, so ``on_resubscribed`` callbacks never run.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self.published = 0
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        self.published += 1
+        for handler in list(self._handlers.get(channel, ())):
+            try:
+                handler(channel, data)
+            except Exception:  # one bad subscriber must not stop the others
+                log.exception("channel=%s handler failed", channel)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        for channel, data in messages:
+            await self.publish(channel, data)
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        if handler not in self._handlers[channel]:
+            self._handlers[channel].append(handler)
+
+    async def unsubscribe(self, channel: str, handler: Handler) -> None:
+        handlers = self._handlers.get(channel)
+        if handlers is not None and handler in handlers:
+            handlers.remove(handler)
+            if not handlers:
+                del self._handlers[channel]
+
+    def on_resubscribed(self, callback: Resubscribed) -> None:
+        pass
+
+    def channels(self) -> int:
+        return len(self._handlers)
+
+    async def close(self) -> None:
+        self._handlers.clear()

@@ -1,0 +1,67 @@
+"""What the Socket.IO gateway asks of the trading engine.
+
+In one process the engine is right here (``LocalEngine``); on a cluster
+gateway it is another process, reached over its internal HTTP port
+(``cluster.engine_client.RemoteEngine``). The gateway's handlers are the
+same either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from hts_realtime.domain.broker import PaperBroker
+from hts_realtime.domain.market import KST, MarketSimulator
+from hts_realtime.domain.strategy_runner import StrategyRunner
+from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.topics import OwnerLookup
+from hts_realtime.transport.payloads import orderbook_reply, price_reply
+
+
+class EngineView(Protocol):
+    order_owner: OwnerLookup
+    strategy_owner: OwnerLookup
+
+    async def prime_owners(self, raws: Iterable[object]) -> None:
+        """Make ``order_owner``/``strategy_owner`` answer for the ids in these topics."""
+
+    async def account(self, user_id: str) -> dict[str, Any]: ...
+
+    async def orderbook(self, symbol: str) -> dict[str, Any] | None:
+        """The ``orderbook`` reply for a known symbol, or None."""
+
+    def market_status(self) -> str:
+        """The market's session now (``connected`` carries it)."""
+
+    async def price(self, symbol: str) -> dict[str, Any] | None:
+        """The ``price`` reply for a known symbol, or None."""
+
+
+class LocalEngine:
+    def __init__(self, master: SymbolMaster, market: MarketSimulator, broker: PaperBroker,
+                 strategies: StrategyRunner) -> None:
+        self.master = master
+        self.market = market
+        self.broker = broker
+        self.order_owner: OwnerLookup = broker.owner_of
+        self.strategy_owner: OwnerLookup = strategies.owner_of
+
+    async def prime_owners(self, raws: Iterable[object]) -> None:
+        pass
+
+    async def account(self, user_id: str) -> dict[str, Any]:
+        return self.broker.account(user_id)
+
+    async def orderbook(self, symbol: str) -> dict[str, Any] | None:
+        book = self.market.book(symbol)
+        return orderbook_reply(book) if book is not None else None
+
+    def market_status(self) -> str:
+        return self.market.status(datetime.now(KST)).value
+
+    async def price(self, symbol: str) -> dict[str, Any] | None:
+        sym = self.master.get(symbol)
+        quote = self.market.quote(symbol) if sym else None
+        return price_reply(sym, quote) if sym is not None and quote is not None else None
