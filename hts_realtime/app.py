@@ -4,6 +4,16 @@ This is the only place that knows every component; each one takes its
 dependencies in its constructor. Background work (the market clock, the
 private-stream delivery loop, the price streamer) starts inside the
 running loop via ``cleanup_ctx`` and is cancelled and awaited on exit.
+
+``settings.role`` picks the implementations behind the ports:
+
+* ``single``: one process; the bus is in memory, the event log is the
+  SQLite journal, the price streamer runs while someone watches.
+* ``engine``: the same process with Redis behind the ports: prices for every
+  symbol go to Redis each interval, and each committed private event goes
+  through the outbox to a Redis Stream (``cluster``). Gateways reach it over
+  its HTTP port (``/api/...`` forwarded, ``/internal/...`` for their own use).
+* ``gateway``: no database and no trading state (``app_gateway``).
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +32,13 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
+from redis.asyncio import Redis
 
 from hts_realtime.auth import Authenticator
+from hts_realtime.cluster.access_relay import AccessRelay
+from hts_realtime.cluster.outbox_relay import OutboxRelay
+from hts_realtime.cluster.redis_bus import RedisBus
+from hts_realtime.cluster.redis_log import RedisEventLog
 from hts_realtime.domain.access import AccessPolicy
 from hts_realtime.domain.broker import PaperBroker
 from hts_realtime.domain.candles import CandleBook
@@ -49,9 +64,10 @@ from hts_realtime.spec.asyncapi import build_asyncapi
 from hts_realtime.spec.openapi import build_openapi
 from hts_realtime.storage.candles import CandleStore
 from hts_realtime.storage.db import Database
+from hts_realtime.storage.outbox import Outbox
 from hts_realtime.storage.revocations import SqliteRevocations
 from hts_realtime.tokens import TokenService
-from hts_realtime.topics import TopicAuthorizer
+from hts_realtime.topics import MARKET_KINDS, TopicAuthorizer
 from hts_realtime.transport.core import RequestCore
 from hts_realtime.transport.engine_view import LocalEngine
 from hts_realtime.transport.engineio_adapter import (
@@ -63,8 +79,15 @@ from hts_realtime.transport.engineio_adapter import (
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.gateway import Gateway
 from hts_realtime.transport.guards import BadInputLog
-from hts_realtime.transport.http import HttpApi, body_guard, error_middleware, json_response
+from hts_realtime.transport.http import (
+    HttpApi,
+    body_guard,
+    error_middleware,
+    forwarded_middleware,
+    json_response,
+)
 from hts_realtime.transport.http_dashboard import DashboardApi
+from hts_realtime.transport.internal import InternalApi
 from hts_realtime.transport.market_relay import MarketPublisher, MarketRelay
 from hts_realtime.transport.outbox import OutboxFlusher, OutboxLimits
 from hts_realtime.transport.payloads import market_status
@@ -83,6 +106,15 @@ DASHBOARD_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-s
                  "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
                  "form-action 'self'")
 DEMO_USERS = (("testuser", "testpass", False), ("admin", "adminpass", True))
+
+
+@dataclass
+class EngineCluster:
+    """What an engine adds: Redis, the bus on it, and the outbox relay."""
+
+    redis: Redis
+    bus: RedisBus
+    relay: OutboxRelay
 
 
 @dataclass
@@ -116,6 +148,8 @@ class Components:
     readiness: Readiness
     wire: WireGuard
     candles: CandleBook
+    engine: LocalEngine
+    cluster: EngineCluster | None
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -169,9 +203,22 @@ def build(settings: Settings) -> Components:
     market = MarketSimulator(master, seed=settings.market_seed, hours=hours, now=now,
                              days=day_states(candle_store.last_days(2), now.date()))
     feed = MarketFeed(market, settings.market_tick_seconds)
-    journal = Journal(db, settings.journal_retention)
     events = EventBus()
-    bus = MemoryBus()
+    cluster: EngineCluster | None = None
+    bus: Bus = MemoryBus()
+    if settings.role == "engine":
+        assert settings.redis_url is not None  # Settings refuses an engine without one
+        redis = redis_client(settings.redis_url)
+        outbox = Outbox(db)
+        journal = Journal(db, settings.journal_retention, outbox)
+        relay = OutboxRelay(outbox, journal,
+                            RedisEventLog(redis, settings.redis_stream_length),
+                            settings.outbox_batch)
+        events.subscribe(relay.notify)
+        cluster = EngineCluster(redis, RedisBus(redis), relay)
+        bus = cluster.bus
+    else:
+        journal = Journal(db, settings.journal_retention)
     broker = PaperBroker(
         db, journal, events, master, market,
         initial_cash=settings.initial_cash,
@@ -192,41 +239,31 @@ def build(settings: Settings) -> Components:
     feed.listeners.append(strategies.on_quotes)
     feed.listeners.append(candles.on_quotes)
     registry = SessionRegistry()
-    limits = OutboxLimits(max_bytes=settings.outbox_max_bytes,
-                          max_age=settings.outbox_max_age_seconds)
-    flusher = OutboxFlusher()
-    flusher.on_slow_consumer = metrics.slow_consumer
-    flusher.on_conflated = metrics.conflated_in_outbox
-    sio = SendPathSocketIO(
-        SendOptions(limits=limits, high_water=settings.send_high_water_bytes,
-                    socket_send_buffer=settings.socket_send_buffer_bytes, flusher=flusher),
-        async_mode="aiohttp",
-        cors_allowed_origins=list(settings.cors_origins) or None,
-        max_http_buffer_size=engineio_buffer_size(settings),
-        ping_interval=settings.ping_interval_seconds,
-        ping_timeout=settings.ping_timeout_seconds,
-        logger=False,
-        engineio_logger=False,
-    )
+    sio, limits, flusher = socketio_server(settings, metrics)
     fanout = Fanout(sio, registry, JournalLog(journal), metrics, limits, flusher)
     events.subscribe(fanout.publish)
     events.subscribe(lambda ev: metrics.on_private_event(ev.event, ev.payload))
     # market data goes over the bus; the relay hands what this process's clients watch
-    # to its fan-out (and starts the lazy streamer of a topic's kind)
+    # to its fan-out (and starts the lazy streamer of a topic's kind). An engine cannot
+    # see the gateways' clients: it streams every symbol (a publish nobody subscribes
+    # to is cheap), and its gateways subscribe to what theirs watch.
     publisher = MarketPublisher(bus)
     streams = MarketStreams(market, registry, fanout, metrics,
                             price_interval=settings.price_interval_seconds,
                             orderbook_interval=settings.orderbook_interval_seconds,
-                            publish=publisher.sender)
+                            publish=publisher.sender,
+                            every_symbol=None if cluster is None else [s.symbol for s in master])
     feed.listeners.append(streams.on_quotes)
     market_relay = MarketRelay(bus, fanout, registry,
                                on_interest=lambda t: streams.joined(t.kind, t.key))
 
     def on_status(status: MarketStatus, at: datetime) -> None:
         fanout.to_all("market_status", market_status(status, at))
+        if cluster is not None:
+            publisher.status(market_status(status, at))  # the gateways' connections too
 
     feed.status_listeners.append(on_status)
-    engine = LocalEngine(master, market, broker, strategies)
+    engine = LocalEngine(master, market, broker, strategies, auth)
     authorizer = TopicAuthorizer(master, engine.order_owner, engine.strategy_owner)
     core = RequestCore(settings, auth, registry, authorizer, fanout, market_relay,
                        InProcessStreams(), master, engine, metrics)
@@ -244,12 +281,61 @@ def build(settings: Settings) -> Components:
     readiness = Readiness()
     readiness.add("database", _database_check(db))
     readiness.add("market_feed", _feed_check(feed))
-    watcher = AccessWatcher(auth.access.revocations, core.recheck_users,
-                            settings.revocation_poll_seconds)
+    # a cluster's engine also tells the gateways whose access changed
+    recheck = (core.recheck_users if cluster is None
+               else AccessRelay(bus, core.recheck_users, registry.user_ids).publisher())
+    watcher = AccessWatcher(auth.access.revocations, recheck, settings.revocation_poll_seconds)
+    if cluster is not None:
+        readiness.add("redis", redis_check(cluster.redis))
     return Components(settings, db, users, tokens, auth, logins, writes, watcher, master, market,
                       feed, journal, events, bus, broker, strategies, registry, sio, fanout,
                       streams, publisher, market_relay, core, gateway, plain_ws, metrics,
-                      readiness, wire, candles)
+                      readiness, wire, candles, engine, cluster)
+
+
+def socketio_server(
+    settings: Settings, metrics: Metrics
+) -> tuple[SendPathSocketIO, OutboxLimits, OutboxFlusher]:
+    """The Socket.IO server on our send path, with its outbox bounds."""
+    limits = OutboxLimits(max_bytes=settings.outbox_max_bytes,
+                          max_age=settings.outbox_max_age_seconds)
+    flusher = OutboxFlusher()
+    flusher.on_slow_consumer = metrics.slow_consumer
+    flusher.on_conflated = metrics.conflated_in_outbox
+    sio = SendPathSocketIO(
+        SendOptions(limits=limits, high_water=settings.send_high_water_bytes,
+                    socket_send_buffer=settings.socket_send_buffer_bytes, flusher=flusher),
+        async_mode="aiohttp",
+        cors_allowed_origins=list(settings.cors_origins) or None,
+        max_http_buffer_size=engineio_buffer_size(settings),
+        ping_interval=settings.ping_interval_seconds,
+        ping_timeout=settings.ping_timeout_seconds,
+        logger=False,
+        engineio_logger=False,
+    )
+    return sio, limits, flusher
+
+
+def redis_client(url: str) -> Redis:
+    """One client (a connection pool) per process; commands fail fast in an outage so
+    the callers' own retry loops (outbox, bus) decide what happens.
+
+    No ``health_check_interval``: on the pub/sub connection redis-py would send its
+    PING and read the answer from whichever task subscribes, while the bus's reader
+    task is already reading that connection."""
+    client: Redis = Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0,
+                                   socket_keepalive=True)
+    return client
+
+
+def redis_check(redis: Redis) -> Check:
+    async def check() -> str | None:
+        try:
+            await redis.ping()
+        except Exception as exc:
+            return f"redis unreachable: {exc}"
+        return None
+    return check
 
 
 def _sample_gauges(metrics: Metrics, sio: SendPathSocketIO, registry: SessionRegistry,
@@ -299,6 +385,11 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(c.publisher.run(), name="market-publisher"),
         asyncio.create_task(c.market_relay.run(), name="market-relay"),
     ]
+    if c.cluster is not None:
+        tasks.append(asyncio.create_task(c.cluster.bus.run(), name="bus"))
+        tasks.append(asyncio.create_task(c.cluster.relay.run(), name="outbox-relay"))
+        for kind in MARKET_KINDS:  # the engine streams every symbol, all the time
+            c.streams.ensure_running(kind)
     metrics_runner = await _start_metrics_port(c)
     log.info("background tasks started")
     yield
@@ -315,6 +406,8 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         c.candles.flush()
     except Exception:
         log.exception("candles: final flush failed")
+    if c.cluster is not None:
+        await c.cluster.redis.aclose()
     c.db.close()
 
 
@@ -347,23 +440,32 @@ async def _flush_candles(c: Components) -> None:
             log.exception("candles: flush failed")
 
 
-async def _close_clients(app: web.Application) -> None:
+def client_closer(
+    sio: SendPathSocketIO, plain_ws: PlainWebSocket
+) -> Callable[[web.Application], Awaitable[None]]:
     """On shutdown, end every client's transport *without* an Engine.IO CLOSE packet.
 
     Clients (socket.io-client and python-socketio alike) treat a CLOSE packet
     as "the server does not want me" and stay away; a lost transport makes
     them reconnect — to this server once it is back, or to another one.
     """
-    c = app[COMPONENTS]
-    await c.plain_ws.close_all()  # 1001 going away: plain-WebSocket clients reconnect
-    await c.sio.end_all_transports()
-    await c.sio.shutdown()
+
+    async def close_clients(app: web.Application) -> None:
+        await plain_ws.close_all()  # 1001 going away: plain-WebSocket clients reconnect
+        await sio.end_all_transports()
+        await sio.shutdown()
+
+    return close_clients
 
 
 def create_app(settings: Settings) -> web.Application:
+    if settings.role == "gateway":
+        from hts_realtime.app_gateway import create_gateway_app
+
+        return create_gateway_app(settings)
     components = build(settings)
     app = web.Application(
-        middlewares=[error_middleware,
+        middlewares=[forwarded_middleware(settings.trusted_proxies), error_middleware,
                      body_guard(settings.max_payload_bytes, settings.request_read_timeout_seconds)],
         client_max_size=settings.max_payload_bytes)
     bad_http = logging.getLogger("aiohttp.server")
@@ -372,7 +474,7 @@ def create_app(settings: Settings) -> web.Application:
     bad_http.addFilter(BadHttpLogFilter(components.wire.bad_log))
     app[COMPONENTS] = components
     app[METRICS] = components.metrics
-    _attach_socketio(app, components.wire, settings)
+    attach_socketio(app, components.wire, settings)
     api = HttpApi(components.tokens, components.auth, components.logins, components.writes,
                   components.watcher, components.broker, components.master,
                   components.registry, components.streams, components.strategies,
@@ -386,9 +488,13 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(dashboard_api.routes())
     app.add_routes(components.plain_ws.routes())
     _add_spec(app, components)
-    _add_dashboard(app)
+    if components.cluster is not None:
+        internal = InternalApi(settings.jwt_secret, components.engine,
+                               lambda: engine_status(components))
+        app.add_routes(internal.routes())
+    add_dashboard(app)
     app.cleanup_ctx.append(_background)
-    app.on_shutdown.append(_close_clients)
+    app.on_shutdown.append(client_closer(components.sio, components.plain_ws))
     return app
 
 
@@ -412,7 +518,25 @@ def _add_spec(app: web.Application, c: Components) -> None:
     app.router.add_get("/api/asyncapi.json", asyncapi)
 
 
-def _attach_socketio(app: web.Application, wire: WireGuard, settings: Settings) -> None:
+def engine_status(c: Components) -> dict[str, Any]:
+    """The engine's part of a cluster's ``GET /api/ws/status``."""
+    relay = c.cluster.relay if c.cluster is not None else None
+    return {
+        "price_streamer_running": c.streams.price.running,
+        "market_streamers": c.streams.status(),
+        "price_ticks": c.streams.price.ticks,
+        "open_orders": c.broker.open_orders(),
+        "running_strategies": c.strategies.running(),
+        "outbox": {
+            "backlog": relay.outbox.backlog() if relay else 0,
+            "sent": relay.sent if relay else 0,
+            "redis_connected": relay.connected if relay else False,
+            "refills": relay.refills if relay else 0,
+        },
+    }
+
+
+def attach_socketio(app: web.Application, wire: WireGuard, settings: Settings) -> None:
     """Route ``/socket.io/`` to the Socket.IO server (what ``sio.attach`` does) through
     the wire guard, and decline permessage-deflate unless ``ws_compression`` is on.
 
@@ -434,7 +558,7 @@ def _attach_socketio(app: web.Application, wire: WireGuard, settings: Settings) 
         app.router.add_route(method, "/socket.io/", handle)
 
 
-def _add_dashboard(app: web.Application) -> None:
+def add_dashboard(app: web.Application) -> None:
     """The browser dashboard: static files in the package, served at ``/``.
 
     ``static/vendor/socket.io.min.js`` is copied from npm's socket.io-client at

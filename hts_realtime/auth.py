@@ -15,6 +15,17 @@ from hts_realtime.errors import HtsError
 from hts_realtime.tokens import Identity, TokenService
 
 
+class SignatureOnly:
+    """A cluster gateway's first check: the token's signature and claims. It has no
+    user store; ``EngineView.confirm`` asks the engine for the rest."""
+
+    def __init__(self, tokens: TokenService) -> None:
+        self.tokens = tokens
+
+    def identify(self, token: object) -> Identity:
+        return self.tokens.verify(token)
+
+
 class Authenticator:
     def __init__(self, tokens: TokenService, access: AccessPolicy) -> None:
         self.tokens = tokens

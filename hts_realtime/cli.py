@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--database", help="SQLite file (HTS_DATABASE)")
     serve.add_argument("--market-seed", type=int, dest="market_seed")
     serve.add_argument("--log-level", dest="log_level")
+    serve.add_argument("--role", choices=("single", "engine", "gateway"),
+                       help="single (default): one process; engine/gateway: a cluster over "
+                            "HTS_REDIS_URL (HTS_ROLE)")
 
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
@@ -74,10 +77,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     overrides = {k: v for k, v in vars(args).items()
-                 if k in {"host", "port", "demo", "database", "market_seed", "log_level"}}
+                 if k in {"host", "port", "demo", "database", "market_seed", "log_level", "role"}}
     overrides.update(extra)
     env = dict(os.environ)
     settings = Settings.load(env, **overrides)
+    if settings.role != "single" and not env.get("HTS_JWT_SECRET"):
+        raise SettingsError(f"role {settings.role} needs HTS_JWT_SECRET, the same in every "
+                            "process of the cluster")
     if settings.demo and not env.get("HTS_JWT_SECRET"):
         # The demo keeps its generated secret in its database, so tokens minted
         # by `hts-realtime token --demo` work against `serve --demo`.
@@ -106,9 +112,12 @@ def _serve(args: argparse.Namespace) -> int:
         say(f"log in:  curl -s -X POST http://{settings.host}:{settings.port}/api/auth/login "
             "-H 'Content-Type: application/json' "
             "-d '{\"username\":\"testuser\",\"password\":\"testpass\"}'")
-    if settings.redis_url:
-        log.warning("HTS_REDIS_URL is set, but multi-process scale-out is not built yet: "
-                    "this process serves its own clients only")
+    if settings.redis_url and settings.role == "single":
+        log.warning("HTS_REDIS_URL is set but the role is single: Redis is not used "
+                    "(run one --role engine and --role gateway processes for a cluster)")
+    if settings.role != "single":
+        say(f"role {settings.role}" + (f", engine at {settings.engine_url}"
+                                       if settings.role == "gateway" else ""))
     # shutdown_timeout bounds the wait for requests still open at exit (a held
     # long-poll GET would otherwise keep the process alive for ping_interval)
     web.run_app(app, host=settings.host, port=settings.port, print=None,

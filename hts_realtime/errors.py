@@ -100,6 +100,13 @@ class SlowConsumer(HtsError):
     http_status = 503
 
 
+class Unavailable(HtsError):
+    """A cluster gateway cannot reach the engine (or Redis) right now; retry."""
+
+    code = "unavailable"
+    http_status = 503
+
+
 class InternalError(HtsError):
     code = "internal_error"
     http_status = 500
@@ -140,3 +147,18 @@ class Conflict(HtsError):
     code = "conflict"
     http_status = 409
 
+
+
+def error_for(code: str, message: str) -> HtsError:
+    """The exception for a wire error code (an error another process answered with)."""
+    for cls in _all_errors(HtsError):
+        if cls.code == code:
+            return cls(message)
+    return InternalError(message)
+
+
+def _all_errors(base: type[HtsError]) -> list[type[HtsError]]:
+    found = [base]
+    for sub in base.__subclasses__():
+        found.extend(_all_errors(sub))
+    return found

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MIN_SECRET_BYTES = 32
+ROLES = ("single", "engine", "gateway")
 
 
 class SettingsError(ValueError):
@@ -68,6 +69,15 @@ class Settings:
     # storage and scale-out
     database: str = "./hts.db"
     redis_url: str | None = None
+    # scale-out: "single" (one process), or a cluster's "engine" (one) and "gateway"s (any)
+    role: str = "single"
+    engine_url: str | None = None  # a gateway reaches the engine's HTTP port here
+    gateway_id: str = ""  # a gateway's name in the cluster status (default host:port)
+    redis_stream_length: int = 10_000  # private events kept per user in Redis
+    outbox_batch: int = 500  # events the engine sends to Redis per round trip
+    cluster_status_interval_seconds: float = 2.0  # how often a gateway reports itself
+    # peers (nginx) whose X-Forwarded-For names the client: per-address limits and logs use it
+    trusted_proxies: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
     # the simulated market
     market_tick_seconds: float = 0.5
@@ -146,6 +156,17 @@ class Settings:
                 raise SettingsError(f"{name} must be positive")
         if self.log_format not in ("text", "json"):
             raise SettingsError("log_format must be 'text' or 'json'")
+        if self.role not in ROLES:
+            raise SettingsError(f"role must be one of {', '.join(ROLES)}, not {self.role!r}")
+        if self.role != "single" and not self.redis_url:
+            raise SettingsError(f"role {self.role} needs HTS_REDIS_URL")
+        if self.role == "gateway" and not self.engine_url:
+            raise SettingsError("role gateway needs HTS_ENGINE_URL (the engine's HTTP address)")
+        for name in ("redis_stream_length", "outbox_batch"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1")
+        if self.cluster_status_interval_seconds <= 0:
+            raise SettingsError("cluster_status_interval_seconds must be positive")
         if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
             raise SettingsError(f"metrics_port {self.metrics_port} is out of range")
         for name in ("max_watchlist", "strategy_signal_history"):

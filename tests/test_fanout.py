@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hts_realtime.domain.events import Journal, PrivateEvent
+from hts_realtime.domain.events import Journal, JournalLog, PrivateEvent
 from hts_realtime.metrics import Metrics
 from hts_realtime.storage.db import Database
 from hts_realtime.tokens import Identity
@@ -78,8 +78,14 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 
 def make_fanout(db: Database, limits: OutboxLimits | None = None) -> Fanout:
-    return Fanout(None, SessionRegistry(), Journal(db, 100_000), Metrics(),
+    return Fanout(None, SessionRegistry(), JournalLog(Journal(db, 100_000)), Metrics(),
                   limits or OutboxLimits(max_bytes=1 << 20, max_age=5.0), OutboxFlusher())
+
+
+def journal_of(fanout: Fanout) -> Journal:
+    log = fanout.log
+    assert isinstance(log, JournalLog)
+    return log.journal
 
 
 def commit(fanout: Fanout, db: Database, n: int = 1) -> list[PrivateEvent]:
@@ -87,7 +93,7 @@ def commit(fanout: Fanout, db: Database, n: int = 1) -> list[PrivateEvent]:
     out = []
     with db.transaction() as conn:
         for _ in range(n):
-            out.append(fanout.journal.append(conn, USER, "order_update", ("order:*",),
+            out.append(journal_of(fanout).append(conn, USER, "order_update", ("order:*",),
                                              {"data": {"status": "accepted"}}))
     return out
 

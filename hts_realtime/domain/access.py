@@ -55,6 +55,11 @@ class AccessPolicy:
     def refusal(self, user_id: str, token_id: str, issued_at: int) -> HtsError | None:
         return self._decide(user_id, token_id, issued_at)[1]
 
+    def decide(self, user_id: str, token_id: str,
+               issued_at: int) -> tuple[User | None, HtsError | None]:
+        """The user and the refusal at once (a cluster gateway asks the engine this)."""
+        return self._decide(user_id, token_id, issued_at)
+
     def _decide(self, user_id: str, token_id: str,
                 issued_at: int) -> tuple[User | None, HtsError | None]:
         user = self.users.get(user_id)

@@ -24,7 +24,7 @@ from typing import Any
 
 from marshmallow import Schema
 
-from hts_realtime.auth import Authenticator
+from hts_realtime.auth import Authenticator, SignatureOnly
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.errors import (
     AuthRequired,
@@ -33,6 +33,7 @@ from hts_realtime.errors import (
     InvalidMessage,
     RateLimited,
     SubscriptionLimit,
+    Unavailable,
     UnknownEvent,
     UnknownSymbol,
 )
@@ -68,7 +69,7 @@ class RequestCore:
     def __init__(
         self,
         settings: Settings,
-        auth: Authenticator,
+        auth: Authenticator | SignatureOnly,  # a gateway: signature only, see confirm
         registry: SessionRegistry,
         authorizer: TopicAuthorizer,
         fanout: Fanout,
@@ -129,7 +130,7 @@ class RequestCore:
         token = data.get("token") or fallback_token
         if not token:
             raise AuthRequired("send an access token")
-        identity = self.auth.identify(token)
+        identity = await self.engine.confirm(self.auth.identify(token))
         await self.engine.prime_owners(data.get("topics", []))
         topics = self.authorizer.parse_all(data.get("topics", []), identity.user_id)
         if len(topics) > self.settings.max_subscriptions:
@@ -178,6 +179,9 @@ class RequestCore:
         except Exception:
             log.exception("sid=%s user=%s opening the session failed", session.sid,
                           session.user_id)
+            # half-open is worse than closed: the client reconnects (with its last_seq)
+            await self.fanout.close(session.sid, Unavailable("could not open the session; "
+                                                             "reconnect"))
 
     def disconnect(self, sid: str, reason: Any = None) -> None:
         session = self.registry.remove(sid)
@@ -205,7 +209,7 @@ class RequestCore:
         closed = 0
         for user_id in user_ids:
             for session in self.registry.sessions_of(user_id):
-                refusal = self.auth.refusal(session.identity)
+                refusal = await self.engine.refusal(session.identity)
                 if refusal is not None and self.registry.get(session.sid) is session:
                     log.info("sid=%s user=%s closed: %s", session.sid, user_id, refusal.code)
                     await self.fanout.close(session.sid, refusal)

@@ -12,20 +12,31 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
+from hts_realtime.auth import Authenticator
 from hts_realtime.domain.broker import PaperBroker
 from hts_realtime.domain.market import KST, MarketSimulator
 from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
-from hts_realtime.topics import OwnerLookup
+from hts_realtime.errors import HtsError
+from hts_realtime.tokens import Identity
 from hts_realtime.transport.payloads import orderbook_reply, price_reply
 
 
 class EngineView(Protocol):
-    order_owner: OwnerLookup
-    strategy_owner: OwnerLookup
+    def order_owner(self, order_id: str) -> str | None:
+        """Who owns this order id (None: no such order, or not known yet)."""
+
+    def strategy_owner(self, strategy_id: str) -> str | None: ...
 
     async def prime_owners(self, raws: Iterable[object]) -> None:
         """Make ``order_owner``/``strategy_owner`` answer for the ids in these topics."""
+
+    async def confirm(self, identity: Identity) -> Identity:
+        """``identity`` as the user store knows it now (name, roles); raises the refusal
+        (auth_failed, auth_revoked) when its token no longer counts."""
+
+    async def refusal(self, identity: Identity) -> HtsError | None:
+        """Why an open connection's token no longer counts, or None."""
 
     async def account(self, user_id: str) -> dict[str, Any]: ...
 
@@ -41,15 +52,27 @@ class EngineView(Protocol):
 
 class LocalEngine:
     def __init__(self, master: SymbolMaster, market: MarketSimulator, broker: PaperBroker,
-                 strategies: StrategyRunner) -> None:
+                 strategies: StrategyRunner, auth: Authenticator) -> None:
+        self.auth = auth
         self.master = master
         self.market = market
         self.broker = broker
-        self.order_owner: OwnerLookup = broker.owner_of
-        self.strategy_owner: OwnerLookup = strategies.owner_of
+        self.strategies = strategies
+
+    def order_owner(self, order_id: str) -> str | None:
+        return self.broker.owner_of(order_id)
+
+    def strategy_owner(self, strategy_id: str) -> str | None:
+        return self.strategies.owner_of(strategy_id)
 
     async def prime_owners(self, raws: Iterable[object]) -> None:
         pass
+
+    async def confirm(self, identity: Identity) -> Identity:
+        return identity  # Authenticator.identify already checked it against the store
+
+    async def refusal(self, identity: Identity) -> HtsError | None:
+        return self.auth.refusal(identity)
 
     async def account(self, user_id: str) -> dict[str, Any]:
         return self.broker.account(user_id)

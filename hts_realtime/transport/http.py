@@ -78,6 +78,24 @@ def _count_error(request: web.Request, code: str) -> None:
         metrics.request_error("http", code)
 
 
+def forwarded_middleware(trusted: tuple[str, ...]) -> Any:
+    """Behind a reverse proxy every request comes from the proxy's address; when the
+    peer is one of ``trusted`` (``HTS_TRUSTED_PROXIES``), the client is the last address
+    in ``X-Forwarded-For`` (the one that proxy saw), so per-address limits and logs see
+    clients, not nginx. From any other peer the header is ignored: it could be forged."""
+    proxies = frozenset(trusted)
+
+    @web.middleware
+    async def forwarded(request: web.Request, handler: _Handler) -> web.StreamResponse:
+        if proxies and request.remote in proxies:
+            hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+            if hops and hops[-1]:
+                request = request.clone(remote=hops[-1])
+        return await handler(request)
+
+    return forwarded
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
     try:
@@ -265,7 +283,7 @@ class HttpApi:
         identity = self.identify(request)
         if not identity.is_admin:
             raise Forbidden("admin only")
-        body = self.registry.status()
+        body: dict[str, Any] = {"scope": "process", **self.registry.status()}
         body["price_streamer_running"] = self.streams.price.running
         body["market_streamers"] = self.streams.status()
         body["open_orders"] = self.broker.open_orders()

@@ -162,6 +162,10 @@ class SessionRegistry:
             if not sids:
                 del self._by_topic[topic]
 
+    def user_ids(self) -> set[str]:
+        """Every user with at least one connection here."""
+        return set(self._by_user)
+
     def sessions_of(self, user_id: str) -> list[Session]:
         return [self._sessions[s] for s in self._by_user.get(user_id, ())]
 
