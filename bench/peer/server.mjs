@@ -2,6 +2,12 @@
 // for the benchmarks, "in spirit", so the numbers have something to stand next to.
 //
 //   node bench/peer/server.mjs --port P [--interval SECONDS]
+//        [--redis URL [--ticker --symbols A,B,...]]
+//
+// With --redis the servers share rooms through @socket.io/redis-adapter (the Node
+// side of the scale-out bench): only the one started with --ticker emits, every
+// interval, a price_update to every symbol's room, and the adapter carries each
+// emit to the other servers' members through Redis.
 //
 // * auth: `io.use` HMAC-SHA256-verifies the JWT in `auth.token` with node:crypto
 //   (BENCH_JWT_SECRET), checking alg HS256, signature, exp, iss and aud, like the
@@ -14,6 +20,8 @@
 import { createServer } from "node:http";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Server } from "socket.io";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,6 +30,9 @@ function arg(name, fallback) {
 
 const port = Number(arg("port", "8100"));
 const interval = Number(arg("interval", "1"));
+const redisUrl = arg("redis", null);
+const ticker = process.argv.includes("--ticker");
+const tickerSymbols = (arg("symbols", "") || "").split(",").filter(Boolean);
 const secret = process.env.BENCH_JWT_SECRET ?? "";
 const ISSUER = "hts-realtime";
 const AUDIENCE = "hts-clients";
@@ -152,7 +163,23 @@ function quote(symbol) {
   };
 }
 
-setInterval(() => {
+if (redisUrl) {
+  const pub = createClient({ url: redisUrl });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+}
+
+if (redisUrl && ticker) {
+  setInterval(() => {
+    for (const symbol of tickerSymbols) {
+      io.to(`price:${symbol}`).emit("price_update", { type: "price_update", symbol,
+                                                      data: quote(symbol) });
+    }
+  }, interval * 1000);
+}
+
+if (!redisUrl) setInterval(() => {
   for (const [room, members] of io.of("/").adapter.rooms) {
     if (members.size && room.startsWith("price:")) {
       const symbol = room.slice(6);
