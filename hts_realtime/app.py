@@ -195,7 +195,7 @@ def build(settings: Settings) -> Components:
     hours = MarketHours(settings.market_hours)
     now = datetime.now(KST)
     candle_store = CandleStore(db)
-    candles = CandleBook(candle_store)
+    candles = CandleBook(candle_store, (s.symbol for s in master))
     if candle_store.is_empty():  # a fresh database: a seeded history, so charts are never empty
         candles.add_candles(seed_history(master, now, settings.market_seed,
                                          always=hours.mode == "always"))

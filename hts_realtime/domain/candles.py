@@ -57,7 +57,7 @@ class Candle:
 
 
 class CandleStorage(Protocol):
-    def latest(self) -> list[Candle]: ...
+    def latest(self, symbols: Iterable[str], intervals: Iterable[str]) -> list[Candle]: ...
 
     def read(self, symbol: str, interval: str, limit: int) -> list[Candle]: ...
 
@@ -67,9 +67,10 @@ class CandleStorage(Protocol):
 
 
 class CandleBook:
-    def __init__(self, store: CandleStorage) -> None:
+    def __init__(self, store: CandleStorage, symbols: Iterable[str]) -> None:
         self.store = store
-        self._live: dict[tuple[str, str], Candle] = {c_key(c): c for c in store.latest()}
+        self._live: dict[tuple[str, str], Candle] = {
+            c_key(c): c for c in store.latest(list(symbols), INTERVALS)}
         self._dirty: dict[tuple[str, str, int], Candle] = {}
 
     def on_quotes(self, quotes: list[Quote]) -> None:

@@ -17,13 +17,20 @@ class CandleStore:
     def is_empty(self) -> bool:
         return self.db.conn.execute("SELECT 1 FROM candles LIMIT 1").fetchone() is None
 
-    def latest(self) -> list[Candle]:
-        """The newest candle of every (symbol, interval)."""
-        rows = self.db.conn.execute(
-            f"SELECT {_COLUMNS} FROM candles c WHERE start = (SELECT MAX(start) FROM candles "
-            "WHERE symbol = c.symbol AND interval = c.interval)"
-        ).fetchall()
-        return [Candle(*r) for r in rows]
+    def latest(self, symbols: Iterable[str], intervals: Iterable[str]) -> list[Candle]:
+        """The newest candle of every (symbol, interval): one index lookup each, so
+        start-up does not scan a table that grows every minute."""
+        out = []
+        for symbol in symbols:
+            for interval in intervals:
+                row = self.db.conn.execute(
+                    f"SELECT {_COLUMNS} FROM candles WHERE symbol = ? AND interval = ? "
+                    "ORDER BY start DESC LIMIT 1",
+                    (symbol, interval),
+                ).fetchone()
+                if row is not None:
+                    out.append(Candle(*row))
+        return out
 
     def read(self, symbol: str, interval: str, limit: int) -> list[Candle]:
         rows = self.db.conn.execute(

@@ -176,7 +176,7 @@ def test_candles_whose_flush_fails_are_kept_for_the_next_one(tmp_path: Path) -> 
     from hts_realtime.storage.candles import CandleStore
 
     db = Database(str(tmp_path / "c.db"))
-    book = CandleBook(CandleStore(db))
+    book = CandleBook(CandleStore(db), [s.symbol for s in SymbolMaster()])
     market = MarketSimulator(SymbolMaster(), seed=5, now=NOW)
     for i in range(20):
         book.on_quotes(market.step(NOW + timedelta(seconds=i)))

@@ -138,7 +138,7 @@ def test_krx_auctions_print_once_and_nothing_trades_outside_continuous_hours() -
 
 def test_candles_agree_with_the_trades_that_built_them(tmp_path: Path) -> None:
     db = Database(str(tmp_path / "c.db"))
-    book = CandleBook(CandleStore(db))
+    book = CandleBook(CandleStore(db), [s.symbol for s in SymbolMaster()])
     sim = MarketSimulator(SymbolMaster(), seed=4, now=MONDAY)
     seen = []
     for i in range(2_000):  # 2,000 steps 0.5 s apart: 16+ minutes
