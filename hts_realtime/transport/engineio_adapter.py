@@ -635,18 +635,24 @@ class WireGuard:
             self._in_memory.add(socket)
         conn.deadline = asyncio.get_running_loop().call_later(
             self.settings.connect_timeout_seconds, self._expire, conn)
-        return await self._eio_connect(eio_sid, environ)
+        ret = await self._eio_connect(eio_sid, environ)
+        if ret is not None and ret is not True:  # refused: no disconnect event will follow
+            self._forget(eio_sid, "refused at open")
+        return ret
 
     async def _on_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         try:
             await self._eio_disconnect(eio_sid, reason)
         finally:
-            conn = self.conns.pop(eio_sid, None)
-            if conn is not None:
-                if conn.deadline is not None:
-                    conn.deadline.cancel()
-                self.addresses.release(conn.address)
-                self.bad_log.ended(conn.bad, conn.label, str(reason))
+            self._forget(eio_sid, str(reason))
+
+    def _forget(self, eio_sid: str, why: str) -> None:
+        conn = self.conns.pop(eio_sid, None)
+        if conn is not None:
+            if conn.deadline is not None:
+                conn.deadline.cancel()
+            self.addresses.release(conn.address)
+            self.bad_log.ended(conn.bad, conn.label, why)
 
     async def _on_eio_message(self, eio_sid: str, data: str | bytes) -> None:
         conn = self.conns.get(eio_sid)
