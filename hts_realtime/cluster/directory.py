@@ -66,7 +66,10 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
     users: set[str] = set()
     subs: dict[str, set[str]] = defaultdict(set)
     sent = {"broadcast": 0, "private": 0}
+    by_transport: dict[str, int] = defaultdict(int)
     for r in reports:
+        for transport, n in r.get("connections_by_transport", {}).items():
+            by_transport[transport] += int(n)
         users.update(r["active_users"])
         for topic, subscribers in r["subscriptions"].items():
             subs[topic].update(subscribers)
@@ -74,6 +77,7 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
             sent[k] += int(r.get("sent", {}).get(k, 0))
     return {
         "active_connections": sum(int(r["active_connections"]) for r in reports),
+        "connections_by_transport": dict(by_transport),
         "active_users": sorted(users, key=_id_key),
         "subscriptions": {t: sorted(u, key=_id_key) for t, u in sorted(subs.items())},
         "sent": sent,
