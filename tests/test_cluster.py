@@ -340,3 +340,55 @@ async def test_logout_through_one_gateway_closes_the_token_on_another(
     with pytest.raises(socketio.exceptions.ConnectionError):
         await refused.connect(gw_b.url, auth={"token": doomed})
     assert refused.connect_error["code"] == "auth_revoked"
+
+
+# -- market depth over the bus --------------------------------------------------------
+
+
+async def test_order_books_trades_and_market_status_through_a_gateway(
+    cluster: Cluster, clients: Callable[[], Client]
+) -> None:
+    token = cluster.engine.add_user("depth")
+    c = await connect(cluster.gateways[2], clients, token, ["orderbook:035720", "trade:035720"])
+    hello = c.events["connected"][0]
+    assert hello["market_status"] in {"pre_open", "open", "closing_auction", "closed"}
+    (book,) = (await c.wait_for("orderbook_update", timeout=15))[:1]
+    assert book["symbol"] == "035720" and len(book["data"]["asks"]) == 10
+    (trades,) = (await c.wait_for("trade_update", timeout=15))[:1]
+    assert trades["symbol"] == "035720" and trades["data"]["trades"]
+    ack = await c.call("get_orderbook", {"symbol": "035720"})
+    assert ack["ok"] is True and len(ack["data"]["bids"]) == 10
+    ack = await c.call("get_price", {"symbol": "035720"})
+    assert ack["ok"] is True and isinstance(ack["data"]["price"], int)
+    channel = "md:orderbook:035720"
+    await until(lambda: cluster.redis.cli("PUBSUB", "NUMSUB", channel).split() == [channel, "1"],
+                what="one gateway subscribed to the book")
+
+
+# -- the engine restarts ----------------------------------------------------------------
+
+
+async def test_engine_restart_keeps_open_orders_and_the_stream(
+    tmp_path: Path, clients: Callable[[], Client]
+) -> None:
+    redis = RedisServer(tmp_path / "redis").start()
+    c = Cluster(tmp_path / "c", redis, gateways=1).start()
+    try:
+        gw = c.gateways[0]
+        token = c.engine.add_user("steady")
+        live = await connect(gw, clients, token, ["order:*"])
+        resting = place(gw, token, order_type="limit", price=53_000)  # far below the market
+        await until(lambda: len(updates(live)) == 1, what="the accepted order")
+        c.engine.stop()
+        status, body, _ = gw.http("GET", "/api/orders", token=token)
+        assert (status, body["error"]["code"]) == (503, "unavailable")
+        c.engine.start()
+        assert live.sio.connected  # the gateway kept its clients
+        status, body, _ = gw.http("DELETE", f"/api/orders/{resting['order_id']}", token=token)
+        assert status == 200 and body["status"] == "cancelled"  # the order survived
+        await until(lambda: updates(live)[-1]["data"]["status"] == "cancelled",
+                    what="the cancel after the restart")
+        assert seqs(live) == [1, 2]
+    finally:
+        c.stop()
+        redis.stop()
