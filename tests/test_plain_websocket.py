@@ -335,7 +335,7 @@ async def test_resume_from_the_future_asks_for_resync(
 # -- liveness ---------------------------------------------------------------------------------
 async def test_a_dead_peer_is_noticed_by_the_heartbeat(
         make_server: Callable[..., Server]) -> None:
-    srv = make_server({"HTS_WS_HEARTBEAT_SECONDS": "1"}).start()
+    srv = make_server({"HTS_WS_HEARTBEAT_SECONDS": "2"}).start()
     tok = srv.login()
     proxy = await TcpProxy(srv.port).start()
     async with aiohttp.ClientSession() as s, s.ws_connect(
