@@ -248,7 +248,7 @@ def test_bot_logs_in_again_when_its_token_expired_while_away(
 ) -> None:
     srv = make_server({"HTS_ACCESS_TOKEN_TTL_SECONDS": "1",
                        "HTS_JWT_LEEWAY_SECONDS": "0"}).start()
-    bot = BotProcess("--url", srv.url, "--seconds", "12", stderr_path=tmp_path / "bot.err")
+    bot = BotProcess("--url", srv.url, "--seconds", "20", stderr_path=tmp_path / "bot.err")
     try:
         bot.wait_for(PRICE_LINE, count=2)  # by now the 1-second token has expired
         srv.stop()

@@ -168,7 +168,15 @@ class Stream:
         if self.sio is None:
             self._new_client()
         self._set_state("connecting", "")
-        await self._dial()
+        try:
+            await self._dial()
+        except HtsError as exc:
+            # a token can expire between login and the first connection (a slow start):
+            # with refresh_token that is as recoverable here as on a reconnection
+            if exc.code != "token_expired" or self._refresh_token is None:
+                raise
+            self._stale_token = True
+            await self._dial()
 
     def _new_client(self) -> None:
         # the stream owns the websocket's HTTP session, so it is closed even when a
@@ -265,7 +273,15 @@ class Stream:
         self._paused = False
         self.sio.reconnection = True
         self._set_state("connecting", "")
-        await self._dial()
+        try:
+            await self._dial()
+        except HtsError as exc:
+            # a token can expire between login and the first connection (a slow start):
+            # with refresh_token that is as recoverable here as on a reconnection
+            if exc.code != "token_expired" or self._refresh_token is None:
+                raise
+            self._stale_token = True
+            await self._dial()
 
     async def _transport_closed(self) -> None:
         # connect() refuses to start while the old Engine.IO transport is still
