@@ -484,7 +484,12 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(api.routes())
     dashboard_api = DashboardApi(
         api.identify, WatchlistStore(components.db, components.master, settings.max_watchlist),
-        components.strategies, settings.strategy_signal_history)
+        components.strategies, settings.strategy_signal_history, {
+            # decimal strings, exactly what the broker's Costs are built from (no float)
+            "brokerage_fee_rate": str(settings.brokerage_fee_rate),
+            "sell_tax_rates": {"KOSPI": str(settings.sell_tax_rate_kospi),
+                               "KOSDAQ": str(settings.sell_tax_rate_kosdaq)},
+        })
     app.add_routes(dashboard_api.routes())
     app.add_routes(components.plain_ws.routes())
     _add_spec(app, components)

@@ -19,10 +19,12 @@ Debian's fonts-nanum): ``HTS_UPDATE_SCREENSHOT=1 make test``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -188,12 +190,16 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
     upper = page.evaluate("""async () => {
         const m = await import('/static/core.js');
         return (await m.call('get_price', {symbol: '005930'})).data.upper_limit; }""")
-    most = acct["available_cash"] // upper
+    # ... plus its brokerage fee, rounded up (GET /api/costs gives the exact rate)
+    fee = Fraction(srv.http("GET", "/api/costs")[1]["brokerage_fee_rate"])
+    per_share = upper + math.ceil(upper * fee)
+    assert per_share > upper
+    most = acct["available_cash"] // per_share
     expect(tab.tid("order-max")).to_have_text(f"주문가능 {most:,}주")
     page.locator("[data-pct='25']").click()
     expect(tab.tid("order-quantity")).to_have_value(str(most * 25 // 100))
-    expect(tab.tid("order-estimate")).to_contain_text(krw(most * 25 // 100 * upper))
-    expect(tab.tid("order-estimate")).to_contain_text("예약금액 (상한가 기준)")
+    expect(tab.tid("order-estimate")).to_contain_text(krw(most * 25 // 100 * per_share))
+    expect(tab.tid("order-estimate")).to_contain_text("예약금액 (상한가·수수료 기준)")
     page.locator("[data-pct='100']").click()
     expect(tab.tid("order-quantity")).to_have_value(str(most))
 
@@ -260,6 +266,23 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
     expect(card.get_by_test_id("strategy-signal")).to_have_count(shown, timeout=WAIT_MS)
     sid = card.get_attribute("data-strategy-id")
     srv.http("DELETE", f"/api/strategies/{sid}", token=token)
+
+    # -- 최대 is what the server accepts: a market buy of all of it is not refused ----------
+    samsung.click()
+    tab.tid("order-side-buy").check(force=True)
+    tab.tid("order-type").select_option("market")
+    expect(tab.tid("order-max")).to_have_text(re.compile(r"^주문가능 [\d,]+주$"), timeout=WAIT_MS)
+    page.locator("[data-pct='100']").click()
+    most = int(tab.tid("order-quantity").input_value())
+    assert most > 100
+    rows_before = page.locator("[data-testid=blotter-row]").count()
+    tab.tid("order-submit").click()
+    expect(page.locator("[data-testid=blotter-row]")).to_have_count(rows_before + 1,
+                                                                    timeout=WAIT_MS)
+    expect(tab.tid("order-notice")).to_be_hidden()
+    newest = srv.http("GET", "/api/orders", token=token)[1][0]
+    assert newest["quantity"] == most and newest["status"] != "rejected", newest
+    srv.http("DELETE", f"/api/orders/{newest['order_id']}", token=token)
     assert tab.errors == []
     context.close()
 

@@ -119,6 +119,7 @@ async def test_http_answers_match_the_document(docs: tuple[JSON, JSON], server: 
         ("GET", "/api/ws/status", None, admin), ("GET", "/api/ws/status", None, token),
         ("GET", "/healthz", None, None), ("GET", "/readyz", None, None),
         ("GET", "/api/symbols", None, None), ("GET", "/api/account", None, token),
+        ("GET", "/api/costs", None, None),
         ("GET", "/api/account", None, None),
         ("GET", "/api/orders", None, token), ("GET", f"/api/orders/{oid}", None, token),
         ("GET", "/api/orders/ORDnope", None, token),

@@ -131,6 +131,8 @@ export declare class HttpClient {
   logout(opts?: { everywhere?: boolean }): Promise<void>;
   symbols(): Promise<SymbolInfo[]>;
   market(): Promise<MarketState>;
+  /** The cost rates as decimal strings (exact): a buy holds price + ceil(price × fee rate) per share. */
+  costs(): Promise<{ brokerage_fee_rate: string; sell_tax_rates: Record<string, string> }>;
   candles(symbol: string, opts?: { interval?: Interval; limit?: number }): Promise<{ symbol: string; interval: Interval; candles: Candle[] }>;
   account(): Promise<Account>;
   orders(opts?: { status?: OrderStatus }): Promise<Order[]>;

@@ -138,6 +138,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         "A strategy's latest signals, newest first", auth="bearer",
         query_schema=schemas.SIGNALS_QUERY, ok=(200, ref("Signals"), "signals"),
         errors=(400, 404)),
+    ("GET", "/api/costs"): Route(
+        "The brokerage fee and sell tax rates", ok=(200, ref("Costs"), "the rates"),
+        description="decimal strings: a buy holds price + ceil(price x fee rate) per share"),
     ("GET", "/api/watchlist"): Route("The caller's watchlist", auth="bearer",
                                      ok=(200, ref("Watchlist"), "symbols")),
     ("PUT", "/api/watchlist"): Route(

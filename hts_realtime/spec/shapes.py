@@ -100,6 +100,8 @@ SHAPES: dict[str, JSON] = {
                    "reason": STR, "price": KRW, "timestamp": TIME}),
     "Signals": obj({"strategy_id": STR, "signals": {"type": "array", "items": ref("Signal")}}),
     "Watchlist": obj({"symbols": {"type": "array", "items": STR}}),
+    "Costs": obj({"brokerage_fee_rate": STR,
+                  "sell_tax_rates": {"type": "object", "additionalProperties": STR}}),
     "Status": obj({"active_connections": INT, "active_users": {"type": "array", "items": STR},
                    "subscriptions": {"type": "object"}, "price_streamer_running":
                    {"type": "boolean"}, "open_orders": INT, "running_strategies": INT,

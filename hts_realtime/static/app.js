@@ -13,7 +13,7 @@ import { applyQuote, fetchQuotes, initWatchlist, onSymbolChange, reloadWatchlist
 import {
   loadStrategies, onStrategySignal, onStrategyStatus, setKinds, strategyTopics,
 } from "./strategies.js";
-import { loadOrders, onOrder, refreshAccount, setTradingEnabled } from "./trading.js";
+import { loadCosts, loadOrders, onOrder, refreshAccount, setTradingEnabled } from "./trading.js";
 
 // -- login ---------------------------------------------------------------------------
 
@@ -76,6 +76,7 @@ async function start() {
   initWatchlist(watch.value.symbols);
   await loadStrategies().catch((err) => report(err, "strategy"));
   market();
+  loadCosts();
   connect();
 }
 

@@ -61,6 +61,19 @@ export function stepTick(price, dir) {
   return dir > 0 ? price + tickSize(price) : Math.max(1, price - tickSize(price - 1));
 }
 
+// -- costs, exactly as the broker computes them (integer maths on decimal rates) ---------
+/** "0.00015" -> {num: 15, den: 100000} */
+export function rate(decimal) {
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(String(decimal ?? "0"));
+  if (!m) return { num: 0, den: 1 };
+  const frac = m[2] ?? "";
+  return { num: Number(m[1] + frac), den: 10 ** frac.length };
+}
+/** What a buy holds per share at `price`: the price and its fee, rounded up. */
+export const holdPerShare = (price, fee) => price + Math.ceil((price * fee.num) / fee.den);
+/** A fee or tax on `amount`, rounded down to the won. */
+export const cost = (amount, r) => Math.floor((amount * r.num) / r.den);
+
 // -- Korean words ------------------------------------------------------------------------
 export const SIDE_KO = { buy: "매수", sell: "매도" };
 export const ORDER_TYPE_KO = { market: "시장가", limit: "지정가" };

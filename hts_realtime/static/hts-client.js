@@ -131,6 +131,8 @@ export class HttpClient {
 
   symbols() { return this.request("GET", "/api/symbols"); }
   market() { return this.request("GET", "/api/market"); }
+  /** {brokerage_fee_rate, sell_tax_rates: {KOSPI, KOSDAQ}} as decimal strings. */
+  costs() { return this.request("GET", "/api/costs"); }
   candles(symbol, { interval = "1m", limit } = {}) {
     return this.request("GET", "/api/candles", { query: { symbol, interval, limit } });
   }

@@ -4,11 +4,25 @@
 // price, or at the day's upper limit for a market order (README, Paper trading),
 // so 주문가능수량 = available cash ÷ that price; a sell, the shares available.
 
-import { krw, num, onGrid, stepTick, tickSize } from "./format.js";
+import { cost, holdPerShare, krw, num, onGrid, rate, stepTick, tickSize } from "./format.js";
 import { $, api, call, clear, connected, intOrRaw, nameOf, report, resolve, state } from "./core.js";
 import { AccountView, BlotterView } from "./panels.js";
 
 const orders = new Map(); // order_id -> the newest view of the order
+let fee = { num: 0, den: 1 }; // the brokerage fee rate (GET /api/costs)
+let taxes = {}; // market -> sell tax rate
+
+/** The server's cost rates: 주문가능수량 and the hold then match the broker to the won. */
+export async function loadCosts() {
+  try {
+    const c = await api.costs();
+    fee = rate(c.brokerage_fee_rate);
+    taxes = Object.fromEntries(Object.entries(c.sell_tax_rates ?? {}).map(([m, r]) => [m, rate(r)]));
+    updateTicket();
+  } catch (err) {
+    if (err.status !== 404) report(err, "order"); // an older server: no fees to count
+  }
+}
 let strategyName = (id) => id;
 export const setStrategyNamer = (fn) => { strategyName = fn; };
 
@@ -123,7 +137,8 @@ function capacity(sym, buy, limit) {
   }
   const holdPrice = limit ? (Number.isInteger(priceOf()) && priceOf() > 0 ? priceOf() : null) : q?.upper_limit ?? null;
   if (!holdPrice) return { max: null };
-  return { max: Math.floor(a.available_cash / holdPrice), holdPrice };
+  const perShare = holdPerShare(holdPrice, fee);
+  return { max: Math.floor(a.available_cash / perShare), holdPrice, perShare };
 }
 
 function updateTicket() {
@@ -149,12 +164,19 @@ function updateTicket() {
   $("max-qty").textContent = cap.max === null ? "" : `${buy ? "주문가능" : "매도가능"} ${num(cap.max)}주`;
   const qty = intOrRaw(ticket.quantity.value);
   const rows = [];
+  const unit = limit ? price : q?.price;
   if (sym && Number.isInteger(qty) && qty > 0) {
-    const unit = limit ? price : q?.price;
     if (Number.isInteger(unit) && unit > 0) rows.push(["주문금액", `≈ ${krw(qty * unit)}`]);
-    if (buy && cap.holdPrice) {
-      rows.push([limit ? "예약금액" : "예약금액 (상한가 기준)", krw(qty * cap.holdPrice)]);
-    } else if (!buy) rows.push(["예약수량", `${num(qty)}주`]);
+    if (buy && cap.perShare) {
+      rows.push([limit ? "예약금액 (수수료 포함)" : "예약금액 (상한가·수수료 기준)", krw(qty * cap.perShare)]);
+    } else if (!buy) {
+      rows.push(["예약수량", `${num(qty)}주`]);
+      const market = state.symbols.get(sym)?.market;
+      if (Number.isInteger(unit) && unit > 0) {
+        const amount = qty * unit;
+        rows.push(["예상 수수료·세금", `≈ ${krw(cost(amount, fee) + cost(amount, taxes[market] ?? { num: 0, den: 1 }))}`]);
+      }
+    }
   }
   $("ticket-est").innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
 }

@@ -1,13 +1,16 @@
-"""REST routes the dashboard keeps per user: the watchlist and strategy signal history.
+"""REST routes the dashboard needs: the watchlist, strategy signal history, cost rates.
 
-``GET/PUT /api/watchlist`` and ``GET /api/strategies/{id}/signals``. Thin like
-``http.py``, whose ``identify`` (Bearer) and JSON answer they share.
+``GET/PUT /api/watchlist``, ``GET /api/strategies/{id}/signals`` and ``GET
+/api/costs`` (the fee and tax rates, so a client can compute what a buy holds
+exactly as the broker does). Thin like ``http.py``, whose ``identify`` (Bearer)
+and JSON answer they share.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -22,8 +25,10 @@ log = logging.getLogger("hts.http")
 
 class DashboardApi:
     def __init__(self, identify: Callable[[web.Request], Identity], watchlists: WatchlistStore,
-                 strategies: StrategyRunner, signal_history: int) -> None:
+                 strategies: StrategyRunner, signal_history: int,
+                 costs: dict[str, Any]) -> None:
         self.identify = identify
+        self.costs = costs
         self.watchlists = watchlists
         self.strategies = strategies
         self.signal_history = signal_history
@@ -33,7 +38,11 @@ class DashboardApi:
             web.get("/api/watchlist", self.get_watchlist),
             web.put("/api/watchlist", self.put_watchlist),
             web.get("/api/strategies/{strategy_id}/signals", self.signals),
+            web.get("/api/costs", self.get_costs),
         ]
+
+    async def get_costs(self, request: web.Request) -> web.Response:
+        return json_response(self.costs)
 
     async def get_watchlist(self, request: web.Request) -> web.Response:
         identity = self.identify(request)
