@@ -22,6 +22,7 @@ from hts_realtime.storage.db import Database
 from hts_realtime.tokens import Identity
 from hts_realtime.topics import Topic, TopicKind
 from hts_realtime.transport.fanout import Fanout
+from hts_realtime.transport.guards import TokenBucket
 from hts_realtime.transport.outbox import (
     Message,
     Outbox,
@@ -29,7 +30,7 @@ from hts_realtime.transport.outbox import (
     OutboxLimits,
     websocket_frame,
 )
-from hts_realtime.transport.sessions import Session, SessionRegistry, TokenBucket
+from hts_realtime.transport.sessions import Session, SessionRegistry
 
 USER = "7"
 ORDERS = Topic(TopicKind.ORDERS, "*")

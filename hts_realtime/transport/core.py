@@ -44,10 +44,10 @@ from hts_realtime.topics import MARKET_KINDS, Topic, TopicAuthorizer, parse_topi
 from hts_realtime.transport import schemas
 from hts_realtime.transport.engine_view import EngineView
 from hts_realtime.transport.fanout import Fanout
-from hts_realtime.transport.guards import STRIKE_CODES
+from hts_realtime.transport.guards import STRIKE_CODES, TokenBucket
 from hts_realtime.transport.market_relay import MarketRelay
 from hts_realtime.transport.private_relay import UserStreams
-from hts_realtime.transport.sessions import Session, SessionRegistry, TokenBucket
+from hts_realtime.transport.sessions import Session, SessionRegistry
 
 log = logging.getLogger("hts.core")
 

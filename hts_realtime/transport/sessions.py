@@ -9,7 +9,6 @@ session's ``connected`` is out, so no broadcast precedes it.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,28 +16,8 @@ from typing import Any
 from hts_realtime.domain.events import PrivateEvent
 from hts_realtime.tokens import Identity
 from hts_realtime.topics import Topic, TopicKind
+from hts_realtime.transport.guards import TokenBucket
 from hts_realtime.transport.outbox import Outbox
-
-
-class TokenBucket:
-    """Rate limiter: ``rate`` tokens a second, up to ``burst``."""
-
-    __slots__ = ("_last", "_tokens", "burst", "rate")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._tokens = float(burst)
-        self._last = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-        self._last = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
 
 
 @dataclass(eq=False)
