@@ -282,6 +282,13 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
     expect(tab.tid("order-notice")).to_be_hidden()
     newest = srv.http("GET", "/api/orders", token=token)[1][0]
     assert newest["quantity"] == most and newest["status"] != "rejected", newest
+    # with the cash held, one more is refused: in Korean, in won, with thousands separators
+    tab.tid("order-quantity").fill(str(most))
+    tab.tid("order-submit").click()
+    expect(tab.tid("order-notice")).to_have_text(
+        re.compile(r"^주문가능금액이 부족합니다: 필요 ₩\d{1,3}(,\d{3})+, 가능 ₩[\d,]+$"),
+        timeout=WAIT_MS)
+    expect(tab.tid("order-notice")).to_have_attribute("data-code", "insufficient_funds")
     srv.http("DELETE", f"/api/orders/{newest['order_id']}", token=token)
     assert tab.errors == []
     context.close()
