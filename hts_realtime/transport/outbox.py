@@ -318,10 +318,13 @@ class OutboxFlusher:
         self._behind: set[Outbox] = set()
         self.slow_consumers = 0  # connections closed as slow_consumer (status report)
         self.on_slow_consumer: Callable[[], None] | None = None  # e.g. a metrics counter
+        self._wake: asyncio.Event | None = None  # set when an outbox falls behind
         self.on_conflated: Callable[[], None] | None = None  # a waiting message was replaced
 
     def watch(self, outbox: Outbox) -> None:
         self._behind.add(outbox)
+        if self._wake is not None:
+            self._wake.set()
 
     @property
     def behind(self) -> int:
@@ -344,7 +347,11 @@ class OutboxFlusher:
             self._behind.discard(ob)
 
     async def run(self) -> None:
+        self._wake = asyncio.Event()
         while True:
+            if not self._behind:  # nobody is behind: sleep until someone is
+                self._wake.clear()
+                await self._wake.wait()
             await asyncio.sleep(self.interval)
             try:
                 self.sweep()
