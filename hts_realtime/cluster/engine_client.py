@@ -103,23 +103,24 @@ class RemoteEngine:
                 if len(cache) > OWNER_CACHE:
                     cache.popitem(last=False)
 
-    async def refusal(self, identity: Identity) -> HtsError | None:
+    async def _access(self, identity: Identity) -> tuple[dict[str, Any], HtsError | None]:
+        """The engine's verdict on a verified token: the user, or the refusal."""
         body = await self._get("/internal/access", [
             ("user_id", identity.user_id), ("jti", identity.token_id),
             ("iat", str(identity.issued_at))])
         if body is None or "error" in body:
             err = (body or {}).get("error") or {"code": "auth_failed", "message": "unknown user"}
-            return error_for(str(err["code"]), str(err["message"]))
-        return None
+            return {}, error_for(str(err["code"]), str(err["message"]))
+        return body, None
+
+    async def refusal(self, identity: Identity) -> HtsError | None:
+        return (await self._access(identity))[1]
 
     async def confirm(self, identity: Identity) -> Identity:
-        body = await self._get("/internal/access", [
-            ("user_id", identity.user_id), ("jti", identity.token_id),
-            ("iat", str(identity.issued_at))])
-        if body is None or "error" in body:
-            err = (body or {}).get("error") or {"code": "auth_failed", "message": "unknown user"}
-            raise error_for(str(err["code"]), str(err["message"]))
-        return replace(identity, username=str(body["username"]), roles=tuple(body["roles"]))
+        user, refusal = await self._access(identity)
+        if refusal is not None:
+            raise refusal
+        return replace(identity, username=str(user["username"]), roles=tuple(user["roles"]))
 
     async def account(self, user_id: str) -> dict[str, Any]:
         body: dict[str, Any] = await self._get(f"/internal/account/{user_id}")

@@ -25,6 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from hts_realtime.domain.events import JournalRow, PrivateEvent, decode_event, encode_event
+from hts_realtime.services.bus import private_channel
 
 EPOCH_KEY = "hts:epoch"
 READ_BATCH = 500
@@ -43,10 +44,6 @@ return 1
 
 def stream_key(user_id: str) -> str:
     return f"ev:{user_id}"
-
-
-def private_channel(user_id: str) -> str:
-    return f"pv:{user_id}"
 
 
 def _seq(entry_id: Any) -> int:

@@ -28,6 +28,11 @@ Handler = Callable[[str, bytes], None]  # (channel, data); called in the event l
 Resubscribed = Callable[[], Coroutine[Any, Any, None]]
 
 
+def private_channel(user_id: str) -> str:
+    """The channel of one user's committed private events (a cluster)."""
+    return f"pv:{user_id}"
+
+
 class Bus(Protocol):
     async def publish(self, channel: str, data: bytes) -> None:
         """Send ``data`` to every current subscriber of ``channel``."""

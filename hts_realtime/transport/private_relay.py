@@ -23,7 +23,7 @@ import logging
 from typing import Protocol
 
 from hts_realtime.domain.events import EventLog, PrivateEvent, decode_event
-from hts_realtime.services.bus import Bus
+from hts_realtime.services.bus import Bus, private_channel
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.sessions import SessionRegistry
 
@@ -49,10 +49,6 @@ class InProcessStreams:
 
 
 _RECOVER = "recover"
-
-
-def private_channel(user_id: str) -> str:
-    return f"pv:{user_id}"
 
 
 class PrivateRelay:
