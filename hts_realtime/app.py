@@ -340,6 +340,16 @@ def redis_check(redis: Redis) -> Check:
 
 def _sample_gauges(metrics: Metrics, sio: SendPathSocketIO, registry: SessionRegistry,
                    broker: PaperBroker, strategies: StrategyRunner) -> None:
+    connection_gauges(metrics, sio, registry)
+    metrics.gauge("hts_strategies_running", "Strategy runs in the running state",
+                  lambda: {"": strategies.running()})
+    metrics.gauge("hts_open_orders", "Orders accepted and not yet filled or cancelled",
+                  lambda: {"": broker.open_orders()})
+
+
+def connection_gauges(metrics: Metrics, sio: SendPathSocketIO, registry: SessionRegistry) -> None:
+    """The gauges of whoever serves clients (one process, or a cluster gateway)."""
+
     def socketio_connections() -> dict[str, float]:
         counts = {"websocket": 0.0, "polling": 0.0}
         for sid in registry.sids(transport="socketio"):
@@ -354,10 +364,6 @@ def _sample_gauges(metrics: Metrics, sio: SendPathSocketIO, registry: SessionReg
                   socketio_connections, label="transport")
     metrics.gauge("hts_subscriptions", "Topic subscriptions held, by topic kind",
                   registry.subscription_counts, label="kind")
-    metrics.gauge("hts_strategies_running", "Strategy runs in the running state",
-                  lambda: {"": strategies.running()})
-    metrics.gauge("hts_open_orders", "Orders accepted and not yet filled or cancelled",
-                  lambda: {"": broker.open_orders()})
 
 
 def _database_check(db: Database) -> Check:

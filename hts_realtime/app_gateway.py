@@ -26,6 +26,7 @@ from hts_realtime.app import (
     add_dashboard,
     attach_socketio,
     client_closer,
+    connection_gauges,
     redis_check,
     redis_client,
     socketio_server,
@@ -113,6 +114,7 @@ def build_gateway(settings: Settings) -> GatewayComponents:
             "price_topics": market_relay.topics,
         }
 
+    connection_gauges(metrics, sio, registry)
     directory = GatewayDirectory(redis, gateway_id, settings.cluster_status_interval_seconds,
                                  report)
     readiness = Readiness()

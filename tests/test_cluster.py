@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import subprocess
+import sys
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -392,3 +394,24 @@ async def test_engine_restart_keeps_open_orders_and_the_stream(
     finally:
         c.stop()
         redis.stop()
+
+
+# -- settings ---------------------------------------------------------------------------
+
+
+def test_cluster_roles_refuse_to_start_half_configured(tmp_path: Path) -> None:
+    base = Server(tmp_path / "x").env()
+    cases = [
+        ({"HTS_ROLE": "gateway", "HTS_REDIS_URL": "redis://127.0.0.1:1/0"}, "HTS_ENGINE_URL"),
+        ({"HTS_ROLE": "engine"}, "HTS_REDIS_URL"),
+        ({"HTS_ROLE": "nonsense"}, "role must be one of"),
+    ]
+    for extra, says in cases:
+        out = subprocess.run([sys.executable, "-m", "hts_realtime", "serve"],
+                             env={**base, **extra}, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and says in out.stderr, (extra, out.stderr)
+    no_secret = {k: v for k, v in base.items() if k != "HTS_JWT_SECRET"}
+    out = subprocess.run([sys.executable, "-m", "hts_realtime", "serve", "--demo", "--role",
+                          "engine"], env={**no_secret, "HTS_REDIS_URL": "redis://127.0.0.1:1/0"},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "HTS_JWT_SECRET" in out.stderr, out.stderr
