@@ -145,19 +145,35 @@ export class BlotterView {
       ? `<span class="tag" data-testid="strategy-tag" title="전략 주문 ${esc(o.strategy_id)}">${esc(this.strategyName(o.strategy_id))}</span>` : "";
     row.dataset.status = o.status;
     row.dataset.strategy = o.strategy_id ? "1" : "";
-    row.innerHTML = `
-      <td class="num dim c-time">${esc(clock(o.created_at))}</td>
-      <td class="mono small c-id" data-testid="order-id" title="${esc(o.order_id)}">${esc(shortId(o.order_id))}</td>
-      <td class="sym" title="${esc(o.symbol)} · 주문번호 ${esc(o.order_id)}">${esc(this.nameOf(o.symbol))}${tag}</td>
-      <td class="${o.side === "buy" ? "up" : "down"}" title="${esc(o.side)} · ${esc(o.order_type)}">${SIDE_KO[o.side] ?? esc(o.side)}
-        <span class="dim small c-kind">${esc(kind)}</span></td>
-      <td class="r num">${num(o.filled_quantity)}/${num(o.quantity)}</td>
-      <td class="r num c-fill">${num(o.remaining_quantity)}</td>
-      <td class="r num c-avg">${avg}</td>
-      <td><span class="status s-${esc(o.status)}" data-testid="order-status" data-status="${esc(o.status)}"
-        title="${esc(o.status)}${o.reason ? ` · ${esc(o.reason)}` : ""}">${esc(STATUS_KO[o.status] ?? o.status)}</span></td>
-      <td class="c">${isOpen(o.status)
-        ? `<button type="button" class="ghost small" data-testid="order-cancel" ${this.enabled ? "" : "disabled"}>취소</button>` : ""}</td>`;
+    // cells updated in place, the cancel button kept: a click never lands on a replaced one
+    const cells = [
+      [`num dim c-time`, esc(clock(o.created_at)), ""],
+      [`mono small c-id`, esc(shortId(o.order_id)), o.order_id, "order-id"],
+      [`sym`, `${esc(this.nameOf(o.symbol))}${tag}`, `${o.symbol} · 주문번호 ${o.order_id}`],
+      [o.side === "buy" ? "up" : "down",
+        `${SIDE_KO[o.side] ?? esc(o.side)} <span class="dim small c-kind">${esc(kind)}</span>`,
+        `${o.side} · ${o.order_type}`],
+      [`r num`, `${num(o.filled_quantity)}/${num(o.quantity)}`, ""],
+      [`r num c-fill`, num(o.remaining_quantity), ""],
+      [`r num c-avg`, avg, ""],
+      [``, `<span class="status s-${esc(o.status)}" data-testid="order-status" data-status="${esc(o.status)}"
+        title="${esc(o.status)}${o.reason ? ` · ${esc(o.reason)}` : ""}">${esc(STATUS_KO[o.status] ?? o.status)}</span>`, ""],
+    ];
+    if (fresh) row.innerHTML = `${cells.map(() => "<td></td>").join("")}<td class="c"></td>`;
+    cells.forEach(([cls, html, title, testid], k) => {
+      const td = row.children[k];
+      td.className = cls;
+      if (td.innerHTML !== html) td.innerHTML = html;
+      if (title) td.title = title; else td.removeAttribute("title");
+      if (testid) td.dataset.testid = testid;
+    });
+    const last = row.children[cells.length];
+    const button = last.querySelector("[data-testid=order-cancel]");
+    if (isOpen(o.status) && !button) {
+      last.innerHTML = `<button type="button" class="ghost small" data-testid="order-cancel" ${this.enabled ? "" : "disabled"}>취소</button>`;
+    } else if (!isOpen(o.status) && button) {
+      button.remove();
+    }
     if (!fresh) flash(row, o.side === "buy" ? "up" : "down");
     this.empty(false);
     const open = [...this.rows.values()].filter((r) => isOpen(r.dataset.status)).length;

@@ -28,41 +28,65 @@ class StrategiesView {
     });
   }
 
+  // Cards are made once and updated in place (statuses arrive many times a second while a
+  // strategy trades): a click never lands on a button that is being replaced.
   render() {
     const list = [...strategies.values()].sort((a, b) => a.created_at.localeCompare(b.created_at));
+    this.cards ??= new Map();
+    for (const [id, card] of this.cards) {
+      if (!strategies.has(id)) { card.remove(); this.cards.delete(id); }
+    }
+    const empty = this.container.querySelector(":scope > p.empty");
     if (!list.length) {
-      this.container.innerHTML = `<p class="empty">전략이 없습니다</p>`;
+      if (!empty) this.container.insertAdjacentHTML("beforeend", `<p class="empty">전략이 없습니다</p>`);
       return;
     }
-    this.container.innerHTML = list.map((s) => {
-      const params = Object.entries(s.params ?? {})
-        .map(([k, v]) => `<span title="${esc(k)}">${esc(PARAM_KO[k] ?? k)} ${esc(v)}</span>`).join(" · ");
-      const sigs = (signals.get(s.strategy_id) ?? []).map((g) =>
-        `<span class="sig ${g.signal === "buy" ? "up" : "down"}" data-testid="strategy-signal" title="${esc(g.reason)}">
-          ${g.signal === "buy" ? "매수" : "매도"} ${num(g.quantity)}주 @${num(g.price)}
-          <span class="dim">${esc(clock(g.timestamp))}</span></span>`).join("");
-      const running = s.state === "running";
-      const pnl = (s.realized_pnl ?? 0) + (s.unrealized_pnl ?? 0);
-      return `<div class="strat" data-testid="strategy-row" data-strategy-id="${esc(s.strategy_id)}">
-        <div class="strat-head">
-          <b title="${esc(s.kind)}">${esc(kindKo(s.kind))}</b>
-          <span class="strat-sym">${esc(nameOf(s.symbol))}</span>
-          <span class="state st-${esc(s.state)}" data-testid="strategy-state" data-state="${esc(s.state)}"
-            title="${esc(s.state)}${s.reason ? ` · ${esc(s.reason)}` : ""}">${esc(STRATEGY_STATE_KO[s.state] ?? s.state)}</span>
-        </div>
-        <div class="strat-meta small">
-          ${s.auto_trade ? "자동매매" : "모의 신호"} · 수량 ${num(s.quantity)} · 보유 ${num(s.position)}
-          · 신호 ${num(s.signals ?? 0)} · 손익 <span class="${direction(pnl)}">${signedKrw(pnl)}</span>
-        </div>
-        <div class="strat-params small dim">${params}${s.reason ? ` · ${esc(s.reason)}` : ""}</div>
-        <div class="strat-signals" data-testid="strategy-signals">${sigs || `<span class="dim small">신호 대기 중</span>`}</div>
-        <div class="strat-actions">
-          <button type="button" class="small" data-action="start" data-testid="strategy-start" ${running ? "disabled" : ""}>시작</button>
-          <button type="button" class="small" data-action="stop" data-testid="strategy-stop" ${running ? "" : "disabled"}>정지</button>
-          <button type="button" class="small ghost danger" data-action="delete" data-testid="strategy-delete">삭제</button>
-        </div>
-      </div>`;
-    }).join("");
+    empty?.remove();
+    list.forEach((s, i) => {
+      let card = this.cards.get(s.strategy_id);
+      if (!card) {
+        card = document.createElement("div");
+        card.className = "strat";
+        card.setAttribute("data-testid", "strategy-row");
+        card.dataset.strategyId = s.strategy_id;
+        card.innerHTML = `<div class="strat-head"></div><div class="strat-meta small"></div>
+          <div class="strat-params small dim"></div>
+          <div class="strat-signals" data-testid="strategy-signals"></div>
+          <div class="strat-actions">
+            <button type="button" class="small" data-action="start" data-testid="strategy-start">시작</button>
+            <button type="button" class="small" data-action="stop" data-testid="strategy-stop">정지</button>
+            <button type="button" class="small ghost danger" data-action="delete" data-testid="strategy-delete">삭제</button>
+          </div>`;
+        this.cards.set(s.strategy_id, card);
+      }
+      if (this.container.children[i] !== card) this.container.insertBefore(card, this.container.children[i] ?? null);
+      this.fill(card, s);
+    });
+  }
+
+  fill(card, s) {
+    const params = Object.entries(s.params ?? {})
+      .map(([k, v]) => `<span title="${esc(k)}">${esc(PARAM_KO[k] ?? k)} ${esc(v)}</span>`).join(" · ");
+    const sigs = (signals.get(s.strategy_id) ?? []).map((g) =>
+      `<span class="sig ${g.signal === "buy" ? "up" : "down"}" data-testid="strategy-signal" title="${esc(g.reason)}">
+        ${g.signal === "buy" ? "매수" : "매도"} ${num(g.quantity)}주 @${num(g.price)}
+        <span class="dim">${esc(clock(g.timestamp))}</span></span>`).join("");
+    const running = s.state === "running";
+    const pnl = (s.realized_pnl ?? 0) + (s.unrealized_pnl ?? 0);
+    const set = (sel, html) => {
+      const el = card.querySelector(sel);
+      if (el.innerHTML !== html) el.innerHTML = html;
+    };
+    set(".strat-head", `<b title="${esc(s.kind)}">${esc(kindKo(s.kind))}</b>
+      <span class="strat-sym">${esc(nameOf(s.symbol))}</span>
+      <span class="state st-${esc(s.state)}" data-testid="strategy-state" data-state="${esc(s.state)}"
+        title="${esc(s.state)}${s.reason ? ` · ${esc(s.reason)}` : ""}">${esc(STRATEGY_STATE_KO[s.state] ?? s.state)}</span>`);
+    set(".strat-meta", `${s.auto_trade ? "자동매매" : "모의 신호"} · 수량 ${num(s.quantity)} · 보유 ${num(s.position)}
+      · 신호 ${num(s.signals ?? 0)} · 손익 <span class="${direction(pnl)}">${signedKrw(pnl)}</span>`);
+    set(".strat-params", `${params}${s.reason ? ` · ${esc(s.reason)}` : ""}`);
+    set(".strat-signals", sigs || `<span class="dim small">신호 대기 중</span>`);
+    card.querySelector("[data-action=start]").disabled = running;
+    card.querySelector("[data-action=stop]").disabled = !running;
   }
 }
 
@@ -178,6 +202,7 @@ async function strategyAction(action, id, button) {
     clear("strategy");
   } catch (err) {
     report(err, "strategy");
+    if (action === "delete") button.disabled = false;
   }
   render();
 }
