@@ -10,11 +10,12 @@ from typing import Any, cast
 
 from hts_realtime.domain.events import JournalRow, PrivateEvent, encode_event
 from hts_realtime.services.bus import MemoryBus, private_channel
+from hts_realtime.tokens import Identity
 from hts_realtime.topics import parse_topic
 from hts_realtime.transport.fanout import Fanout
 from hts_realtime.transport.market_relay import MarketRelay, market_channel, market_message
 from hts_realtime.transport.private_relay import PrivateRelay
-from hts_realtime.transport.sessions import SessionRegistry
+from hts_realtime.transport.sessions import Session, SessionRegistry, TokenBucket
 
 USER = "7"
 
@@ -24,6 +25,7 @@ class Log:
 
     def __init__(self) -> None:
         self.events: list[PrivateEvent] = []
+        self.trimmed = 0  # events 1..trimmed are gone, as MAXLEN trims a Redis stream
 
     def add(self, n: int) -> list[PrivateEvent]:
         new = [PrivateEvent(USER, len(self.events) + i + 1, "order_update", ("order:*",),
@@ -36,10 +38,10 @@ class Log:
         return len(self.events)
 
     async def first_kept(self, user_id: str) -> int | None:
-        return 1 if self.events else None
+        return self.trimmed + 1 if len(self.events) > self.trimmed else None
 
     async def read_after(self, user_id: str, after: int, upto: int) -> AsyncIterator[JournalRow]:
-        for ev in self.events[after:upto]:
+        for ev in self.events[max(after, self.trimmed):upto]:
             yield JournalRow(ev.seq, ev.event, ev.topics, json.dumps(ev.payload))
 
 
@@ -48,11 +50,15 @@ class Recorder:
 
     def __init__(self) -> None:
         self.private: list[int] = []
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
         self.ticks: list[dict[str, Any]] = []
         self.broadcasts: list[tuple[str, str]] = []
 
     def publish(self, ev: PrivateEvent) -> None:
         self.private.append(ev.seq)
+
+    def send(self, sid: str, event: str, payload: dict[str, Any]) -> None:
+        self.sent.append((sid, event, payload))
 
     def prices(self, updates: dict[str, dict[str, Any]]) -> None:
         self.ticks.append(dict(updates))
@@ -124,5 +130,24 @@ async def test_market_relay_hands_one_tick_to_the_fanout_and_drops_unwatched_cha
         for t in (a, b, book):  # nobody in the registry wants them: each channel goes
             await relay.release(t)
         assert bus.channels() == 0 and relay.topics == 0
+    finally:
+        task.cancel()
+
+
+async def test_private_relay_says_resync_required_when_the_gap_was_trimmed() -> None:
+    bus, log, out = MemoryBus(), Log(), Recorder()
+    registry = SessionRegistry()
+    relay = PrivateRelay(bus, log, cast(Fanout, out), registry)
+    task = asyncio.create_task(relay.run())
+    try:
+        await relay.attach(USER)
+        registry.add(Session("s1", Identity(USER, "u", (), 0, "jti"), TokenBucket(1.0, 1)))
+        log.add(5)
+        log.trimmed = 3  # 1..3 are gone from the stream before the gateway looked
+        await relay._resubscribed()
+        await settle(task)
+        assert out.sent == [("s1", "resync_required", {
+            "type": "resync_required", "code": "resync_required", "last_seq": 3})]
+        assert out.private == [4, 5] and relay.lost == 3
     finally:
         task.cancel()

@@ -64,6 +64,7 @@ class PrivateRelay:
         self._queue: asyncio.Queue[PrivateEvent | str] = asyncio.Queue()
         self.gaps_repaired = 0
         self.duplicates = 0
+        self.lost = 0
         bus.on_resubscribed(self._resubscribed)
 
     @property
@@ -125,6 +126,10 @@ class PrivateRelay:
         seen = self._seen.get(user_id)
         if seen is None or upto <= seen:
             return
+        first = await self.log.first_kept(user_id)
+        if first is not None and first > seen + 1:
+            self._lost(user_id, seen, first - 1)
+            seen = first - 1
         n = 0
         async for row in self.log.read_after(user_id, seen, upto):
             if user_id in self._seen and row.seq > self._seen[user_id]:
@@ -134,6 +139,18 @@ class PrivateRelay:
         if n:
             self.gaps_repaired += n
             log.info("user=%s %d missed events read from the stream", user_id, n)
+
+    def _lost(self, user_id: str, seen: int, upto: int) -> None:
+        """Events ``seen < seq <= upto`` were missed here and are no longer in the stream
+        (trimmed to ``HTS_REDIS_STREAM_LENGTH``): this user's connections here are told
+        to resync (fetch state over HTTP), then the stream goes on from ``upto``."""
+        self.lost += upto - seen
+        log.warning("user=%s events %d..%d missed and trimmed: resync_required", user_id,
+                    seen + 1, upto)
+        self._seen[user_id] = upto
+        for session in self.registry.sessions_of(user_id):
+            self.fanout.send(session.sid, "resync_required", {
+                "type": "resync_required", "code": "resync_required", "last_seq": upto})
 
     def _pass(self, ev: PrivateEvent) -> None:
         if ev.user_id in self._seen:
