@@ -456,6 +456,10 @@ ENGINEIO_FRAMING = 1
 _ENGINEIO_TYPES = frozenset("0123456")
 _MAX_POLLING_PACKETS = 16  # engineio.payload.Payload.max_decode_packets
 DRAIN_SECONDS = 1.0  # how long a kick waits for the client to read its last packets
+# A refused client closes by itself; closing it from here at the same moment races
+# python-engineio's client, whose connect() then hangs ~30 s (measured: 2 in 40 over
+# websocket). So the server closes a refused session only if it is still open after this.
+REFUSED_GRACE_SECONDS = 2.0
 ABORT_GRACE_SECONDS = 2.0  # a kicked websocket that does not close is cut after this
 WS_CLOSE_TIMEOUT_SECONDS = 5.0
 
@@ -675,13 +679,13 @@ class WireGuard:
                 await self.kick(conn, RateLimited("too much bad input; disconnecting"), "flood")
             return
         if kind == "0":
+            if conn.deadline is not None:  # answered either way: the refusal grace takes over
+                conn.deadline.cancel()
+                conn.deadline = None
             if self.sid_of(eio_sid) is not None:
                 conn.connected = True
-                if conn.deadline is not None:
-                    conn.deadline.cancel()
-                    conn.deadline = None
-            else:  # refused (connect_error is already queued): close the session now
-                await self.kick(conn, None, "refused")
+            else:  # refused (connect_error is already queued): close it unless the client does
+                self._spawn(self._kick_unless_gone(conn, REFUSED_GRACE_SECONDS, "refused"))
 
     def bad_frame(self, eio_sid: str, kind: str, data: object) -> None:
         """An Engine.IO frame the websocket driver refused; the transport closes next."""
@@ -736,6 +740,11 @@ class WireGuard:
             await socket.close(wait=False, abort=False)
         if conn.abort is not None:
             asyncio.get_running_loop().call_later(ABORT_GRACE_SECONDS, conn.abort)
+
+    async def _kick_unless_gone(self, conn: WireConn, delay: float, why: str) -> None:
+        await asyncio.sleep(delay)
+        if self.conns.get(conn.eio_sid) is conn:
+            await self.kick(conn, None, why)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
