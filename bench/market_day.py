@@ -118,8 +118,10 @@ async def _climb(server: HtsServer | PeerServer, symbols: list[str],
                 opened = await load.request({"cmd": "open", "n": n - total, "batch": 100,
                                              "tokens": [token]}, timeout=OPEN_TIMEOUT_S)
             except TimeoutError:
+                # the generator is still busy with that open and will not answer `close`:
+                # leaving the block ends it (NodeLoad stops the process)
                 note(f"N={n}: opening timed out after {OPEN_TIMEOUT_S:.0f} s; stopping")
-                break
+                return out
             total = n
             await asyncio.sleep(SETTLE_S)
             rss_before = rss_kb(server.pid)
