@@ -65,6 +65,22 @@ def json_response(body: Any, status: int = 200,
     return web.json_response(body, status=status, headers=headers, dumps=dumps)
 
 
+async def healthz(request: web.Request) -> web.Response:
+    """200 while the process accepts connections (every role)."""
+    return json_response({"status": "ok"})
+
+
+async def ready_response(readiness: Readiness) -> web.Response:
+    """``/readyz``: 200 when every check passes, else 503, with each check's answer."""
+    ready, checks = await readiness.report()
+    return json_response({"status": "ready" if ready else "not_ready", "checks": checks},
+                         status=200 if ready else 503)
+
+
+def metrics_response(metrics: Metrics) -> web.Response:
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
 def error_response(exc: HtsError) -> web.Response:
     headers = {}
     if isinstance(exc, RateLimited) and exc.retry_after is not None:
@@ -186,7 +202,7 @@ class HttpApi:
             web.post("/api/auth/logout", self.logout),
             web.post("/api/auth/password", self.change_password),
             web.get("/api/ws/status", self.status),
-            web.get("/healthz", self.healthz),
+            web.get("/healthz", healthz),
             web.get("/readyz", self.readyz),
             web.get("/metrics", self.scrape),
             web.get("/api/symbols", self.symbols),
@@ -304,18 +320,13 @@ class HttpApi:
                         "connections_closed_revoked": self.watcher.closed()}
         return json_response(body)
 
-    async def healthz(self, request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
-
     async def readyz(self, request: web.Request) -> web.Response:
-        ready, checks = await self.readiness.report()
-        return json_response({"status": "ready" if ready else "not_ready", "checks": checks},
-                             status=200 if ready else 503)
+        return await ready_response(self.readiness)
 
     async def scrape(self, request: web.Request) -> web.Response:
         if not self.identify(request).is_admin:
             raise Forbidden("admin only")
-        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+        return metrics_response(self.metrics)
 
     async def symbols(self, request: web.Request) -> web.Response:
         return json_response([s.to_dict() for s in self.master])

@@ -17,10 +17,10 @@ from aiohttp import web
 from hts_realtime.cluster.directory import GatewayDirectory, merge
 from hts_realtime.cluster.engine_client import RemoteEngine
 from hts_realtime.errors import AuthRequired, Forbidden
-from hts_realtime.metrics import CONTENT_TYPE, Metrics
+from hts_realtime.metrics import Metrics
 from hts_realtime.readiness import Readiness
 from hts_realtime.tokens import Identity, TokenService
-from hts_realtime.transport.http import json_response
+from hts_realtime.transport.http import healthz, json_response, metrics_response, ready_response
 
 
 class GatewayHttp:
@@ -36,7 +36,7 @@ class GatewayHttp:
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.get("/healthz", self.healthz),
+            web.get("/healthz", healthz),
             web.get("/readyz", self.readyz),
             web.get("/metrics", self.scrape),
             web.get("/api/ws/status", self.status),
@@ -50,18 +50,13 @@ class GatewayHttp:
             raise AuthRequired("send 'Authorization: Bearer <token>'")
         return await self.engine.confirm(self.tokens.verify(header[7:].strip()))
 
-    async def healthz(self, request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
-
     async def readyz(self, request: web.Request) -> web.Response:
-        ready, checks = await self.readiness.report()
-        return json_response({"status": "ready" if ready else "not_ready", "checks": checks},
-                             status=200 if ready else 503)
+        return await ready_response(self.readiness)
 
     async def scrape(self, request: web.Request) -> web.Response:
         if not (await self.identify(request)).is_admin:
             raise Forbidden("admin only")
-        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+        return metrics_response(self.metrics)
 
     async def status(self, request: web.Request) -> web.Response:
         if not (await self.identify(request)).is_admin:
