@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from hts_realtime import logs
+from hts_realtime.ops import logs
 from hts_realtime.settings import Settings, SettingsError
 from hts_realtime.storage.db import Database
 
@@ -99,7 +99,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hts_realtime.app import SafeAccessLogger, create_app
+    from hts_realtime.roles.single import SafeAccessLogger, create_app
 
     settings = _settings(args)
     logs.configure(settings.log_level, settings.log_format)
@@ -135,7 +135,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _user(args: argparse.Namespace) -> int:
-    from hts_realtime.app import build_user_store
+    from hts_realtime.roles.single import build_user_store
 
     password = _read_password(args) if args.user_command in ("add", "passwd") else ""
     env = dict(os.environ)
@@ -164,7 +164,7 @@ def _user(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from hts_realtime.app import build_user_store, token_service
+    from hts_realtime.roles.single import build_user_store, token_service
 
     database = args.database or os.environ.get("HTS_DATABASE") or Settings.database
     if not os.path.exists(database):

@@ -96,14 +96,14 @@ class Settings:
     ping_interval_seconds: float = 25.0
     ping_timeout_seconds: float = 20.0
     shutdown_grace_seconds: float = 2.0
-    # the send path: a bounded outbox per connection (transport/outbox.py)
+    # the send path: a bounded outbox per connection (edge/outbox.py)
     outbox_max_bytes: int = 1024 * 1024  # waiting for a slow client, then slow_consumer
     outbox_max_age_seconds: float = 30.0  # oldest never-dropped message, then slow_consumer
     send_high_water_bytes: int = 64 * 1024  # transport buffer past which messages wait
     socket_send_buffer_bytes: int = 0  # SO_SNDBUF per websocket (0: the kernel's default)
     # the plain WebSocket at /api/ws
     ws_heartbeat_seconds: float = 25.0  # ping period; no pong within half of it closes
-    # limits against hostile clients (see transport.engineio_adapter and transport.guards)
+    # limits against hostile clients (see edge.socketio.adapter and edge.wire_policy)
     connect_timeout_seconds: float = 5.0  # Engine.IO open -> Socket.IO CONNECT accepted
     request_read_timeout_seconds: float = 10.0  # a long-polling POST body must arrive by then
     bad_requests_per_second: float = 5.0  # refused requests / bad frames a connection may send

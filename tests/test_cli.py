@@ -115,7 +115,7 @@ def test_demo_flag_is_explained_in_help(tmp_path: Path) -> None:
 
 
 def test_user_passwd_disable_enable_logout(tmp_path: Path) -> None:
-    from hts_realtime.domain.users import UserStore
+    from hts_realtime.engine.users import UserStore
     from hts_realtime.storage.db import Database
 
     env = _env(tmp_path, HTS_JWT_SECRET=SECRET)

@@ -16,21 +16,17 @@ from typing import Any
 
 import pytest
 
-from hts_realtime.domain.events import Journal, JournalLog, PrivateEvent
-from hts_realtime.metrics import Metrics
+from hts_realtime.adapters.journal_event_log import JournalLog
+from hts_realtime.domain.events import PrivateEvent
+from hts_realtime.edge.fanout import Fanout
+from hts_realtime.edge.outbox import Message, Outbox, OutboxFlusher, OutboxLimits, websocket_frame
+from hts_realtime.edge.sessions import Session, SessionRegistry
+from hts_realtime.edge.wire_policy import TokenBucket
+from hts_realtime.engine.journal import Journal
+from hts_realtime.identity.tokens import Identity
+from hts_realtime.ops.metrics import Metrics
+from hts_realtime.protocol.topics import Topic, TopicKind
 from hts_realtime.storage.db import Database
-from hts_realtime.tokens import Identity
-from hts_realtime.topics import Topic, TopicKind
-from hts_realtime.transport.fanout import Fanout
-from hts_realtime.transport.guards import TokenBucket
-from hts_realtime.transport.outbox import (
-    Message,
-    Outbox,
-    OutboxFlusher,
-    OutboxLimits,
-    websocket_frame,
-)
-from hts_realtime.transport.sessions import Session, SessionRegistry
 
 USER = "7"
 ORDERS = Topic(TopicKind.ORDERS, "*")

@@ -11,14 +11,14 @@ import inspect
 import engineio
 import socketio
 
-from hts_realtime.errors import AuthFailed
-from hts_realtime.transport.engineio_adapter import (
+from hts_realtime.edge.socketio.adapter import (
     EngineIOConnection,
     SendOptions,
     SendPathEngineIO,
     SendPathSocketIO,
 )
-from hts_realtime.transport.gateway import Refused
+from hts_realtime.edge.socketio.framing import Refused
+from hts_realtime.protocol.errors import AuthFailed
 
 
 def test_refused_connect_data_is_error_args() -> None:
@@ -37,7 +37,7 @@ def test_connect_packet_follows_the_connect_handler() -> None:
 
 
 def test_engineio_server_exposes_sockets() -> None:
-    # engineio_adapter.SendPathSocketIO: sio.eio is our server class, sockets by eio sid
+    # socketio.adapter.SendPathSocketIO: sio.eio is our server class, sockets by eio sid
     sio = SendPathSocketIO(SendOptions(), async_mode="aiohttp")
     assert isinstance(sio.eio, SendPathEngineIO) and isinstance(sio.eio, engineio.AsyncServer)
     assert sio.eio.sockets == {}
@@ -52,7 +52,7 @@ def test_catch_all_handler_receives_the_event_name() -> None:
 
 
 
-# -- transport.engineio_adapter: the wire guard ------------------------------------------
+# -- edge.socketio.adapter: the wire guard ------------------------------------------
 
 def test_engineio_driver_table_and_websocket_wrapper() -> None:
     # WireGuard._install copies sio.eio._async and replaces translate_request/websocket;

@@ -53,7 +53,7 @@ def test_default_logs_are_human_readable(server: Server) -> None:
 
 
 def test_redact_hides_tokens_and_passwords_in_any_message() -> None:
-    from hts_realtime.logs import redact
+    from hts_realtime.ops.logs import redact
 
     jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
     assert jwt_like not in redact(f"query ?token={jwt_like}&x=1")

@@ -211,7 +211,7 @@ async def test_plain_websocket_clients_get_the_book_and_the_tape_too(server: Ser
 
 async def test_krx_mode_reports_the_session_everywhere(
         make_server: Callable[..., Server], clients: Callable[[], Client]) -> None:
-    from hts_realtime.domain.sessions import KST, MarketHours
+    from hts_realtime.domain.market_hours import KST, MarketHours
 
     hours = MarketHours("krx")
     before = hours.status(datetime.now(KST)).value

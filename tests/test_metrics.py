@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from hts_realtime.readiness import Readiness
+from hts_realtime.ops.readiness import Readiness
 from tests.support import Client, Server, free_port
 from tests.trading import place, wait_order
 

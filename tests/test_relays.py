@@ -8,14 +8,17 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+from hts_realtime.adapters.memory_bus import MemoryBus
 from hts_realtime.domain.events import JournalRow, PrivateEvent, encode_event
-from hts_realtime.services.bus import MemoryBus, private_channel
-from hts_realtime.tokens import Identity
-from hts_realtime.topics import parse_topic
-from hts_realtime.transport.fanout import Fanout
-from hts_realtime.transport.market_relay import MarketRelay, market_channel, market_message
-from hts_realtime.transport.private_relay import PrivateRelay
-from hts_realtime.transport.sessions import Session, SessionRegistry, TokenBucket
+from hts_realtime.edge.fanout import Fanout
+from hts_realtime.edge.market_relay import MarketRelay
+from hts_realtime.edge.private_relay import PrivateRelay
+from hts_realtime.edge.sessions import Session, SessionRegistry
+from hts_realtime.edge.wire_policy import TokenBucket
+from hts_realtime.engine.market_publisher import market_message
+from hts_realtime.identity.tokens import Identity
+from hts_realtime.ports import market_channel, private_channel
+from hts_realtime.protocol.topics import parse_topic
 
 USER = "7"
 

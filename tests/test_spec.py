@@ -1,7 +1,7 @@
 """/api/openapi.json and /api/asyncapi.json are complete and true.
 
 Complete: every route the app serves, every request event the core answers
-and every schema in ``transport/schemas.py`` is documented (a new one fails
+and every schema in ``protocol/schemas.py`` is documented (a new one fails
 here until it is). True: real answers and real events, over Socket.IO and
 the plain WebSocket, validate against the documented JSON Schemas, and the
 documented request examples are accepted by the server.
@@ -19,11 +19,11 @@ import aiohttp
 import jsonschema
 import pytest
 
-from hts_realtime.app import create_app
+from hts_realtime.protocol import schemas
+from hts_realtime.roles.single import create_app
 from hts_realtime.settings import Settings
 from hts_realtime.spec.jsonschema import request_schemas
 from hts_realtime.spec.openapi import ROUTES, app_routes
-from hts_realtime.transport import schemas
 from tests.support import Client, Server
 from tests.trading import wait_order
 
@@ -73,7 +73,7 @@ def test_every_schema_and_request_event_is_documented(docs: tuple[JSON, JSON]) -
     openapi, asyncapi = docs
     documented = set(openapi["components"]["schemas"]) | set(asyncapi["components"]["schemas"])
     missing = sorted(set(request_schemas()) - documented)
-    assert missing == [], f"schemas in transport/schemas.py that no document uses: {missing}"
+    assert missing == [], f"schemas in protocol/schemas.py that no document uses: {missing}"
     assert asyncapi["asyncapi"] == "3.0.0"
     undocumented = [n for n, m in asyncapi["components"]["messages"].items()
                     if m.get("x-undocumented")]

@@ -1,29 +1,15 @@
-"""The private event stream: the journal, the event-log port, the in-process bus.
+"""The private event stream's vocabulary: an event, a stored journal row, and how an
+event travels between processes (a bus message, a stream entry).
 
-Each ``order_update``, ``strategy_signal`` and ``strategy_status`` of a
-user gets the next per-user ``seq`` and is written to the ``events`` table
-in the same transaction as the state change it reports (``Journal``, the
-source of truth). After commit the events are published on the
-``EventBus``; the transport delivers them.
-
-Readers of the stream (resume, gap repair) use the ``EventLog`` port: the
-journal itself in one process (``JournalLog``), a Redis Stream per user on a
-gateway (``cluster.redis_log``), filled from the journal through an outbox.
+The journal that gives each event its per-user ``seq`` is ``engine.journal``; the
+``EventLog`` port that reads a stream back is in ``ports``.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
-
-from hts_realtime.storage.db import Database
-
-if TYPE_CHECKING:
-    from hts_realtime.storage.outbox import Outbox
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,24 +31,6 @@ class JournalRow:
     payload: str
 
 
-Listener = Callable[[PrivateEvent], None]
-
-
-class EventLog(Protocol):
-    """Reading one user's private stream by position (``seq``)."""
-
-    async def head(self, user_id: str) -> int:
-        """The last ``seq`` given to this user (0: none yet)."""
-
-    async def first_kept(self, user_id: str) -> int | None:
-        """The oldest ``seq`` still kept (older ones were trimmed); None when empty."""
-
-    def read_after(self, user_id: str, after: int, upto: int) -> AsyncIterator[JournalRow]:
-        """Events with ``after < seq <= upto``, in order, payloads as JSON text (a
-        replay sends them as they are). Read in batches: a consumer that pauses
-        between rows holds at most one batch."""
-
-
 def encode_event(ev: PrivateEvent) -> bytes:
     """The event as it travels between processes (bus message, stream entry)."""
     return json.dumps(
@@ -76,125 +44,3 @@ def decode_event(data: bytes | str) -> PrivateEvent:
     return PrivateEvent(str(d["u"]), int(d["s"]), str(d["e"]), tuple(d["t"]), d["p"])
 
 
-class EventBus:
-    """Synchronous in-process publish/subscribe for committed events."""
-
-    def __init__(self) -> None:
-        self._listeners: list[Listener] = []
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    def publish(self, events: list[PrivateEvent]) -> None:
-        for ev in events:
-            for listener in self._listeners:
-                listener(ev)
-
-
-class Journal:
-    """The durable per-user event stream."""
-
-    def __init__(self, db: Database, retention: int, outbox: Outbox | None = None) -> None:
-        self.db = db
-        self.retention = retention
-        self.outbox = outbox  # a cluster's engine: every entry also goes to Redis
-
-    def append(
-        self,
-        conn: sqlite3.Connection,
-        user_id: str,
-        event: str,
-        topics: tuple[str, ...],
-        body: dict[str, Any],
-    ) -> PrivateEvent:
-        """Append within the caller's open transaction; returns the event with its seq."""
-        row = conn.execute(
-            "INSERT INTO user_streams (user_id, last_seq) VALUES (?, 1) "
-            "ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
-            (user_id,),
-        ).fetchone()
-        seq = int(row[0])
-        payload = {"type": event, "seq": seq, **body}
-        conn.execute(
-            "INSERT INTO events (user_id, seq, event, topics, payload, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                user_id,
-                seq,
-                event,
-                json.dumps(topics),
-                json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
-                datetime.now(UTC).isoformat(),
-            ),
-        )
-        if self.outbox is not None:
-            self.outbox.add(conn, user_id, seq)
-        if self.retention and seq > self.retention and seq % 64 == 0:
-            conn.execute(
-                "DELETE FROM events WHERE user_id = ? AND seq <= ?",
-                (user_id, seq - self.retention),
-            )
-        return PrivateEvent(user_id, seq, event, topics, payload)
-
-    def last_seq(self, user_id: str) -> int:
-        row = self.db.conn.execute(
-            "SELECT last_seq FROM user_streams WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    def streams(self) -> list[tuple[str, int]]:
-        """Every user with a stream, and its last seq."""
-        rows = self.db.conn.execute("SELECT user_id, last_seq FROM user_streams").fetchall()
-        return [(str(r[0]), int(r[1])) for r in rows]
-
-    def first_kept_seq(self, user_id: str) -> int | None:
-        row = self.db.conn.execute(
-            "SELECT MIN(seq) FROM events WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        return int(row[0]) if row and row[0] is not None else None
-
-    def read_after(
-        self, user_id: str, after: int, upto: int, batch: int = 1000
-    ) -> Iterator[PrivateEvent]:
-        """Events with after < seq <= upto, in order, read in batches."""
-        for row in self.read_after_json(user_id, after, upto, batch):
-            yield PrivateEvent(user_id, row.seq, row.event, row.topics, json.loads(row.payload))
-
-    def read_after_json(
-        self, user_id: str, after: int, upto: int, batch: int = 200
-    ) -> Iterator[JournalRow]:
-        """Like ``read_after``, with the payload as the stored JSON text (a replay
-        sends it as is). Reads ``batch`` rows at a time, so a consumer that pauses
-        between rows holds at most one batch."""
-        cursor = after
-        while cursor < upto:
-            rows = self.db.conn.execute(
-                "SELECT seq, event, topics, payload FROM events "
-                "WHERE user_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                (user_id, cursor, upto, batch),
-            ).fetchall()
-            if not rows:
-                return
-            for r in rows:
-                yield JournalRow(int(r["seq"]), str(r["event"]), tuple(json.loads(r["topics"])),
-                                 str(r["payload"]))
-            cursor = int(rows[-1]["seq"])
-
-
-class JournalLog:
-    """``EventLog`` over the SQLite journal (one process, or the engine)."""
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-
-    async def head(self, user_id: str) -> int:
-        return self.journal.last_seq(user_id)
-
-    async def first_kept(self, user_id: str) -> int | None:
-        return self.journal.first_kept_seq(user_id)
-
-    async def read_after(
-        self, user_id: str, after: int, upto: int
-    ) -> AsyncIterator[JournalRow]:
-        for row in self.journal.read_after_json(user_id, after, upto):
-            yield row

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 from hts_realtime.domain.candles import INTERVALS, Candle, bucket
 from hts_realtime.domain.krx import floor_to_tick, price_limits, tick_down, tick_up
 from hts_realtime.domain.market import DayState
-from hts_realtime.domain.sessions import KST
+from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.symbols import SymbolMaster
 
 DAYS = 120

@@ -6,10 +6,10 @@ keeps a 10-level order book (``domain.orderbook``) on the tick grid inside
 its daily band. A trade is an aggressive order that walks the opposite
 side of that book: it prints at the levels it touches and consumes their
 size, so the tape, the book and the last price always agree. Driving it
-on a clock is the job of ``services.market_feed``; a replay file or a
+on a clock is the job of ``engine.market_feed``; a replay file or a
 broker feed would implement the same ``MarketSource`` protocol.
 
-Sessions (``domain.sessions``): trades print only while the market is
+Sessions (``domain.market_hours``): trades print only while the market is
 ``open``; the KRX single-price auctions print one trade each, at 09:00
 (the opening auction) and at 15:30 (the closing one). A new Korean
 calendar day rolls every symbol over: yesterday's last price becomes the
@@ -21,15 +21,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Protocol
 
 from hts_realtime.domain.krx import price_limits, tick_down, tick_up
+from hts_realtime.domain.market_hours import KST, MarketHours, MarketStatus
 from hts_realtime.domain.orderbook import DEPTH, BookSnapshot, Level, Trade, take
 from hts_realtime.domain.orders import Side
-from hts_realtime.domain.sessions import KST, MarketHours, MarketStatus
 from hts_realtime.domain.symbols import SymbolMaster
 
-__all__ = ["KST", "DayState", "MarketHours", "MarketSimulator", "MarketSource", "Quote"]
+__all__ = ["KST", "DayState", "MarketHours", "MarketSimulator", "Quote"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +55,6 @@ class Quote:
     @property
     def limits(self) -> tuple[int, int]:
         return price_limits(self.prev_close)
-
-
-class MarketSource(Protocol):
-    """Anything that produces quotes and books: the simulator, a replay, a broker feed."""
-
-    def quote(self, symbol: str) -> Quote | None: ...
-
-    def book(self, symbol: str) -> BookSnapshot | None: ...
-
-    def status(self, now: datetime) -> MarketStatus: ...
-
-    def step(self, now: datetime) -> list[Quote]: ...
-
-    def take_liquidity(self, symbol: str, side: Side, fills: list[tuple[int, int]]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Pure and deterministic: it reads the orders, the book and the step's
 trades, and returns fills; it changes nothing. The broker commits the
-fills and only then applies them (``domain.broker``).
+fills and only then applies them (``engine.broker``).
 
 The model, per symbol and step, orders in time priority:
 

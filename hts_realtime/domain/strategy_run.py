@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hts_realtime.domain.strategies import Strategy
+from hts_realtime.domain.strategies.base import Strategy
 
 CREATED, RUNNING, STOPPED, ERROR, DELETED = "created", "running", "stopped", "error", "deleted"
 

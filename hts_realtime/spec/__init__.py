@@ -1,7 +1,7 @@
 """The protocol, machine-readable: OpenAPI 3.1 for HTTP, AsyncAPI 3 for the events.
 
 Both documents are generated, not written by hand: request bodies and event
-payloads from the marshmallow schemas in ``transport/schemas.py``, the route
+payloads from the marshmallow schemas in ``protocol/schemas.py``, the route
 list from the running app's router, the request events from ``RequestCore``.
 What only prose can say (summaries, answers, examples) lives in
 ``routes.py`` and ``events.py``; a route, request event or schema without an

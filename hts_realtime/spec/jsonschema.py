@@ -1,6 +1,6 @@
 """marshmallow schemas → JSON Schema (draft 2020-12, as OpenAPI 3.1 and AsyncAPI 3 use).
 
-Covers the field types and validators ``transport/schemas.py`` uses; a field
+Covers the field types and validators ``protocol/schemas.py`` uses; a field
 type it does not know becomes ``{}`` with ``x-unknown-field`` so the spec
 test notices.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, missing, validate
 
-from hts_realtime.transport import schemas
+from hts_realtime.protocol import schemas
 
 JSON = dict[str, Any]
 
@@ -91,5 +91,5 @@ def schema_of(schema: Schema) -> JSON:
 
 
 def request_schemas() -> dict[str, Schema]:
-    """Every schema instance ``transport/schemas.py`` defines, by class name."""
+    """Every schema instance ``protocol/schemas.py`` defines, by class name."""
     return {type(v).__name__: v for v in vars(schemas).values() if isinstance(v, Schema)}

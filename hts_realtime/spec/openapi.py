@@ -1,7 +1,7 @@
 """OpenAPI 3.1 for the HTTP API, generated from the app's router.
 
 ``ROUTES`` holds what the router cannot say: a summary, who may call, the
-request schema (from ``transport/schemas.py``), the answers. A route the
+request schema (from ``protocol/schemas.py``), the answers. A route the
 router has and ``ROUTES`` lacks is still listed, marked ``x-undocumented``
 (and ``tests/test_spec.py`` fails on it); an entry without a route is a test
 failure too.
@@ -16,9 +16,9 @@ from typing import Any
 from aiohttp import web
 from marshmallow import Schema
 
+from hts_realtime.protocol import schemas
 from hts_realtime.spec.jsonschema import request_schemas, schema_of
 from hts_realtime.spec.shapes import SHAPES, ref
-from hts_realtime.transport import schemas
 
 JSON = dict[str, Any]
 VERSION = "0.1.0"

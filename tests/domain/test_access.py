@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from hts_realtime.domain.access import AccessPolicy
-from hts_realtime.domain.users import UserStore
-from hts_realtime.errors import AuthFailed, AuthRevoked
+from hts_realtime.adapters.sqlite_revocations import SqliteRevocations
+from hts_realtime.engine.access import AccessPolicy
+from hts_realtime.engine.users import UserStore
+from hts_realtime.protocol.errors import AuthFailed, AuthRevoked
 from hts_realtime.storage.db import Database
-from hts_realtime.storage.revocations import SqliteRevocations
 
 
 @pytest.fixture

@@ -14,15 +14,17 @@ from typing import Any
 
 import pytest
 
-from hts_realtime.domain.broker import OrderRequest, PaperBroker
 from hts_realtime.domain.costs import Costs
-from hts_realtime.domain.events import EventBus, Journal, PrivateEvent
-from hts_realtime.domain.market import KST, MarketSimulator
-from hts_realtime.domain.order_store import order_from_row
+from hts_realtime.domain.events import PrivateEvent
+from hts_realtime.domain.market import MarketSimulator
+from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.orders import OrderType, Side
-from hts_realtime.domain.strategy_runner import StrategyRunner
 from hts_realtime.domain.symbols import SymbolMaster
-from hts_realtime.services.market_feed import MarketFeed
+from hts_realtime.engine.broker import OrderRequest, PaperBroker
+from hts_realtime.engine.journal import EventBus, Journal
+from hts_realtime.engine.market_feed import MarketFeed
+from hts_realtime.engine.order_store import order_from_row
+from hts_realtime.engine.strategy_runner import StrategyRunner
 from hts_realtime.storage.db import Database
 
 NOW = datetime(2026, 1, 5, 10, 0, tzinfo=KST)
@@ -172,8 +174,8 @@ def test_a_strategy_state_change_whose_commit_fails_is_not_applied(tmp_path: Pat
 
 
 def test_candles_whose_flush_fails_are_kept_for_the_next_one(tmp_path: Path) -> None:
-    from hts_realtime.domain.candles import CandleBook
-    from hts_realtime.storage.candles import CandleStore
+    from hts_realtime.engine.candle_store import CandleStore
+    from hts_realtime.engine.candles import CandleBook
 
     db = Database(str(tmp_path / "c.db"))
     book = CandleBook(CandleStore(db), [s.symbol for s in SymbolMaster()])

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hts_realtime.domain.broker import OrderRequest, PaperBroker
 from hts_realtime.domain.costs import Costs
-from hts_realtime.domain.events import EventBus, Journal
-from hts_realtime.domain.market import KST, MarketSimulator
+from hts_realtime.domain.market import MarketSimulator
+from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.orders import OrderType, Side
 from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.engine.broker import OrderRequest, PaperBroker
+from hts_realtime.engine.journal import EventBus, Journal
 from hts_realtime.settings import Settings
 from hts_realtime.storage.db import Database
 

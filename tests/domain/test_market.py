@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from hts_realtime.domain.krx import on_grid, price_limits
-from hts_realtime.domain.market import KST, MarketHours, MarketSimulator
+from hts_realtime.domain.market import MarketSimulator
+from hts_realtime.domain.market_hours import KST, MarketHours
 from hts_realtime.domain.symbols import Symbol, SymbolMaster
 
 

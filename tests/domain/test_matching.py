@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hts_realtime.domain.market import KST
+from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.matching import Fill, match
 from hts_realtime.domain.orderbook import BookSnapshot, Level, Trade
 from hts_realtime.domain.orders import Order, OrderStatus, OrderType, Side

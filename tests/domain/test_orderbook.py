@@ -6,15 +6,16 @@ import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hts_realtime.domain.candles import INTERVALS, CandleBook, bucket
+from hts_realtime.domain.candles import INTERVALS, bucket
 from hts_realtime.domain.history import DAYS, day_states, seed_history
 from hts_realtime.domain.krx import on_grid, price_limits, tick_up
-from hts_realtime.domain.market import KST, MarketSimulator
+from hts_realtime.domain.market import MarketSimulator
+from hts_realtime.domain.market_hours import KST, MarketHours, MarketStatus
 from hts_realtime.domain.orderbook import DEPTH, BookSnapshot
 from hts_realtime.domain.orders import Side
-from hts_realtime.domain.sessions import MarketHours, MarketStatus
 from hts_realtime.domain.symbols import Symbol, SymbolMaster
-from hts_realtime.storage.candles import CandleStore
+from hts_realtime.engine.candle_store import CandleStore
+from hts_realtime.engine.candles import CandleBook
 from hts_realtime.storage.db import Database
 
 MONDAY = datetime(2026, 1, 5, 10, 0, tzinfo=KST)
@@ -202,7 +203,7 @@ def test_seeded_history_is_plausible_and_the_market_continues_from_it(tmp_path: 
 
 
 def test_the_feed_reports_each_session_change_once() -> None:
-    from hts_realtime.services.market_feed import MarketFeed
+    from hts_realtime.engine.market_feed import MarketFeed
 
     day = datetime(2026, 1, 5, tzinfo=KST)
     sim = MarketSimulator(SymbolMaster(), seed=2, hours=MarketHours("krx"),

@@ -9,18 +9,12 @@ from collections.abc import Sequence, Sized
 
 import pytest
 
-from hts_realtime.domain.strategies import (
-    STRATEGY_KINDS,
-    Breakout,
-    MaCrossover,
-    Rsi,
-    Side,
-    Signal,
-    Strategy,
-    StrategyParamsError,
-    build_strategy,
-    describe_kinds,
-)
+from hts_realtime.domain.orders import Side
+from hts_realtime.domain.strategies.base import Signal, Strategy, StrategyParamsError
+from hts_realtime.domain.strategies.breakout import Breakout
+from hts_realtime.domain.strategies.ma_crossover import MaCrossover
+from hts_realtime.domain.strategies.registry import STRATEGY_KINDS, build_strategy, describe_kinds
+from hts_realtime.domain.strategies.rsi import Rsi
 
 BUY, SELL = Side.BUY, Side.SELL
 

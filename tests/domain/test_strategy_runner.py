@@ -9,14 +9,17 @@ from typing import Any
 
 import pytest
 
-from hts_realtime.domain.broker import PaperBroker
-from hts_realtime.domain.events import EventBus, Journal, PrivateEvent
-from hts_realtime.domain.market import KST, MarketSimulator
+from hts_realtime.domain.events import PrivateEvent
+from hts_realtime.domain.market import MarketSimulator
+from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.orders import Side
-from hts_realtime.domain.strategies import Signal, Strategy, build_strategy
-from hts_realtime.domain.strategy_runner import StrategyRunner
+from hts_realtime.domain.strategies.base import Signal, Strategy
+from hts_realtime.domain.strategies.registry import build_strategy
 from hts_realtime.domain.symbols import SymbolMaster
-from hts_realtime.errors import InvalidStrategy, NotFound, UnknownSymbol
+from hts_realtime.engine.broker import PaperBroker
+from hts_realtime.engine.journal import EventBus, Journal
+from hts_realtime.engine.strategy_runner import StrategyRunner
+from hts_realtime.protocol.errors import InvalidStrategy, NotFound, UnknownSymbol
 from hts_realtime.storage.db import Database
 
 

@@ -6,13 +6,8 @@ from collections import deque
 from collections.abc import Mapping
 from typing import ClassVar, Self
 
-from hts_realtime.domain.strategies.base import (
-    Side,
-    Signal,
-    Strategy,
-    StrategyParamsError,
-    check_int,
-)
+from hts_realtime.domain.orders import Side
+from hts_realtime.domain.strategies.base import Signal, Strategy, StrategyParamsError, check_int
 
 MIN_WINDOW = 2
 MAX_WINDOW = 500

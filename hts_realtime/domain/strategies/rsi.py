@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Self
 
+from hts_realtime.domain.orders import Side
 from hts_realtime.domain.strategies.base import (
-    Side,
     Signal,
     Strategy,
     StrategyParamsError,

@@ -1,0 +1,58 @@
+"""Who may still hold a token: the user store and the revocations, checked together.
+
+A signed, unexpired token (``tokens.TokenService.verify``) is necessary, not
+sufficient. ``AccessPolicy.refusal`` also requires that its user exists, is
+not disabled, that the token was issued at or after the user's
+``tokens_valid_after`` (log out everywhere, password change, disable), and
+that its ``jti`` was not revoked (logout). The same check runs at connect,
+on every authenticated HTTP request, and again for every open socket of a
+user whose access changed (``engine.access_watch``).
+
+``RevocationStore`` is the port for revoked token ids and the change feed;
+``adapters.sqlite_revocations.SqliteRevocations`` implements it on the server's
+database, so changes made by another process (the CLI) are seen too. A
+scale-out backend (Redis: a key per revoked jti with its expiry, a stream
+for the changes) implements the same five methods.
+"""
+
+from __future__ import annotations
+
+from hts_realtime.engine.users import User, UserStore
+from hts_realtime.ports import RevocationStore
+from hts_realtime.protocol.errors import AuthFailed, AuthRevoked, HtsError
+
+
+class AccessPolicy:
+    def __init__(self, users: UserStore, revocations: RevocationStore) -> None:
+        self.users = users
+        self.revocations = revocations
+
+    def check(self, user_id: str, token_id: str, issued_at: int) -> User:
+        """The token's user, as the store knows it now; raises when the token no longer counts."""
+        user, refusal = self._decide(user_id, token_id, issued_at)
+        if refusal is not None:
+            raise refusal
+        assert user is not None
+        return user
+
+    def refusal(self, user_id: str, token_id: str, issued_at: int) -> HtsError | None:
+        return self._decide(user_id, token_id, issued_at)[1]
+
+    def decide(self, user_id: str, token_id: str,
+               issued_at: int) -> tuple[User | None, HtsError | None]:
+        """The user and the refusal at once (a cluster gateway asks the engine this)."""
+        return self._decide(user_id, token_id, issued_at)
+
+    def _decide(self, user_id: str, token_id: str,
+                issued_at: int) -> tuple[User | None, HtsError | None]:
+        user = self.users.get(user_id)
+        if user is None:
+            return None, AuthFailed("the token's user does not exist")
+        if user.disabled:
+            return user, AuthRevoked("the user is disabled")
+        if issued_at < user.tokens_valid_after:
+            return user, AuthRevoked("the token was revoked (logged out everywhere, "
+                                     "or the password changed)")
+        if self.revocations.is_revoked(token_id):
+            return user, AuthRevoked("the token was revoked (logged out)")
+        return user, None

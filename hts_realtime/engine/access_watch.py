@@ -1,0 +1,71 @@
+"""Closes open sockets that lost access, within ``interval`` of the change.
+
+Access changes (logout, logout everywhere, password change, disable, a
+deleted user) may be made by this process or by another one on the same
+database (``hts-realtime user disable``). Either way they land in the
+revocation store's change feed; this loop reads the feed every ``interval``
+seconds (one indexed query), or at once when ``poke``d by this process, and
+hands the affected user ids to ``on_change``, which re-checks those users'
+open sessions and answers how many it closed. Old revocations are purged
+every ``PURGE_EVERY_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from hts_realtime.ports import RevocationStore
+
+log = logging.getLogger("hts.access")
+
+PURGE_EVERY_SECONDS = 600.0
+
+
+class AccessWatcher:
+    def __init__(self, revocations: RevocationStore,
+                 on_change: Callable[[set[str]], Awaitable[int]], interval: float) -> None:
+        self.revocations = revocations
+        self.on_change = on_change
+        self.interval = interval
+        self._poked = asyncio.Event()
+        self.cursor: int | None = None
+        self._closed = 0  # connections closed for lost access (status route)
+
+    def closed(self) -> int:
+        return self._closed
+
+    def poke(self) -> None:
+        """Look for changes now (this process just made one)."""
+        self._poked.set()
+
+    async def run(self) -> None:
+        self.cursor = self.revocations.head()
+        next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poked.wait(), self.interval)
+            self._poked.clear()
+            try:
+                await self.check_now()
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+                    purged = self.revocations.purge(int(time.time()))
+                    if purged:
+                        log.info("purged %d expired token revocations", purged)
+            except Exception:  # the database may be busy; try again next interval
+                log.exception("checking access changes failed")
+
+    async def check_now(self) -> None:
+        if self.cursor is None:
+            self.cursor = self.revocations.head()
+            return
+        while True:
+            cursor, users = self.revocations.changes_after(self.cursor)
+            if not users:
+                return
+            self._closed += await self.on_change(users)
+            self.cursor = cursor  # only once handled: a failure retries these users

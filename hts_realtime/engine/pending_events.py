@@ -1,0 +1,47 @@
+"""The outbox: journal entries committed by the engine and not yet in Redis.
+
+``Journal.append`` adds a row in the same transaction as the event, so a
+committed event is always either in Redis or here. The engine's relay reads
+rows oldest first, appends the events to Redis (idempotently) and then
+deletes the rows; a crash in between re-sends, which Redis ignores.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from hts_realtime.domain.events import PrivateEvent
+from hts_realtime.storage.db import Database
+
+
+class PendingEvents:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, conn: sqlite3.Connection, user_id: str, seq: int) -> None:
+        """Within the journal's open transaction."""
+        conn.execute("INSERT INTO outbox (user_id, seq) VALUES (?, ?)", (user_id, seq))
+
+    def pending(self, limit: int) -> tuple[int, list[PrivateEvent]]:
+        """Up to ``limit`` unsent events in commit order, and the last row id read (0: none)."""
+        rows = self.db.conn.execute(
+            "SELECT o.id, o.user_id, o.seq, e.event, e.topics, e.payload FROM outbox o "
+            "LEFT JOIN events e ON e.user_id = o.user_id AND e.seq = o.seq "
+            "ORDER BY o.id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        events = [
+            PrivateEvent(str(r[1]), int(r[2]), str(r[3]), tuple(json.loads(r[4])),
+                         json.loads(r[5]))
+            for r in rows
+            if r[3] is not None  # pruned by retention before it was sent: nothing to send
+        ]
+        return (int(rows[-1][0]) if rows else 0), events
+
+    def done(self, upto_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM outbox WHERE id <= ?", (upto_id,))
+
+    def backlog(self) -> int:
+        return int(self.db.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])

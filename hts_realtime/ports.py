@@ -1,0 +1,202 @@
+"""Every port between the parts of the server, and every bus channel name, in one place.
+
+A port is a small ``Protocol``; its implementations live in ``adapters/`` (named
+after the technology: ``memory_bus``, ``redis_bus``, ``journal_event_log``,
+``redis_event_log``, ``local_engine``, ``remote_engine``, ``sqlite_revocations``)
+or, for the market, in ``domain/`` (the simulator) and ``engine/`` (the feed that
+drives it). Roles (``roles/``) pick one implementation per port; nothing else
+knows which one runs. ``tests/contracts/`` runs one scenario against every
+implementation of a port.
+
+| port | what it carries | implementations |
+| --- | --- | --- |
+| ``Bus`` | bytes on named channels between processes (at most once) | memory, Redis pub/sub |
+| ``EventLog`` | one user's private stream, read by ``seq`` | SQLite journal, Redis Streams |
+| ``UserStreams`` | a user's first session opened / last one closed | in process, bus relay |
+| ``EngineView`` | what the edge asks of the trading engine | local, remote (HTTP) |
+| ``RevocationStore`` | revoked token ids and the access-change feed | SQLite |
+| ``MarketSource`` | quotes, books and trades of a market | the simulator |
+| ``QuoteFeed`` | a market on a clock, handing each step to listeners | ``engine.market_feed`` |
+| ``CandleStorage`` | stored candles | SQLite |
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from hts_realtime.domain.candles import Candle
+from hts_realtime.domain.events import JournalRow
+from hts_realtime.domain.market import Quote
+from hts_realtime.domain.market_hours import MarketStatus
+from hts_realtime.domain.orderbook import BookSnapshot
+from hts_realtime.domain.orders import Side
+
+if TYPE_CHECKING:
+    from hts_realtime.identity.tokens import Identity
+    from hts_realtime.protocol.errors import HtsError
+
+
+# -- bus channels: what travels between an engine and its gateways ---------------------------
+
+CHANNEL_PREFIX = "md:"
+
+
+def market_channel(topic: str) -> str:
+    return CHANNEL_PREFIX + topic
+
+
+MARKET_STATUS_CHANNEL = "market_status"
+
+ACCESS_CHANNEL = "access"
+
+
+def private_channel(user_id: str) -> str:
+    """The channel of one user's committed private events (a cluster)."""
+    return f"pv:{user_id}"
+
+
+# -- the bus -----------------------------------------------------------------------------------
+
+Handler = Callable[[str, bytes], None]  # (channel, data); called in the event loop, must not block
+
+
+Resubscribed = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Bus(Protocol):
+    async def publish(self, channel: str, data: bytes) -> None:
+        """Send ``data`` to every current subscriber of ``channel``."""
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Several publishes in one round trip, in order."""
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        """Deliver ``channel`` to ``handler`` from now on; returns once that is in effect."""
+
+    async def unsubscribe(self, channel: str, handler: Handler) -> None:
+        """Stop delivering ``channel`` to ``handler``."""
+
+    def on_resubscribed(self, callback: Resubscribed) -> None:
+        """``callback`` runs after the bus lost its connection and subscribed again."""
+
+    def channels(self) -> int:
+        """How many channels this process subscribes to."""
+
+    async def close(self) -> None: ...
+
+
+# -- the private stream --------------------------------------------------------------------
+
+class EventLog(Protocol):
+    """Reading one user's private stream by position (``seq``)."""
+
+    async def head(self, user_id: str) -> int:
+        """The last ``seq`` given to this user (0: none yet)."""
+
+    async def first_kept(self, user_id: str) -> int | None:
+        """The oldest ``seq`` still kept (older ones were trimmed); None when empty."""
+
+    def read_after(self, user_id: str, after: int, upto: int) -> AsyncIterator[JournalRow]:
+        """Events with ``after < seq <= upto``, in order, payloads as JSON text (a
+        replay sends them as they are). Read in batches: a consumer that pauses
+        between rows holds at most one batch."""
+
+
+class UserStreams(Protocol):
+    """What the gateway calls when a user's first session opens and last one closes."""
+
+    async def attach(self, user_id: str) -> None: ...
+
+    async def detach(self, user_id: str) -> None: ...
+
+
+# -- the engine, as the edge sees it ---------------------------------------------------------
+
+class EngineView(Protocol):
+    def order_owner(self, order_id: str) -> str | None:
+        """Who owns this order id (None: no such order, or not known yet)."""
+
+    def strategy_owner(self, strategy_id: str) -> str | None: ...
+
+    async def prime_owners(self, raws: Iterable[object]) -> None:
+        """Make ``order_owner``/``strategy_owner`` answer for the ids in these topics."""
+
+    async def confirm(self, identity: Identity) -> Identity:
+        """``identity`` as the user store knows it now (name, roles); raises the refusal
+        (auth_failed, auth_revoked) when its token no longer counts."""
+
+    async def refusal(self, identity: Identity) -> HtsError | None:
+        """Why an open connection's token no longer counts, or None."""
+
+    async def account(self, user_id: str) -> dict[str, Any]: ...
+
+    async def orderbook(self, symbol: str) -> dict[str, Any] | None:
+        """The ``orderbook`` reply for a known symbol, or None."""
+
+    def market_status(self) -> str:
+        """The market's session now (``connected`` carries it)."""
+
+    async def price(self, symbol: str) -> dict[str, Any] | None:
+        """The ``price`` reply for a known symbol, or None."""
+
+
+class RevocationStore(Protocol):
+    def revoke_token(self, jti: str, user_id: str, expires_at: int) -> None:
+        """Refuse this token id until ``expires_at`` (after which it is expired anyway)."""
+
+    def is_revoked(self, jti: str) -> bool: ...
+
+    def head(self) -> int:
+        """The position of the latest access change (a cursor for ``changes_after``)."""
+
+    def changes_after(self, cursor: int, limit: int = 1000) -> tuple[int, set[str]]:
+        """The users whose access changed after ``cursor``, and the new cursor."""
+
+    def purge(self, now: int) -> int:
+        """Forget revocations of tokens expired before ``now`` and old changes."""
+
+
+# -- the market ----------------------------------------------------------------------------
+
+class MarketSource(Protocol):
+    """Anything that produces quotes and books: the simulator, a replay, a broker feed."""
+
+    def quote(self, symbol: str) -> Quote | None: ...
+
+    def book(self, symbol: str) -> BookSnapshot | None: ...
+
+    def status(self, now: datetime) -> MarketStatus: ...
+
+    def step(self, now: datetime) -> list[Quote]: ...
+
+    def take_liquidity(self, symbol: str, side: Side, fills: list[tuple[int, int]]) -> None: ...
+
+
+QuoteListener = Callable[[list[Quote]], None]
+
+
+class QuoteFeed(Protocol):
+    listeners: list[QuoteListener]
+
+    def quote(self, symbol: str) -> Quote | None: ...
+
+    def stalled_reason(self) -> str | None:
+        """Why the feed is not ready (readiness), or None."""
+
+    async def run(self) -> None:
+        """Produce trades until cancelled."""
+
+
+StatusListener = Callable[[MarketStatus, datetime], None]
+
+
+class CandleStorage(Protocol):
+    def latest(self, symbols: Iterable[str], intervals: Iterable[str]) -> list[Candle]: ...
+
+    def read(self, symbol: str, interval: str, limit: int) -> list[Candle]: ...
+
+    def write(self, candles: Iterable[Candle]) -> None: ...
+
+    def is_empty(self) -> bool: ...

@@ -1,0 +1,177 @@
+"""Wire schemas: every inbound payload, Socket.IO and HTTP, is validated here.
+
+Schemas reject unknown fields (a typo is an error, not a silent no-op),
+except ``type``, which clients ported from the seed's raw-WebSocket
+protocol still send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+from hts_realtime.protocol.errors import InvalidMessage
+
+
+class StrictInt(fields.Integer):
+    """An integer that is not a bool: JSON ``true`` would otherwise pass as 1."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+    type = fields.String(load_only=True)
+
+
+class TopicsSchema(_Strict):
+    """``{"topic": "price:005930"}`` or ``{"topics": ["price:005930", ...]}``."""
+
+    topic = fields.String()
+    topics = fields.List(fields.String(), validate=validate.Length(min=1))
+
+    @validates_schema
+    def _one_of(self, data: dict[str, Any], **_: Any) -> None:
+        if ("topic" in data) == ("topics" in data):
+            raise ValidationError("give exactly one of 'topic' or 'topics'")
+
+
+class PingSchema(_Strict):
+    timestamp = fields.Raw(allow_none=True)
+
+    @validates_schema
+    def _scalar(self, data: dict[str, Any], **_: Any) -> None:
+        ts = data.get("timestamp")
+        if ts is not None and (isinstance(ts, bool) or not isinstance(ts, str | int | float)):
+            raise ValidationError("timestamp must be a string or a number", "timestamp")
+        if isinstance(ts, str) and len(ts) > 64:
+            raise ValidationError("timestamp is too long", "timestamp")
+
+
+class GetPriceSchema(_Strict):
+    symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
+
+
+class CandlesQuerySchema(_Strict):
+    """``GET /api/candles`` query: ``symbol``, ``interval`` 1m|5m|1h|1d, ``limit`` 1..1000."""
+
+    symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    interval = fields.String(required=True, validate=validate.OneOf(["1m", "5m", "1h", "1d"]))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+
+
+class EmptySchema(_Strict):
+    pass
+
+
+class ConnectAuthSchema(Schema):
+    """The handshake ``auth`` payload. Unknown keys are ignored: clients add their own."""
+
+    class Meta:
+        unknown = "exclude"
+
+    token = fields.String(validate=validate.Length(max=4096))
+    topics = fields.List(fields.String(), validate=validate.Length(max=1000))
+    last_seq = StrictInt(validate=validate.Range(min=0), allow_none=True)
+    # one price_batch per tick instead of price_updates (JSON true/false only)
+    batch = fields.Boolean(truthy={True}, falsy={False})
+
+
+class LoginSchema(_Strict):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class LogoutSchema(_Strict):
+    everywhere = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+
+
+class PasswordSchema(_Strict):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class OrderSchema(_Strict):
+    symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    side = fields.String(required=True, validate=validate.OneOf(["buy", "sell"]))
+    order_type = fields.String(
+        load_default="limit", validate=validate.OneOf(["market", "limit"])
+    )
+    quantity = StrictInt(required=True)
+    price = StrictInt(allow_none=True, load_default=None)
+
+
+class StrategySchema(_Strict):
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    params = fields.Dict(keys=fields.String(), load_default=dict)
+    quantity = StrictInt(required=True)
+    auto_trade = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+
+
+class WatchlistSchema(_Strict):
+    """``PUT /api/watchlist``; the store checks the symbols, duplicates and the cap."""
+
+    symbols = fields.List(fields.String(validate=validate.Length(min=1, max=16)), required=True)
+
+
+class SignalsQuerySchema(_Strict):
+    """``GET /api/strategies/{id}/signals?limit=``."""
+
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1))
+
+
+def load(schema: Schema, data: Any) -> dict[str, Any]:
+    """Validate ``data``; a failure is ``invalid_message`` naming the fields."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidMessage("payload must be a JSON object")
+    try:
+        result: dict[str, Any] = schema.load(data)
+    except ValidationError as exc:
+        raise InvalidMessage(_describe(exc.messages)) from exc
+    return result
+
+
+def _describe(messages: Any) -> str:
+    if isinstance(messages, dict):
+        parts = []
+        for key, value in messages.items():
+            text = _describe(value)
+            parts.append(text if key == "_schema" else f"{key}: {text}")
+        return "; ".join(parts)
+    if isinstance(messages, list):
+        return " ".join(_describe(m) for m in messages)
+    return str(messages)
+
+
+TOPICS = TopicsSchema()
+PING = PingSchema()
+GET_PRICE = GetPriceSchema()
+CANDLES = CandlesQuerySchema()
+EMPTY = EmptySchema()
+CONNECT_AUTH = ConnectAuthSchema()
+LOGIN = LoginSchema()
+LOGOUT = LogoutSchema()
+PASSWORD = PasswordSchema()
+ORDER = OrderSchema()
+STRATEGY = StrategySchema()
+WATCHLIST = WatchlistSchema()
+SIGNALS_QUERY = SignalsQuerySchema()

@@ -1,1 +1,0 @@
-"""Services: the background work that drives the domain on a clock."""

@@ -1,1 +1,0 @@
-"""The transport: Socket.IO and HTTP, kept thin over the domain."""
