@@ -20,8 +20,8 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, WORK_DIR, conditions, pin_self_to_load_core, two_cores
 
-BENCHMARKS = ("connect", "idle_memory", "fanout", "order_latency", "replay", "strategies",
-              "login_flood", "plain_ws", "market_day", "churn", "cluster")
+BENCHMARKS = ("connect", "idle_memory", "fanout", "order_latency", "order_rate", "replay",
+              "strategies", "login_flood", "plain_ws", "market_day", "churn", "cluster")
 
 
 def _runner(name: str) -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:

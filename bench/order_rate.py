@@ -1,0 +1,127 @@
+"""order_rate: how many orders one engine core accepts over HTTP, and at what latency.
+
+One hts_realtime server pinned to the server core (``taskset``), the per-user
+write budget raised out of the way. 20 users (``hts-realtime user add``,
+logged in over HTTP). A closed-loop Node generator on the load core
+(``bench/peer/orders.mjs``): C clients, each its own keep-alive connection
+and one user's token, send ``POST /api/orders`` one after another. The
+orders are resting limit buys of 1 share at the day's lower limit of three
+cheap symbols, so they are accepted and stay open (nothing fills: this
+measures order entry, not matching). Two loads, as in issue 21:
+
+* 20 users x 4 clients (80 concurrent)
+* 100 concurrent clients (20 users x 5)
+
+plus, for scale, an authenticated ``GET /api/account`` at 80 clients (what
+one request costs without a write). Each load runs ``WARMUP_S`` seconds
+unmeasured, then ``DURATION_S`` seconds measured; the server's CPU is read
+from /proc over the measured window.
+
+``BENCH_ORDER_RATE_PROFILE=1`` records the server with py-spy during the
+first load (``bench/results/work/order_rate/profile-*.txt``) when py-spy is
+installed (it is not a dependency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    LOAD_CORE,
+    CpuWindow,
+    HtsServer,
+    http_json,
+    login,
+    note,
+    pin,
+    print_table,
+    run_node,
+    write_result,
+)
+
+NAME = "order_rate"
+USERS = 20
+SYMBOLS = ("048410", "900140", "215600")  # under ₩5,000: a user's cash lasts the run
+WARMUP_S = 3.0
+DURATION_S = 10.0
+LOADS = (("orders, 20 users x 4 clients", 4, "orders"),
+         ("orders, 100 clients (20 users x 5)", 5, "orders"),
+         ("GET /api/account, 20 users x 4 clients", 4, "account"))
+
+
+def lower_limit(url: str, token: str, symbol: str) -> int:
+    """The day's lower price limit, read from the refusal of an order below it."""
+    status, body = http_json("POST", url + "/api/orders", {
+        "symbol": symbol, "side": "buy", "order_type": "limit", "quantity": 1, "price": 1,
+    }, token)
+    match = re.search(r"band (\d+)-(\d+)", str(body))
+    if status != 400 or match is None:
+        raise RuntimeError(f"no band in the refusal: {status} {body}")
+    return int(match.group(1))
+
+
+def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if os.environ.get("BENCH_ORDER_RATE_PROFILE") != "1" or not Path(spy).exists():
+        return None
+    return subprocess.Popen(
+        [*pin(LOAD_CORE), spy, "record", "--pid", str(pid), "--duration", str(int(seconds)),
+         "--rate", "250", "--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def measure(server: HtsServer, tokens: list[str], bodies: list[dict[str, Any]],
+                  per_user: int, kind: str, profile: Path | None) -> dict[str, Any]:
+    args = {"url": server.url, "tokens": tokens, "clients": len(tokens) * per_user,
+            "warmupMs": WARMUP_S * 1000, "durationMs": DURATION_S * 1000}
+    if kind == "orders":
+        args.update(method="POST", path="/api/orders", bodies=bodies)
+    else:
+        args.update(method="GET", path="/api/account", bodies=[None])
+    task = asyncio.create_task(run_node("orders.mjs", args, timeout=WARMUP_S + DURATION_S + 60))
+    await asyncio.sleep(WARMUP_S)
+    cpu = CpuWindow(server.pid)
+    spy = _profile(server.pid, DURATION_S - 1, profile) if profile else None
+    result = await task
+    result["server_cpu_percent"] = cpu.percent()
+    if spy is not None:
+        spy.wait(30)
+    return result
+
+
+async def run() -> dict[str, Any]:
+    with HtsServer(NAME, write_rate_per_second=1_000_000, write_rate_burst=1_000_000) as server:
+        names = [f"rate{i:02d}" for i in range(USERS)]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda n: server.add_user(n, "rate-bench-pw"), names))
+        tokens = [login(server.url, n, "rate-bench-pw") for n in names]
+        bodies = [{"symbol": s, "side": "buy", "order_type": "limit", "quantity": 1,
+                   "price": lower_limit(server.url, tokens[0], s)} for s in SYMBOLS]
+        rows, results = [], {}
+        for i, (label, per_user, kind) in enumerate(LOADS):
+            profile = server.workdir / f"profile-{i}.txt" if i == 0 else None
+            r = await measure(server, tokens, bodies, per_user, kind, profile)
+            results[label] = r
+            lat = r["latencies_ms"]
+            rows.append([label, f"{r['rate']:,.0f}", f"{r['server_cpu_percent']:.0f} %",
+                         f"{lat['p50']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}",
+                         str(r["refused"] or "-"), str(r["errors"])])
+        log = server.log_report()
+        described = server.describe()
+    print_table("order_rate: closed-loop HTTP clients against one server core (SQLite)",
+                ["load", "ok/s", "server CPU", "p50 ms", "p99 ms", "max ms", "refused",
+                 "errors"], rows)
+    if log.problems:
+        note(f"server log: {log.problems} warning/error lines, e.g. {log.examples[:2]}")
+    result = {"server": described, "users": USERS, "warmup_s": WARMUP_S,
+              "duration_s": DURATION_S, "loads": results, "server_log": log.to_dict()}
+    write_result(NAME, result)
+    return result
