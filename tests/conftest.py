@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres import PostgresServer
 from tests.support import Client, Server
 
 
@@ -14,6 +15,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(tmp_path_factory.mktemp("server")).start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server per pytest worker, from its own data directory, started
+    on first use; each module takes its own database (``create_database``)."""
+    pg = PostgresServer().start()
+    yield pg
+    pg.destroy()
 
 
 @pytest.fixture

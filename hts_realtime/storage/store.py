@@ -1,0 +1,89 @@
+"""What the engine asks of its database, whichever it is (SQLite or PostgreSQL).
+
+The engine keeps its trading state in memory and decides every request
+there; what it writes is a list of statements (``Write``) that must commit
+together. ``Store.commit`` runs such a list in one transaction, first checking
+the leadership ``Fence`` (fencing: a transaction of a leader that lost its
+lease aborts with ``StaleLeader`` and writes nothing), and returns only when
+the transaction is durable as the store promises (``Store.durability``).
+Reads are async too: on PostgreSQL every query is a network round trip that
+must not block the event loop.
+
+SQL is written once, in the subset both dialects share: ``?`` placeholders
+(the PostgreSQL store numbers them), ``INSERT ... ON CONFLICT (...) DO
+NOTHING / DO UPDATE`` with table-qualified columns on the right of ``SET``,
+``RETURNING``. The database's clock in milliseconds, for leases, is
+``Store.now_ms`` (an SQL expression).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Params = Sequence[Any]
+Write = tuple[str, Params]
+
+
+class Row(Protocol):
+    """A result row: ``sqlite3.Row`` and ``asyncpg.Record`` both index by name or position."""
+
+    def __getitem__(self, key: str | int, /) -> Any: ...
+
+
+class StaleLeader(Exception):
+    """The fencing check failed: another engine took the lease; nothing was written."""
+
+
+class StoreUnavailable(Exception):
+    """The database could not be reached or the transaction's outcome is unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """The lease a write transaction must still hold: ``leases.epoch`` of ``name``."""
+
+    name: str
+    epoch: int
+
+
+class Store(Protocol):
+    dialect: str
+    now_ms: str  # SQL: the database's clock, in ms since the Unix epoch
+
+    @property
+    def durability(self) -> str:
+        """What a returned ``commit`` promises, in words (status pages, README)."""
+
+    async def commit(self, writes: Sequence[Write], fence: Fence | None = None) -> None:
+        """All of ``writes`` in one transaction, after the fence check; durable on return.
+
+        Raises ``StaleLeader`` (fence failed, nothing written), ``StoreUnavailable``
+        (connection lost; the outcome may be unknown), or the driver's error for a
+        statement that failed (nothing written)."""
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """One statement in its own transaction; the number of rows it changed."""
+
+    async def write_returning(self, sql: str, params: Params = ()) -> Row | None:
+        """One writing statement with ``RETURNING`` in its own transaction; its first row."""
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    async def close(self) -> None: ...
+
+
+def grouped(writes: Sequence[Write]) -> list[tuple[str, list[Params]]]:
+    """Consecutive writes of the same statement become one ``executemany``: a batch of
+    N orders is a handful of driver calls (and, on PostgreSQL, pipelined round trips),
+    not N times each statement. Order between different statements is kept."""
+    out: list[tuple[str, list[Params]]] = []
+    for sql, params in writes:
+        if out and out[-1][0] == sql:
+            out[-1][1].append(params)
+        else:
+            out.append((sql, [params]))
+    return out
