@@ -99,7 +99,8 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hts_realtime.roles.single import SafeAccessLogger, create_app
+    from hts_realtime.edge.http.access_log import SafeAccessLogger
+    from hts_realtime.roles import create_app
 
     settings = _settings(args)
     logs.configure(settings.log_level, settings.log_format)
@@ -135,7 +136,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _user(args: argparse.Namespace) -> int:
-    from hts_realtime.roles.single import build_user_store
+    from hts_realtime.engine.users import build_user_store
 
     password = _read_password(args) if args.user_command in ("add", "passwd") else ""
     env = dict(os.environ)
@@ -164,7 +165,8 @@ def _user(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from hts_realtime.roles.single import build_user_store, token_service
+    from hts_realtime.engine.build import token_service
+    from hts_realtime.engine.users import build_user_store
 
     database = args.database or os.environ.get("HTS_DATABASE") or Settings.database
     if not os.path.exists(database):

@@ -22,6 +22,7 @@ implementation of a port.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -49,7 +50,16 @@ def market_channel(topic: str) -> str:
 
 MARKET_STATUS_CHANNEL = "market_status"
 
-ACCESS_CHANNEL = "access"
+ACCESS_CHANNEL = "access"  # user ids whose access changed: every edge re-checks them
+
+
+def access_message(user_ids: Iterable[str]) -> bytes:
+    return json.dumps(sorted(user_ids)).encode()
+
+
+def access_users(data: bytes) -> set[str]:
+    """The user ids of an ``access`` message (ValueError/TypeError: not one)."""
+    return {str(u) for u in json.loads(data)}
 
 
 def private_channel(user_id: str) -> str:
@@ -138,6 +148,9 @@ class EngineView(Protocol):
     def market_status(self) -> str:
         """The market's session now (``connected`` carries it)."""
 
+    def on_market_status(self, payload: dict[str, Any]) -> None:
+        """A ``market_status`` the engine announced on the bus (a remote view caches it)."""
+
     async def price(self, symbol: str) -> dict[str, Any] | None:
         """The ``price`` reply for a known symbol, or None."""
 
@@ -178,7 +191,8 @@ QuoteListener = Callable[[list[Quote]], None]
 
 
 class QuoteFeed(Protocol):
-    listeners: list[QuoteListener]
+    """A market on a clock (or a push feed): hands each step's quotes to the stages it
+    was built with, in order, and each change of the session to its status listeners."""
 
     def quote(self, symbol: str) -> Quote | None: ...
 

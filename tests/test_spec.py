@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 
 from hts_realtime.protocol import schemas
-from hts_realtime.roles.single import create_app
+from hts_realtime.roles import create_app
 from hts_realtime.settings import Settings
 from hts_realtime.spec.jsonschema import request_schemas
 from hts_realtime.spec.openapi import ROUTES, app_routes

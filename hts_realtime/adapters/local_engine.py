@@ -57,6 +57,9 @@ class LocalEngine:
     def market_status(self) -> str:
         return self.market.status(datetime.now(KST)).value
 
+    def on_market_status(self, payload: dict[str, Any]) -> None:
+        pass  # read from the market itself
+
     async def price(self, symbol: str) -> dict[str, Any] | None:
         sym = self.master.get(symbol)
         quote = self.market.quote(symbol) if sym else None

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -33,6 +33,16 @@ class GatewayDirectory:
         self.gateway_id = gateway_id
         self.interval = interval
         self.report = report
+
+    async def lifecycle(self) -> AsyncIterator[None]:
+        """Report every ``interval`` while the gateway runs; leave the directory on exit."""
+        task = asyncio.create_task(self.run(), name="gateway-directory")
+        log.info("gateway %s started", self.gateway_id)
+        yield
+        await self.leave()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def run(self) -> None:
         while True:

@@ -159,7 +159,7 @@ class RemoteEngine:
         """Send a public ``/api/...`` request to the engine and answer with its response."""
         headers = {h: request.headers[h] for h in FORWARDED_REQUEST_HEADERS if h in request.headers}
         headers["X-Forwarded-For"] = request.remote or ""
-        body = await request.read() if request.can_read_body else None
+        body = await request.read() if request.body_exists else None  # read (bounded) by body_guard
         try:
             async with self.session.request(request.method, self.base_url + request.rel_url.path,
                                             params=request.rel_url.query, data=body,

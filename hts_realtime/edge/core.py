@@ -27,7 +27,7 @@ from marshmallow import Schema
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.edge.fanout import Fanout
 from hts_realtime.edge.market_relay import MarketRelay
-from hts_realtime.edge.sessions import Session, SessionRegistry
+from hts_realtime.edge.sessions import Session, SessionRegistry, Strike
 from hts_realtime.edge.topic_access import TopicAuthorizer
 from hts_realtime.edge.wire_policy import STRIKE_CODES, TokenBucket
 from hts_realtime.identity.auth import Authenticator, SignatureOnly
@@ -90,8 +90,6 @@ class RequestCore:
         self._releases: set[asyncio.Task[None]] = set()
         self.master = master
         self.engine = engine  # in this process, or another one's (a cluster gateway)
-        # set by the composition root: the wire guard's bad-input count (see fail)
-        self.strike: Callable[[str, str, str], bool] | None = None
         self._handlers: dict[str, tuple[Schema, Handler]] = {
             "subscribe": (schemas.TOPICS, self._subscribe),
             "unsubscribe": (schemas.TOPICS, self._unsubscribe),
@@ -139,12 +137,14 @@ class RequestCore:
             )
         return Admission(identity, topics, data.get("last_seq"), bool(data.get("batch", False)))
 
-    def register(self, sid: str, admission: Admission, transport: str) -> Session:
-        """Record an admitted connection; its rooms are entered by ``open``."""
+    def register(self, sid: str, admission: Admission, transport: str, strike: Strike) -> Session:
+        """Record an admitted connection; its rooms are entered by ``open``. ``strike`` is
+        its framing's way to the wire policy's budget of refused requests (see ``fail``)."""
         session = Session(
             sid,
             admission.identity,
             TokenBucket(self.settings.rate_limit_per_second, self.settings.rate_limit_burst),
+            strike,
             transport=transport,
             batch=admission.batch,
         )
@@ -260,16 +260,16 @@ class RequestCore:
     ) -> dict[str, Any]:
         """Answer a failed request: the ``error`` event, and the failed ack body.
 
-        Bad input (``guards.STRIKE_CODES``) is reported to ``strike``, which logs
-        it once per connection and kind; once it answers False the connection is
-        being dropped as a flooder, and no reply goes out.
+        Bad input (``wire_policy.STRIKE_CODES``) is reported to the session's
+        ``strike``, which logs it once per connection and kind; once it answers
+        False the connection is being dropped as a flooder, and no reply goes out.
         """
-        if exc.code in STRIKE_CODES and self.strike is not None:
-            if not self.strike(sid, exc.code, str(event)):
+        session = self.registry.get(sid)
+        if exc.code in STRIKE_CODES and session is not None:
+            if not session.strike(exc.code, str(event)):
                 return {"ok": False, "error": exc.to_dict()}
         else:
             log.info("sid=%s event=%s error=%s", sid, event, exc.code)
-        session = self.registry.get(sid)
         self.metrics.request_error(session.transport if session else "unknown", exc.code)
         body: dict[str, Any] = {"type": "error", "event": event, **exc.to_dict()}
         await self.fanout.to_sid(sid, "error", {**body, **echo} if echo else body)

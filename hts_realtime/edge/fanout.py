@@ -68,7 +68,7 @@ REPLAY_YIELD_EVERY = 200
 PRICE_BATCH_KEY: Hashable = ("price_batch",)
 
 
-class Engine(Protocol):
+class SocketIOServer(Protocol):
     """The Socket.IO side, as fan-out needs it (``socketio.adapter.SendPathSocketIO``)."""
 
     def outbox_of(self, sid: str) -> Outbox | None: ...
@@ -100,10 +100,10 @@ PLAIN_TEXT = PlainTextFraming()
 
 
 class Fanout:
-    def __init__(self, engine: Engine | None, registry: SessionRegistry, log: EventLog,
+    def __init__(self, sio: SocketIOServer | None, registry: SessionRegistry, log: EventLog,
                  metrics: Metrics, limits: OutboxLimits | None = None,
                  flusher: OutboxFlusher | None = None) -> None:
-        self.engine = engine
+        self.sio = sio
         self.registry = registry
         self.log = log  # where a resuming session's missed events are read from
         self.metrics = metrics
@@ -115,6 +115,12 @@ class Fanout:
         # publish counters, reported by GET /api/ws/status
         self.sent_private = 0  # private events handed to recipient sessions
         self.sent_broadcast = 0  # broadcasts (one per room or symbol per tick)
+
+    def status(self) -> dict[str, Any]:
+        """Its part of ``GET /api/ws/status``: what it sent, and the send path's state."""
+        return {"sent": {"broadcast": self.sent_broadcast, "private": self.sent_private},
+                "outbox": {"behind": self.flusher.behind,
+                           "slow_consumers": self.flusher.slow_consumers}}
 
     # -- connections and rooms -------------------------------------------------------
     def attach(self, sid: str, conn: DirectConnection) -> Outbox:
@@ -134,8 +140,8 @@ class Fanout:
             return session.outbox
         direct = self._direct.get(sid)
         outbox = direct[0] if direct is not None else None
-        if outbox is None and self.engine is not None:
-            outbox = self.engine.outbox_of(sid)
+        if outbox is None and self.sio is not None:
+            outbox = self.sio.outbox_of(sid)
         if session is not None:
             session.outbox = outbox
         return outbox
@@ -155,8 +161,8 @@ class Fanout:
             return
         if error is not None:
             self.send(sid, "error", {"type": "error", "event": None, **error.to_dict()})
-        if self.engine is not None:
-            await self.engine.disconnect(sid)
+        if self.sio is not None:
+            await self.sio.disconnect(sid)
 
     # -- broadcast -----------------------------------------------------------------
     async def to_room(self, event: str, payload: dict[str, Any], room: str,

@@ -313,13 +313,17 @@ class Outbox:
 class OutboxFlusher:
     """Retries outboxes that are behind, and closes those past their age bound."""
 
-    def __init__(self, interval: float = 0.02) -> None:
+    def __init__(self, interval: float = 0.02, *,
+                 on_slow_consumer: Callable[[], None] | None = None,
+                 on_conflated: Callable[[], None] | None = None) -> None:
+        """``on_slow_consumer``: a connection was closed as ``slow_consumer``;
+        ``on_conflated``: a waiting message was replaced by a newer one (metrics)."""
         self.interval = interval
         self._behind: set[Outbox] = set()
         self.slow_consumers = 0  # connections closed as slow_consumer (status report)
-        self.on_slow_consumer: Callable[[], None] | None = None  # e.g. a metrics counter
+        self.on_slow_consumer = on_slow_consumer
         self._wake: asyncio.Event | None = None  # set when an outbox falls behind
-        self.on_conflated: Callable[[], None] | None = None  # a waiting message was replaced
+        self.on_conflated = on_conflated
 
     def watch(self, outbox: Outbox) -> None:
         self._behind.add(outbox)

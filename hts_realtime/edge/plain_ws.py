@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import secrets
@@ -39,8 +40,7 @@ from aiohttp import WSMsgType, web
 from hts_realtime.edge.core import Admission, RequestCore
 from hts_realtime.edge.fanout import PLAIN_TEXT, Fanout, encode
 from hts_realtime.edge.outbox import Outbox, websocket_frame
-from hts_realtime.edge.socketio.adapter import WireGuard
-from hts_realtime.edge.wire_policy import TokenBucket, excerpt
+from hts_realtime.edge.wire_policy import WirePolicy
 from hts_realtime.protocol.errors import (
     AuthRequired,
     HtsError,
@@ -55,6 +55,7 @@ log = logging.getLogger("hts.ws")
 TRANSPORT = "websocket"
 MAX_REQUEST_ID = 128
 CLOSE_TIMEOUT = 2.0  # how long a close may wait on a peer that does not read
+_CLOSING: set[asyncio.Task[None]] = set()  # closes under way (a task needs a reference)
 
 
 def error_close(error: HtsError) -> tuple[int, bytes]:
@@ -77,12 +78,13 @@ class WsConnection:
     framing = PLAIN_TEXT
 
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, sid: str,
-                 high_water: int, strikes: TokenBucket, socket_send_buffer: int = 0) -> None:
+                 high_water: int, policy: WirePolicy, socket_send_buffer: int = 0) -> None:
         self.ws = ws
         self.sid = sid
         self.address = request.remote or ""
         self.label = f"sid={sid} addr={self.address}"
-        self.strikes = strikes  # refused requests it may still send (the wire guard's policy)
+        self.policy = policy
+        self.strikes = policy.strike_budget()  # refused requests it may still send
         self.bad: Counter[str] = Counter()
         self.high_water = high_water
         # kept from the start: aiohttp drops the request's reference while closing, and a
@@ -103,6 +105,14 @@ class WsConnection:
 
     def closing_soon(self) -> None:
         self._closing = True
+
+    def cut(self, error: HtsError, why: str) -> None:
+        """The wire policy's verdict (a flooder): close with ``error``, reply no more."""
+        self.policy.disconnected[why] += 1
+        self.closing_soon()
+        task = asyncio.get_running_loop().create_task(self.close(error))
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
 
     # -- the outbox's Connection --------------------------------------------------------
     def write(self, frames: list[Any]) -> None:
@@ -172,50 +182,27 @@ class WsConnection:
 
 class PlainWebSocket:
     def __init__(self, core: RequestCore, fanout: Fanout, settings: Settings,
-                 wire: WireGuard) -> None:
+                 policy: WirePolicy) -> None:
         self.core = core
         self.fanout = fanout
         self.settings = settings
-        self.wire = wire
+        self.policy = policy
         self._open: dict[str, WsConnection] = {}
-
-    def owns(self, sid: str) -> bool:
-        return sid in self._open
-
-    def strike(self, sid: str, code: str, event: str) -> bool:
-        """The core refused a request with ``code`` (as ``WireGuard.strike``). False: the
-        connection has spent its budget of refused requests and is being closed."""
-        conn = self._open.get(sid)
-        if conn is None:
-            return True
-        if conn.closing:
-            return False
-        self.wire.bad_log.note(conn.bad, conn.label, code, f"event {excerpt(event)}")
-        if conn.strikes.take():
-            return True
-        self.wire.disconnected["flood"] += 1
-        conn.closing_soon()
-        asyncio.get_running_loop().create_task(
-            conn.close(RateLimited("too many refused requests; disconnecting")))
-        return False
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/api/ws", self.handle)]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         address = request.remote or ""
-        wait = self.wire.addresses.admit(address)
+        wait = self.policy.admit(address)
         if wait is not None:  # the same per-address budget as Engine.IO sessions
-            self.wire.refused["per_address"] += 1
-            self.wire.bad_log.note(Counter(), f"addr={address}", "per_address_limit",
-                                   f"{self.wire.addresses.open_count(address)} open")
             error = RateLimited("too many connections from this address; retry later")
             return web.json_response({"error": error.to_dict()}, status=error.http_status,
                                      headers={"Retry-After": str(max(1, round(wait)))})
         try:
             return await self._handle(request)
         finally:
-            self.wire.addresses.release(address)
+            self.policy.release(address)
 
     async def _handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(
@@ -227,9 +214,7 @@ class PlainWebSocket:
         await ws.prepare(request)
         sid = "ws-" + secrets.token_urlsafe(15)
         conn = WsConnection(ws, request, sid, self.settings.send_high_water_bytes,
-                            TokenBucket(self.settings.bad_requests_per_second,
-                                        self.settings.bad_requests_burst),
-                            self.settings.socket_send_buffer_bytes)
+                            self.policy, self.settings.socket_send_buffer_bytes)
         try:
             admission = await self._admit(request, ws)
         except HtsError as exc:
@@ -240,7 +225,8 @@ class PlainWebSocket:
             return ws
         self._open[sid] = conn
         conn.outbox = self.fanout.attach(sid, conn)
-        session = self.core.register(sid, admission, TRANSPORT)
+        session = self.core.register(sid, admission, TRANSPORT,
+                                     functools.partial(self.policy.strike, conn))
         reason = "client closed"
         try:
             await self.core.open(session, admission)
@@ -249,7 +235,7 @@ class PlainWebSocket:
             self.core.disconnect(sid, reason)
             self.fanout.detach(sid)
             self._open.pop(sid, None)
-            self.wire.bad_log.ended(conn.bad, conn.label, reason)
+            self.policy.ended(conn, reason)
         return ws
 
     async def _admit(self, request: web.Request, ws: web.WebSocketResponse) -> Admission | None:

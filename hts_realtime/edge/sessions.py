@@ -10,6 +10,7 @@ session's ``connected`` is out, so no broadcast precedes it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +20,22 @@ from hts_realtime.edge.wire_policy import TokenBucket
 from hts_realtime.identity.tokens import Identity
 from hts_realtime.protocol.topics import Topic, TopicKind
 
+# A request of this connection was refused with (code, event): the wire policy's
+# per-connection budget, through the framing that holds the connection. False: the
+# connection is being cut as a flooder, and gets no reply.
+Strike = Callable[[str, str], bool]
+
+
+def _no_strikes(code: str, event: str) -> bool:
+    return True
+
 
 @dataclass(eq=False)
 class Session:
     sid: str
     identity: Identity
     limiter: TokenBucket
+    strike: Strike = _no_strikes
     transport: str = "socketio"  # the framing: "socketio", or "websocket" (plain, /api/ws)
     topics: set[Topic] = field(default_factory=set)
     # the send side (see edge.fanout): its outbox, broadcast rooms and price symbols

@@ -1,8 +1,12 @@
-"""Limits against hostile clients, as plain policy (no library imports).
+"""The wire policy against hostile clients: one per process, the same for both framings.
 
-``edge.socketio.adapter`` applies them at the wire: who may open a
-session, how much bad input a connection may send before it is dropped,
-and how much of that bad input reaches the log.
+Socket.IO (``edge.socketio``, at ``/socket.io/``) and the plain WebSocket
+(``edge.plain_ws``, at ``/api/ws``) apply the same ``WirePolicy``: who may open
+a connection (``admit``/``release``: concurrent connections and connects per
+second per address), how many refused requests a connection may send before it
+is cut (``strike``, a per-connection budget), how much of that bad input reaches
+the log (``BadInputLog``), and the counters ``GET /api/ws/status`` reports. No
+library imports: each framing does only its own framing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from hts_realtime.protocol.errors import HtsError, RateLimited
+
+if TYPE_CHECKING:
+    from hts_realtime.settings import Settings
 
 log = logging.getLogger("hts.wire")
 
@@ -168,13 +177,109 @@ class BadInputLog:
         log.log(level, fmt, *args)
 
 
+class Guarded(Protocol):
+    """One connection as the policy sees it, whatever its framing."""
+
+    @property
+    def label(self) -> str:
+        """``sid=... addr=...``: how its log lines name it."""
+
+    @property
+    def bad(self) -> Counter[str]:
+        """Its bad input so far, by kind."""
+
+    @property
+    def strikes(self) -> TokenBucket:
+        """Refused requests it may still send."""
+
+    @property
+    def closing(self) -> bool:
+        """Being cut already: nothing it sends counts, and it gets no more replies."""
+
+    def cut(self, error: HtsError, why: str) -> None:
+        """Close it with ``error`` (the framing's way: DISCONNECT, or a close code)."""
+
+
+class WirePolicy:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.addresses = AddressLimiter(settings.max_connections_per_address,
+                                        settings.connects_per_second_per_address,
+                                        settings.connect_burst_per_address)
+        self.bad_log = BadInputLog(settings.bad_input_log_per_second)
+        self.refused: Counter[str] = Counter()  # connections refused before they opened
+        self.disconnected: Counter[str] = Counter()  # why the policy closed a connection
+
+    # -- admission ---------------------------------------------------------------------------
+    def admit(self, address: str) -> float | None:
+        """Count a new connection from ``address``; or (refused): seconds to wait."""
+        wait = self.addresses.admit(address)
+        if wait is not None:
+            self.refused["per_address"] += 1
+            self.bad_log.note(Counter(), f"addr={address}", "per_address_limit",
+                              f"{self.addresses.open_count(address)} open")
+        return wait
+
+    def release(self, address: str) -> None:
+        self.addresses.release(address)
+
+    # -- bad input -----------------------------------------------------------------------------
+    def strike_budget(self) -> TokenBucket:
+        """A new connection's budget of refused requests."""
+        return TokenBucket(self.settings.bad_requests_per_second, self.settings.bad_requests_burst)
+
+    def strike(self, conn: Guarded, code: str, event: str) -> bool:
+        """A request of ``conn`` was refused with ``code`` (``STRIKE_CODES``). False: the
+        connection has spent its budget and is being cut; send it no reply."""
+        if conn.closing:
+            return False
+        self.bad_log.note(conn.bad, conn.label, code, f"event {excerpt(event)}")
+        if conn.strikes.take():
+            return True
+        conn.cut(RateLimited("too many refused requests; disconnecting"), "flood")
+        return False
+
+    def ended(self, conn: Guarded, why: str) -> None:
+        """``conn`` closed: a summary line if it sent more than one bad input."""
+        self.bad_log.ended(conn.bad, conn.label, why)
+
+    # -- reporting -----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """The ``limits`` and ``wire`` blocks of ``GET /api/ws/status``."""
+        s = self.settings
+        return {
+            "limits": {
+                "max_connections_per_address": s.max_connections_per_address,
+                "connects_per_second_per_address": s.connects_per_second_per_address,
+                "connect_burst_per_address": s.connect_burst_per_address,
+                "connect_timeout_seconds": s.connect_timeout_seconds,
+                "max_payload_bytes": s.max_payload_bytes,
+                "request_read_timeout_seconds": s.request_read_timeout_seconds,
+                "rate_limit_per_second": s.rate_limit_per_second,
+                "rate_limit_burst": s.rate_limit_burst,
+                "bad_requests_per_second": s.bad_requests_per_second,
+                "bad_requests_burst": s.bad_requests_burst,
+                "max_subscriptions": s.max_subscriptions,
+                "max_topics_per_request": s.max_topics_per_request,
+            },
+            "wire": {
+                "tasks": len(asyncio.all_tasks()),  # every asyncio task in the process
+                **self.addresses.status(),
+                "refused": dict(self.refused),
+                "disconnected": dict(self.disconnected),
+                "bad_input": dict(self.bad_log.totals),
+            },
+        }
+
+
 @dataclass(eq=False)
 class WireConn:
-    """What the guard keeps per Engine.IO session (a few hundred bytes)."""
+    """What the Socket.IO guard keeps per Engine.IO session (a few hundred bytes)."""
 
     eio_sid: str
     address: str
     strikes: TokenBucket
+    kick: Callable[[WireConn, HtsError | None, str], None]  # the guard's way to close it
     bad: Counter[str] = field(default_factory=Counter)
     connected: bool = False  # the Socket.IO CONNECT was accepted
     kicked: bool = False
@@ -184,3 +289,10 @@ class WireConn:
     @property
     def label(self) -> str:
         return f"eio={self.eio_sid} addr={self.address}"
+
+    @property
+    def closing(self) -> bool:
+        return self.kicked
+
+    def cut(self, error: HtsError, why: str) -> None:
+        self.kick(self, error, why)

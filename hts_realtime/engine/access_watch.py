@@ -5,9 +5,9 @@ deleted user) may be made by this process or by another one on the same
 database (``hts-realtime user disable``). Either way they land in the
 revocation store's change feed; this loop reads the feed every ``interval``
 seconds (one indexed query), or at once when ``poke``d by this process, and
-hands the affected user ids to ``on_change``, which re-checks those users'
-open sessions and answers how many it closed. Old revocations are purged
-every ``PURGE_EVERY_SECONDS``.
+``announce``s the affected user ids on the bus, where every edge (this
+process's, and each gateway's) re-checks those users' open connections
+(``edge.access_relay``). Old revocations are purged every ``PURGE_EVERY_SECONDS``.
 """
 
 from __future__ import annotations
@@ -27,16 +27,12 @@ PURGE_EVERY_SECONDS = 600.0
 
 class AccessWatcher:
     def __init__(self, revocations: RevocationStore,
-                 on_change: Callable[[set[str]], Awaitable[int]], interval: float) -> None:
+                 announce: Callable[[set[str]], Awaitable[None]], interval: float) -> None:
         self.revocations = revocations
-        self.on_change = on_change
+        self.announce = announce
         self.interval = interval
         self._poked = asyncio.Event()
         self.cursor: int | None = None
-        self._closed = 0  # connections closed for lost access (status route)
-
-    def closed(self) -> int:
-        return self._closed
 
     def poke(self) -> None:
         """Look for changes now (this process just made one)."""
@@ -67,5 +63,5 @@ class AccessWatcher:
             cursor, users = self.revocations.changes_after(self.cursor)
             if not users:
                 return
-            self._closed += await self.on_change(users)
-            self.cursor = cursor  # only once handled: a failure retries these users
+            await self.announce(users)
+            self.cursor = cursor  # only once announced: a failure retries these users

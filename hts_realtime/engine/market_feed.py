@@ -1,23 +1,25 @@
-"""Drives a ``MarketSource`` on a clock and hands each step's trades to listeners
-(the matching engine, the strategy runner, the candles, the trade tape), and
-each change of the market's session to status listeners.
+"""Drives a ``MarketSource`` on a clock and hands each step's trades to its stages
+(the matching engine, the strategy runner, the candles, the streamers: an order
+``engine.build`` declares once), and each change of the market's session to its
+status listeners.
 
-A listener that raises is logged and does not stop the feed or the other
+A stage that raises is logged and does not stop the feed or the other
 listeners. Listeners keep their own state consistent with the database on
 a failure (the broker and the strategy runner apply memory only after their
 commit), so the next step simply finds the same work again.
 
 ``QuoteFeed`` is the port the rest of the app sees: something that runs for
-the app's lifetime, hands each batch of trades to its listeners and answers
+the app's lifetime, hands each batch of trades to its stages and answers
 the latest quote of a symbol. ``MarketFeed`` drives a pull ``MarketSource``
 (the simulator, a replay) on a clock; a push feed (a broker's websocket)
-implements ``QuoteFeed`` by handing each batch it receives to its listeners."""
+implements ``QuoteFeed`` by handing each batch it receives to its stages."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime
 
 from hts_realtime.domain.market import Quote
@@ -28,11 +30,16 @@ log = logging.getLogger("hts.market")
 
 
 class MarketFeed:
-    def __init__(self, market: MarketSource, interval: float) -> None:
+    def __init__(self, market: MarketSource, interval: float,
+                 stages: Sequence[QuoteListener] = (),
+                 on_status: Sequence[StatusListener] = ()) -> None:
+        """``stages`` get each step's quotes, in this order (the engine declares it once:
+        resting orders match a trade before strategies react to it); ``on_status``
+        get each change of the market's session."""
         self.market = market
         self.interval = interval
-        self.listeners: list[QuoteListener] = []
-        self.status_listeners: list[StatusListener] = []
+        self.stages = tuple(stages)
+        self.on_status = tuple(on_status)
         self.steps = 0
         self.last_step_at: float | None = None  # time.monotonic() of the latest step
         self.failures = 0
@@ -60,12 +67,12 @@ class MarketFeed:
         if status is not self.status:
             self.status = status
             log.info("market status %s", status.value)
-            for on_status in self.status_listeners:
+            for on_status in self.on_status:
                 try:
                     on_status(status, now)
                 except Exception:
                     log.exception("market status listener %r failed", on_status)
-        for listener in self.listeners:
+        for listener in self.stages:
             try:
                 listener(quotes)
             except Exception:

@@ -1,29 +1,29 @@
-"""Streamers: background tasks that push market data to rooms.
+"""Streamers: the engine's background tasks that publish market data.
 
 One ``MarketStreamer`` per market-data topic kind (``price:``,
 ``orderbook:``, ``trade:``). Each is lazy and auto-stopping: it starts when
 the first subscription of its kind appears and stops by itself once the
-last one goes. Each round it builds one payload per subscribed symbol and
-sends it to that symbol's room through ``Fanout`` — one packet encoded once
-per symbol, whatever the number of subscribers.
+last one goes. Each round it builds one payload per watched symbol and
+hands the round to the bus (``MarketPublisher``: one message per topic,
+encoded once, whatever the number of subscribers).
 
 * ``price_update`` and ``orderbook_update`` run on a fixed cadence and are
   conflated: at most one per symbol per interval, the latest state (an
   unchanged book is not sent again);
 * ``trade_update`` runs on the market's clock: the feed calls
-  ``TradeTape.on_quotes`` after each step, and every trade of the step
+  ``MarketStreams.on_quotes`` after each step, and every trade of the step
   goes out in one event per symbol, oldest first (``notify``).
 
-Where a round goes is the composition root's choice (``publish``): on the
-bus (``market_relay.MarketPublisher``, ``md:{kind}:{symbol}``), from which
-each process's ``MarketRelay`` hands it to its own fan-out. In one process
-the bus is in memory and the streamers watch what this process's clients
-watch; a cluster's engine streams every symbol (``every_symbol``: it cannot
-see the gateways' clients, and a publish nobody subscribes to costs Redis
-next to nothing), and each gateway subscribes only to what its clients watch.
+Rounds go on the bus (``md:{kind}:{symbol}``), from which each process's
+``edge.market_relay.MarketRelay`` hands them to its own fan-out. What is
+watched is the role's choice (``watched``): in one process the bus is in memory
+and the streamers watch what this process's clients watch; a cluster's engine
+streams every symbol (it cannot see the gateways' clients, and a publish nobody
+subscribes to costs Redis next to nothing), and each gateway subscribes only to
+what its clients watch.
 
 Order and strategy events are not streamed by polling: they are pushed
-the moment they are committed, through ``Fanout.publish``.
+the moment they are committed (``engine.journal.EventBus``).
 """
 
 from __future__ import annotations
@@ -37,11 +37,9 @@ from typing import Any
 
 from hts_realtime.domain.market import MarketSimulator, Quote
 from hts_realtime.domain.orderbook import Trade
-from hts_realtime.edge.fanout import Fanout
-from hts_realtime.edge.sessions import SessionRegistry
 from hts_realtime.engine.payloads import orderbook_update, price_update, trade_update
 from hts_realtime.ops.metrics import Metrics
-from hts_realtime.protocol.topics import TopicKind, market_topic
+from hts_realtime.protocol.topics import TopicKind
 
 log = logging.getLogger("hts.streamer")
 
@@ -53,20 +51,16 @@ MAX_BUFFERED_TRADES = 1000  # per symbol between two sends; older ones are dropp
 
 
 class MarketStreamer:
-    def __init__(self, kind: TopicKind, event: str, registry: SessionRegistry, fanout: Fanout,
-                 build: Build, interval: float | None, metrics: Metrics,
-                 send: Send | None = None, watched: Watched | None = None) -> None:
+    def __init__(self, kind: TopicKind, event: str, build: Build, interval: float | None,
+                 metrics: Metrics, send: Send, watched: Watched) -> None:
         """``interval`` None: event-driven, one round per ``notify()``. ``send`` takes
-        one round's payloads by symbol (default: each to its symbol's room);
-        ``watched`` names the symbols (default: what this process's clients watch)."""
+        one round's payloads by symbol; ``watched`` names the symbols to stream."""
         self.kind = kind
-        self.watched = watched or registry.subscribed_symbols
+        self.watched = watched
         self.event = event
-        self.send = send or self._to_rooms
+        self.send = send
         self.metrics = metrics
         self._updates: Counter[str] = Counter()  # market updates per symbol since its last send
-        self.registry = registry
-        self.fanout = fanout
         self.build = build
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
@@ -131,12 +125,6 @@ class MarketStreamer:
         finally:
             self._task = None if self._task is asyncio.current_task() else self._task
 
-    def _to_rooms(self, updates: dict[str, dict[str, Any]]) -> None:
-        # conflated per (event, room) in a lagging client's outbox: a slow client
-        # gets the latest book, and may miss older trade batches (volume shows the gap)
-        for symbol, payload in updates.items():
-            self.fanout.broadcast(self.event, payload, market_topic(self.kind, symbol))
-
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
@@ -151,12 +139,10 @@ class TradeTape:
     def __init__(self, watched: Watched) -> None:
         self.watched = watched
         self._pending: dict[str, list[Trade]] = {}
-        self.streamer: MarketStreamer | None = None
 
-    def on_quotes(self, quotes: list[Quote]) -> None:
-        streamer = self.streamer
-        if streamer is None or not streamer.running:
-            return
+    def collect(self, quotes: list[Quote]) -> None:
+        """Keep this step's trades of the symbols someone listens to (while the trade
+        streamer runs)."""
         listening = set(self.watched(TopicKind.TRADE))
         for q in quotes:
             if q.trades and q.symbol in listening:
@@ -165,7 +151,6 @@ class TradeTape:
                 del buf[:-MAX_BUFFERED_TRADES]
         for symbol in [s for s in self._pending if s not in listening]:
             del self._pending[symbol]  # nobody listens any more
-        streamer.notify()  # every step: the streamer also notices its last subscriber left
 
     def drain(self, symbol: str) -> dict[str, Any] | None:
         trades = self._pending.pop(symbol, None)
@@ -175,40 +160,32 @@ class TradeTape:
 class MarketStreams:
     """The three market-data streamers, by topic kind."""
 
-    def __init__(self, market: MarketSimulator, registry: SessionRegistry, fanout: Fanout,
-                 metrics: Metrics, *, price_interval: float, orderbook_interval: float,
-                 publish: Publish | None = None, every_symbol: list[str] | None = None) -> None:
-        """``publish``: send each kind's rounds there instead of to this process's
-        rooms; ``every_symbol``: stream these whether or not anyone here watches."""
+    def __init__(self, market: MarketSimulator, metrics: Metrics, publish: Publish,
+                 watched: Watched, *, price_interval: float,
+                 orderbook_interval: float) -> None:
+        """``publish``: where each kind's rounds go (the bus); ``watched``: the symbols
+        to stream, by kind."""
         self.market = market
         self._book_sent: dict[str, int] = {}
-        watched: Watched = (registry.subscribed_symbols if every_symbol is None
-                            else lambda kind: every_symbol)
-
-        def send(kind: TopicKind, event: str, default: Send | None) -> Send | None:
-            return publish(kind, event) if publish is not None else default
-
         self.tape = TradeTape(watched)
-        # prices go out as one tick (price_batch for connections that asked for it)
-        self.price = MarketStreamer(TopicKind.PRICE, "price_update", registry, fanout,
-                                    self._price, price_interval, metrics,
-                                    send(TopicKind.PRICE, "price_update", fanout.prices),
-                                    watched)
-        self.orderbook = MarketStreamer(TopicKind.ORDERBOOK, "orderbook_update", registry,
-                                        fanout, self._book, orderbook_interval, metrics,
-                                        send(TopicKind.ORDERBOOK, "orderbook_update", None),
+        self.price = MarketStreamer(TopicKind.PRICE, "price_update", self._price,
+                                    price_interval, metrics,
+                                    publish(TopicKind.PRICE, "price_update"), watched)
+        self.orderbook = MarketStreamer(TopicKind.ORDERBOOK, "orderbook_update", self._book,
+                                        orderbook_interval, metrics,
+                                        publish(TopicKind.ORDERBOOK, "orderbook_update"),
                                         watched)
-        self.trade = MarketStreamer(TopicKind.TRADE, "trade_update", registry, fanout,
-                                    self.tape.drain, None, metrics,
-                                    send(TopicKind.TRADE, "trade_update", None), watched)
-        self.tape.streamer = self.trade
+        self.trade = MarketStreamer(TopicKind.TRADE, "trade_update", self.tape.drain, None,
+                                    metrics, publish(TopicKind.TRADE, "trade_update"), watched)
         self.by_kind = {s.kind: s for s in (self.price, self.orderbook, self.trade)}
 
     def on_quotes(self, quotes: list[Quote]) -> None:
         """The market-feed listener for all three streamers."""
         self.price.on_quotes(quotes)
         self.orderbook.on_quotes(quotes)
-        self.tape.on_quotes(quotes)
+        if self.trade.running:
+            self.tape.collect(quotes)
+            self.trade.notify()  # every step: it also notices its last subscriber left
 
     def ensure_running(self, kind: TopicKind) -> None:
         streamer = self.by_kind.get(kind)

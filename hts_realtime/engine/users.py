@@ -186,3 +186,9 @@ def _user(row: sqlite3.Row) -> User:
     roles = tuple(r for r in str(row["roles"]).split(",") if r)
     return User(str(row["id"]), str(row["username"]), roles, bool(row["disabled"]),
                 int(row["tokens_valid_after"]))
+
+
+def build_user_store(database: str) -> tuple[UserStore, Database]:
+    """A user store on ``database`` for the CLI (the caller closes the db)."""
+    db = Database(database)
+    return UserStore(db), db

@@ -58,8 +58,7 @@ class World:
                                   costs=Costs.of("0.00015", {"KOSPI": "0.002"}))
         self.runner = StrategyRunner(self.db, self.journal, self.bus, self.master, self.broker,
                                      clock=lambda: 0.0)
-        self.feed = MarketFeed(self.market, 0.1)
-        self.feed.listeners += [self.broker.on_quotes, self.runner.on_quotes]
+        self.feed = MarketFeed(self.market, 0.1, [self.broker.on_quotes, self.runner.on_quotes])
         self.t = NOW
 
     def trade(self, price: int) -> None:

@@ -208,10 +208,10 @@ def test_the_feed_reports_each_session_change_once() -> None:
     day = datetime(2026, 1, 5, tzinfo=KST)
     sim = MarketSimulator(SymbolMaster(), seed=2, hours=MarketHours("krx"),
                           now=day.replace(hour=8))
-    feed = MarketFeed(sim, 0.5)
-    feed.status = sim.status(day.replace(hour=8))
     seen: list[tuple[str, str]] = []
-    feed.status_listeners.append(lambda s, at: seen.append((s.value, at.strftime("%H:%M"))))
+    feed = MarketFeed(sim, 0.5,
+                      on_status=[lambda s, at: seen.append((s.value, at.strftime("%H:%M")))])
+    feed.status = sim.status(day.replace(hour=8))
     for hh, mm in ((8, 10), (8, 31), (8, 45), (9, 0), (12, 0), (15, 20), (15, 30), (16, 0)):
         feed.step(day.replace(hour=hh, minute=mm))
     assert seen == [("pre_open", "08:31"), ("open", "09:00"), ("closing_auction", "15:20"),

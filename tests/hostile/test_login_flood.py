@@ -106,7 +106,7 @@ def test_an_ipv6_client_is_one_address_per_64() -> None:
     # a host on a /64 can pick any of 2**64 addresses: throttling keys on the prefix
     from types import SimpleNamespace
 
-    from hts_realtime.edge.http.api import _address
+    from hts_realtime.edge.http.common import client_address as _address
 
     def key(remote: str | None) -> str:
         return _address(SimpleNamespace(remote=remote))  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import socketio
 
-from hts_realtime.roles.single import create_app
+from hts_realtime.roles import create_app
 from hts_realtime.settings import Settings
 from tests.hostile.identity import db_rows
 from tests.support import SECRET, Client, Server, mint

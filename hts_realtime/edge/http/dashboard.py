@@ -1,66 +1,43 @@
-"""REST routes the dashboard needs: the watchlist, strategy signal history, cost rates.
+"""The browser dashboard: static files in the package, served at ``/`` in every role.
 
-``GET/PUT /api/watchlist``, ``GET /api/strategies/{id}/signals`` and ``GET
-/api/costs`` (the fee and tax rates, so a client can compute what a buy holds
-exactly as the broker does). Thin like ``http.py``, whose ``identify`` (Bearer)
-and JSON answer they share.
+``static/vendor/socket.io.min.js`` is socket.io-client's browser build, committed
+(``make vendor`` refreshes it from the npm pin), so the page needs no CDN.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 from aiohttp import web
 
-from hts_realtime.edge.http.api import HttpApi, json_response
-from hts_realtime.engine.strategy_runner import StrategyRunner
-from hts_realtime.engine.watchlists import WatchlistStore
-from hts_realtime.identity.tokens import Identity
-from hts_realtime.protocol import schemas
-
 log = logging.getLogger("hts.http")
 
+STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
+# The dashboard keeps its token in localStorage (README, "The dashboard"): nothing but
+# our own files may run or be fetched, so an injected <script> or a foreign host has
+# no way in; no inline styles either (the page sets sizes through the CSSOM).
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                 "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+                 "form-action 'self'")
 
-class DashboardApi:
-    def __init__(self, identify: Callable[[web.Request], Identity], watchlists: WatchlistStore,
-                 strategies: StrategyRunner, signal_history: int,
-                 costs: dict[str, Any]) -> None:
-        self.identify = identify
-        self.costs = costs
-        self.watchlists = watchlists
-        self.strategies = strategies
-        self.signal_history = signal_history
 
-    def routes(self) -> list[web.RouteDef]:
+class DashboardRoutes:
+    def __init__(self, static_dir: Path = STATIC_DIR) -> None:
+        self.static_dir = static_dir
+        self.index = static_dir / "index.html"
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        if not self.index.exists():
+            log.warning("no dashboard: %s is missing", self.index)
+            return []
+        if not (self.static_dir / "vendor" / "socket.io.min.js").exists():
+            log.warning("dashboard: static/vendor/socket.io.min.js is missing; run `make vendor`")
         return [
-            web.get("/api/watchlist", self.get_watchlist),
-            web.put("/api/watchlist", self.put_watchlist),
-            web.get("/api/strategies/{strategy_id}/signals", self.signals),
-            web.get("/api/costs", self.get_costs),
+            web.get("/", self.page),
+            web.static("/static/", self.static_dir, show_index=False, follow_symlinks=False),
         ]
 
-    async def get_costs(self, request: web.Request) -> web.Response:
-        return json_response(self.costs)
-
-    async def get_watchlist(self, request: web.Request) -> web.Response:
-        identity = self.identify(request)
-        return json_response({"symbols": self.watchlists.get(identity.user_id)})
-
-    async def put_watchlist(self, request: web.Request) -> web.Response:
-        identity = self.identify(request)
-        data = schemas.load(schemas.WATCHLIST, await HttpApi.body(request))
-        symbols = self.watchlists.replace(identity.user_id, data["symbols"])
-        log.info("user=%s watchlist saved (%d symbols)", identity.user_id, len(symbols))
-        return json_response({"symbols": symbols})
-
-    async def signals(self, request: web.Request) -> web.Response:
-        identity = self.identify(request)
-        query = schemas.load(schemas.SIGNALS_QUERY, dict(request.query))
-        strategy_id = request.match_info["strategy_id"]
-        limit = min(query["limit"], self.signal_history)
-        return json_response({
-            "strategy_id": strategy_id,
-            "signals": self.strategies.signals(identity.user_id, strategy_id, limit),
-        })
+    async def page(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(self.index, headers={"Cache-Control": "no-cache",
+                                                     "Content-Security-Policy": DASHBOARD_CSP})

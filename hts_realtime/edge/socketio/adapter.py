@@ -53,10 +53,8 @@ from hts_realtime.edge.wire_policy import (
     BINARY,
     OVERSIZED,
     SECOND_CONNECT,
-    AddressLimiter,
-    BadInputLog,
-    TokenBucket,
     WireConn,
+    WirePolicy,
     excerpt,
 )
 from hts_realtime.protocol.errors import HtsError, InvalidMessage, RateLimited, SlowConsumer
@@ -482,18 +480,14 @@ def engineio_buffer_size(settings: Settings) -> int:
 class WireGuard:
     """Installs the guards on one ``socketio.AsyncServer`` and keeps their counters."""
 
-    def __init__(self, sio: socketio.AsyncServer, settings: Settings, send: SendError) -> None:
+    def __init__(self, sio: socketio.AsyncServer, policy: WirePolicy, send: SendError) -> None:
         self.sio = sio
-        self.settings = settings
+        self.policy = policy
+        self.settings = policy.settings
         self._send = send
-        self.limit = engineio_buffer_size(settings)
-        self.addresses = AddressLimiter(settings.max_connections_per_address,
-                                        settings.connects_per_second_per_address,
-                                        settings.connect_burst_per_address)
-        self.bad_log = BadInputLog(settings.bad_input_log_per_second)
+        self.limit = engineio_buffer_size(policy.settings)
+        self.bad_log = policy.bad_log
         self.conns: dict[str, WireConn] = {}
-        self.disconnected: Counter[str] = Counter()  # why the guard closed a connection
-        self.refused: Counter[str] = Counter()  # HTTP requests refused before Engine.IO
         self._tasks: set[asyncio.Task[None]] = set()
         # every Engine.IO socket object still in memory, open or closed: a closed one
         # must not linger (see EngineIOConnection.close and the ping timer)
@@ -561,18 +555,15 @@ class WireGuard:
 
     async def _handshake(self, request: web.Request) -> web.StreamResponse:
         address = request.remote or ""
-        wait = self.addresses.admit(address)
+        wait = self.policy.admit(address)
         if wait is not None:
-            self.refused["per_address"] += 1
-            self.bad_log.note(Counter(), f"addr={address}", "per_address_limit",
-                              f"{self.addresses.open_count(address)} open")
             return _refuse(RateLimited("too many connections from this address; retry later"),
                            headers={"Retry-After": str(max(1, round(wait)))})
         try:
             response: web.StreamResponse = await self.sio.handle_request(request)
         finally:
             if _EIO_SID not in request:  # no session was made: nothing will release it
-                self.addresses.release(address)
+                self.policy.release(address)
         return response
 
     async def _read_polling_body(self, request: web.Request) -> web.Response | None:
@@ -606,7 +597,7 @@ class WireGuard:
 
     async def _refuse_body(self, eio_sid: str, why: str, status: int,
                            detail: str) -> web.Response:
-        self.refused[why] += 1
+        self.policy.refused[why] += 1
         conn = self.conns.get(eio_sid)
         message = {
             413: f"a polling body may hold at most {self.limit} bytes",
@@ -625,8 +616,7 @@ class WireGuard:
         if request is not None:
             request[_EIO_SID] = eio_sid
         conn = WireConn(eio_sid, str(environ.get("REMOTE_ADDR", "")),
-                        TokenBucket(self.settings.bad_requests_per_second,
-                                    self.settings.bad_requests_burst))
+                        self.policy.strike_budget(), self._kick_later)
         self.conns[eio_sid] = conn
         socket = self.sio.eio.sockets.get(eio_sid)
         if socket is not None:
@@ -649,8 +639,8 @@ class WireGuard:
         if conn is not None:
             if conn.deadline is not None:
                 conn.deadline.cancel()
-            self.addresses.release(conn.address)
-            self.bad_log.ended(conn.bad, conn.label, why)
+            self.policy.release(conn.address)
+            self.policy.ended(conn, why)
 
     async def _on_eio_message(self, eio_sid: str, data: str | bytes) -> None:
         conn = self.conns.get(eio_sid)
@@ -686,22 +676,17 @@ class WireGuard:
         conn = self.conns.get(eio_sid)
         if conn is not None and not conn.kicked:
             self.bad_log.note(conn.bad, conn.label, kind, excerpt(data))
-            self.disconnected[kind] += 1
+            self.policy.disconnected[kind] += 1
 
     def strike(self, sid: str, code: str, event: str) -> bool:
-        """The gateway refused a request with ``code``. False: the connection has sent
-        more refused requests than allowed and is being disconnected (send no reply)."""
+        """The request core refused a request of ``sid`` with ``code``: the wire policy's
+        per-connection budget (``WirePolicy.strike``). False: the connection is being
+        cut as a flooder (send no reply)."""
         conn = self.conn_of(sid)
-        if conn is None:
-            return True
-        if conn.kicked:
-            return False
-        self.bad_log.note(conn.bad, conn.label, code, f"event {excerpt(event)}")
-        if conn.strikes.take():
-            return True
-        self._spawn(self.kick(conn, RateLimited("too many refused requests; disconnecting"),
-                              "flood"))
-        return False
+        return True if conn is None else self.policy.strike(conn, code, event)
+
+    def _kick_later(self, conn: WireConn, error: HtsError | None, why: str) -> None:
+        self._spawn(self.kick(conn, error, why))
 
     def _expire(self, conn: WireConn) -> None:
         conn.deadline = None
@@ -717,7 +702,7 @@ class WireGuard:
         if conn.kicked:
             return
         conn.kicked = True
-        self.disconnected[why] += 1
+        self.policy.disconnected[why] += 1
         log.info("%s disconnected: %s", conn.label, why)
         sid = self.sid_of(conn.eio_sid)
         if sid is not None:
@@ -747,32 +732,11 @@ class WireGuard:
 
     # -- reporting ------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "limits": {
-                "max_connections_per_address": s.max_connections_per_address,
-                "connects_per_second_per_address": s.connects_per_second_per_address,
-                "connect_burst_per_address": s.connect_burst_per_address,
-                "connect_timeout_seconds": s.connect_timeout_seconds,
-                "max_payload_bytes": s.max_payload_bytes,
-                "request_read_timeout_seconds": s.request_read_timeout_seconds,
-                "rate_limit_per_second": s.rate_limit_per_second,
-                "rate_limit_burst": s.rate_limit_burst,
-                "bad_requests_per_second": s.bad_requests_per_second,
-                "bad_requests_burst": s.bad_requests_burst,
-                "max_subscriptions": s.max_subscriptions,
-                "max_topics_per_request": s.max_topics_per_request,
-            },
-            "wire": {
-                "engineio_sessions": len(self.conns),
-                "sockets_in_memory": len(self._in_memory),  # closed ones included
-                "tasks": len(asyncio.all_tasks()),  # every asyncio task in the process
-                **self.addresses.status(),
-                "refused": dict(self.refused),
-                "disconnected": dict(self.disconnected),
-                "bad_input": dict(self.bad_log.totals),
-            },
-        }
+        """What only Engine.IO has, beside ``WirePolicy.status`` (merged into it)."""
+        return {"wire": {
+            "engineio_sessions": len(self.conns),
+            "sockets_in_memory": len(self._in_memory),  # closed ones included
+        }}
 
 
 class GuardedWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]

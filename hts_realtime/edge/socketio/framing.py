@@ -9,6 +9,7 @@ clients that do not use acks. A refused handshake raises ``Refused``, whose
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,10 +19,10 @@ import socketio
 
 from hts_realtime.edge.core import Admission, RequestCore
 from hts_realtime.edge.sessions import Session
-from hts_realtime.edge.socketio.adapter import ReservedEvent, SendPathSocketIO
+from hts_realtime.edge.socketio.adapter import ReservedEvent, SendPathSocketIO, WireGuard
 from hts_realtime.protocol.errors import HtsError, InvalidMessage
 
-log = logging.getLogger("hts.gateway")
+log = logging.getLogger("hts.socketio")
 
 TRANSPORT = "socketio"
 
@@ -36,10 +37,13 @@ class Refused(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
         self.error_args = {**error.to_dict(), "data": error.to_dict()}
 
 
-class Gateway:
-    def __init__(self, sio: SendPathSocketIO, core: RequestCore) -> None:
+class SocketIOFraming:
+    """The protocol's Socket.IO handlers, on ``sio``; bad input goes to ``wire``."""
+
+    def __init__(self, sio: SendPathSocketIO, core: RequestCore, wire: WireGuard) -> None:
         self.sio = sio
         self.core = core
+        self.wire = wire
         sio.on("connect", self.on_connect)
         sio.on("disconnect", self.on_disconnect)
         for event in core.events:
@@ -52,7 +56,8 @@ class Gateway:
         except HtsError as exc:
             log.info("sid=%s refused: %s", sid, exc.code)
             raise Refused(exc) from None
-        session = self.core.register(sid, admission, TRANSPORT)
+        session = self.core.register(sid, admission, TRANSPORT,
+                                     functools.partial(self.wire.strike, sid))
         asyncio.get_running_loop().create_task(self._open(session, admission))
 
     async def _open(self, session: Session, admission: Admission) -> None:

@@ -1,0 +1,53 @@
+"""Public market routes: the symbol master, candles, the session, the cost rates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from hts_realtime.domain.market_hours import KST
+from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.edge.http.common import json_response
+from hts_realtime.engine.candles import CandleBook
+from hts_realtime.ports import MarketSource
+from hts_realtime.protocol import schemas
+from hts_realtime.protocol.errors import UnknownSymbol
+
+
+class MarketRoutes:
+    def __init__(self, master: SymbolMaster, market: MarketSource, candles: CandleBook,
+                 market_mode: str, costs: dict[str, Any]) -> None:
+        self.master = master
+        self.market = market
+        self.candle_book = candles
+        self.market_mode = market_mode
+        self.costs = costs  # decimal strings, exactly what the broker's Costs are built from
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/symbols", self.symbols),
+            web.get("/api/candles", self.candles),
+            web.get("/api/market", self.market_status),
+            web.get("/api/costs", self.get_costs),
+        ]
+
+    async def symbols(self, request: web.Request) -> web.Response:
+        return json_response([s.to_dict() for s in self.master])
+
+    async def candles(self, request: web.Request) -> web.Response:
+        q = schemas.load(schemas.CANDLES, dict(request.query))
+        if q["symbol"] not in self.master:
+            raise UnknownSymbol(f"unknown symbol {q['symbol']!r}")
+        rows = self.candle_book.candles(q["symbol"], q["interval"], q["limit"])
+        return json_response({"symbol": q["symbol"], "interval": q["interval"],
+                              "candles": [c.to_wire() for c in rows]})
+
+    async def market_status(self, request: web.Request) -> web.Response:
+        now = datetime.now(KST)
+        return json_response({"status": self.market.status(now).value,
+                              "mode": self.market_mode, "timestamp": now.isoformat()})
+
+    async def get_costs(self, request: web.Request) -> web.Response:
+        return json_response(self.costs)

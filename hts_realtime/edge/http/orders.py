@@ -1,0 +1,91 @@
+"""``/api/account`` and ``/api/orders``: the paper broker over HTTP (where the engine is).
+
+Handlers are thin: parse, authenticate, call the broker, answer JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from hts_realtime.domain.orders import OrderStatus, OrderType, Side
+from hts_realtime.edge.http.common import Callers, json_response, read_json
+from hts_realtime.engine.broker import OrderRequest, PaperBroker
+from hts_realtime.ops.metrics import Metrics
+from hts_realtime.protocol import schemas
+from hts_realtime.protocol.errors import InvalidMessage, NotFound
+
+log = logging.getLogger("hts.http")
+
+MAX_IDEMPOTENCY_KEY = 128
+
+
+class OrderRoutes:
+    def __init__(self, callers: Callers, broker: PaperBroker, metrics: Metrics) -> None:
+        self.callers = callers
+        self.broker = broker
+        self.metrics = metrics
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/account", self.account),
+            web.post("/api/orders", self.place_order),
+            web.get("/api/orders", self.list_orders),
+            web.get("/api/orders/{order_id}", self.get_order),
+            web.delete("/api/orders/{order_id}", self.cancel_order),
+            web.get("/api/orders/{order_id}/fills", self.order_fills),
+        ]
+
+    async def account(self, request: web.Request) -> web.Response:
+        identity = self.callers.identify(request)
+        return json_response(self.broker.account(identity.user_id))
+
+    async def place_order(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        identity = self.callers.writer(request)
+        data = schemas.load(schemas.ORDER, await read_json(request))
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+            raise InvalidMessage(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters")
+        req = OrderRequest(
+            symbol=data["symbol"],
+            side=Side(data["side"]),
+            order_type=OrderType(data["order_type"]),
+            quantity=data["quantity"],
+            price=data["price"],
+        )
+        order, created = self.broker.place(identity.user_id, req, key)
+        log.info("user=%s order=%s %s", identity.user_id, order.order_id,
+                 "placed" if created else "replayed (idempotent)")
+        headers = {} if created else {"Idempotent-Replayed": "true"}
+        if created:
+            self.metrics.order_accepted(time.perf_counter() - started)
+        return json_response(order.to_wire(), status=201, headers=headers)
+
+    async def list_orders(self, request: web.Request) -> web.Response:
+        identity = self.callers.identify(request)
+        status = request.query.get("status")
+        if status is not None and status not in {s.value for s in OrderStatus}:
+            raise InvalidMessage(f"unknown status {status!r}")
+        orders = self.broker.list_orders(identity.user_id, status)
+        return json_response([o.to_wire() for o in orders])
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        identity = self.callers.identify(request)
+        order = self.broker.get(identity.user_id, request.match_info["order_id"])
+        return json_response(order.to_wire())
+
+    async def order_fills(self, request: web.Request) -> web.Response:
+        identity = self.callers.identify(request)
+        fills = self.broker.fills(identity.user_id, request.match_info["order_id"])
+        return json_response(fills)
+
+    async def cancel_order(self, request: web.Request) -> web.Response:
+        identity = self.callers.writer(request, ":cancel")
+        order_id = request.match_info["order_id"]
+        if self.broker.owner_of(order_id) != identity.user_id:
+            raise NotFound(f"no order {order_id!r}")
+        order = self.broker.cancel(identity.user_id, order_id)
+        return json_response(order.to_wire())

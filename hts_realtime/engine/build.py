@@ -1,0 +1,272 @@
+"""``build_engine``: everything that owns trading state, built once from ``Settings``.
+
+The roles that hold the engine (``single``, ``engine``) call it with the two
+choices that differ between them:
+
+* ``bus``: where market data, the market's session and access changes are
+  published (``MemoryBus`` in one process, Redis in a cluster);
+* ``stream_log``: where committed private events are appended for other
+  processes (a cluster's Redis Streams, through the pending-events outbox), or
+  None in one process;
+
+and ``watched``, the symbols to stream by topic kind (what this process's
+clients watch, or every symbol on a cluster's engine).
+
+The market feed's stages are declared here, once, in the order they must run:
+resting orders match a trade before strategies react to it; candles and the
+streamers see the same step afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hts_realtime.adapters.redis_event_log import RedisEventLog
+from hts_realtime.adapters.sqlite_revocations import SqliteRevocations
+from hts_realtime.domain.costs import Costs
+from hts_realtime.domain.history import day_states, seed_history
+from hts_realtime.domain.market import KST, MarketSimulator
+from hts_realtime.domain.market_hours import MarketHours, MarketStatus
+from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.domain.throttle import KeyedLimiter
+from hts_realtime.engine.access import AccessPolicy
+from hts_realtime.engine.access_watch import AccessWatcher
+from hts_realtime.engine.broker import PaperBroker
+from hts_realtime.engine.candle_store import CandleStore
+from hts_realtime.engine.candles import CandleBook
+from hts_realtime.engine.journal import EventBus, Journal
+from hts_realtime.engine.login import LoginService
+from hts_realtime.engine.market_feed import MarketFeed
+from hts_realtime.engine.market_publisher import MarketPublisher
+from hts_realtime.engine.outbox_relay import OutboxRelay
+from hts_realtime.engine.payloads import market_status
+from hts_realtime.engine.pending_events import PendingEvents
+from hts_realtime.engine.signal_history import SignalHistory
+from hts_realtime.engine.strategy_runner import StrategyRunner
+from hts_realtime.engine.streamers import MarketStreams, Watched
+from hts_realtime.engine.users import UserError, UserStore
+from hts_realtime.engine.watchlists import WatchlistStore
+from hts_realtime.identity.auth import Authenticator
+from hts_realtime.identity.tokens import TokenService
+from hts_realtime.ops.metrics import Metrics
+from hts_realtime.ops.readiness import Check
+from hts_realtime.ports import ACCESS_CHANNEL, Bus, access_message
+from hts_realtime.settings import Settings
+from hts_realtime.storage.db import Database
+
+log = logging.getLogger("hts.engine")
+
+DEMO_USERS = (("testuser", "testpass", False), ("admin", "adminpass", True))
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    db: Database
+    users: UserStore
+    tokens: TokenService
+    auth: Authenticator
+    logins: LoginService
+    writes: KeyedLimiter
+    watcher: AccessWatcher
+    master: SymbolMaster
+    hours: MarketHours
+    market: MarketSimulator
+    feed: MarketFeed
+    journal: Journal
+    events: EventBus  # committed private events, in this process
+    broker: PaperBroker
+    strategies: StrategyRunner
+    candles: CandleBook
+    streams: MarketStreams
+    publisher: MarketPublisher
+    watchlists: WatchlistStore
+    relay: OutboxRelay | None  # a cluster's engine: pending events to Redis Streams
+    stream_every_symbol: bool
+
+    def costs(self) -> dict[str, Any]:
+        """The fee and tax rates as decimal strings, exactly what the broker's ``Costs``
+        are built from (no float), for ``GET /api/costs``."""
+        s = self.settings
+        return {"brokerage_fee_rate": str(s.brokerage_fee_rate),
+                "sell_tax_rates": {"KOSPI": str(s.sell_tax_rate_kospi),
+                                   "KOSDAQ": str(s.sell_tax_rate_kosdaq)}}
+
+    def status(self) -> dict[str, Any]:
+        """The engine's part of ``GET /api/ws/status`` (also ``/internal/status``)."""
+        body: dict[str, Any] = {
+            "price_streamer_running": self.streams.price.running,
+            "market_streamers": self.streams.status(),
+            "open_orders": self.broker.open_orders(),
+            "running_strategies": self.strategies.running(),
+            "sent": {"price_ticks": self.streams.price.ticks,
+                     "orderbook_ticks": self.streams.orderbook.ticks,
+                     "trade_ticks": self.streams.trade.ticks},
+            "limits": self.logins.limits(),
+            "auth": self.logins.counters(),
+        }
+        if self.relay is not None:
+            body["engine"] = {"outbox": {"backlog": self.relay.outbox.backlog(),
+                                         "sent": self.relay.sent,
+                                         "redis_connected": self.relay.connected,
+                                         "refills": self.relay.refills}}
+        return body
+
+    def readiness_checks(self) -> dict[str, Check]:
+        async def database() -> str | None:
+            self.db.ping()
+            return None
+
+        async def market_feed() -> str | None:
+            return self.feed.stalled_reason()
+
+        return {"database": database, "market_feed": market_feed}
+
+    def add_gauges(self, metrics: Metrics) -> None:
+        metrics.gauge("hts_strategies_running", "Strategy runs in the running state",
+                      lambda: {"": self.strategies.running()})
+        metrics.gauge("hts_open_orders", "Orders accepted and not yet filled or cancelled",
+                      lambda: {"": self.broker.open_orders()})
+
+    async def lifecycle(self) -> AsyncIterator[None]:
+        """The engine's background work, for the app's ``cleanup_ctx``: started inside
+        the running loop, cancelled and awaited on exit, then the last writes."""
+        tasks = [
+            asyncio.create_task(self.feed.run(), name="market-feed"),
+            asyncio.create_task(self.watcher.run(), name="access-watch"),
+            asyncio.create_task(self._flush_candles(), name="candle-flush"),
+            asyncio.create_task(self.publisher.run(), name="market-publisher"),
+        ]
+        if self.relay is not None:
+            tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        if self.stream_every_symbol:  # a cluster's engine streams every symbol, all the time
+            for streamer in self.streams.by_kind.values():
+                streamer.ensure_running()
+        log.info("engine started")
+        yield
+        await self.streams.stop()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.logins.close()
+        try:
+            self.candles.flush()
+        except Exception:
+            log.exception("candles: final flush failed")
+        self.db.close()
+
+    async def _flush_candles(self) -> None:
+        """Write the candles the trades changed, every ``candle_flush_seconds``."""
+        while True:
+            await asyncio.sleep(self.settings.candle_flush_seconds)
+            try:
+                self.candles.flush()
+            except Exception:  # kept in memory: the next flush tries again
+                log.exception("candles: flush failed")
+
+
+def token_service(settings: Settings) -> TokenService:
+    return TokenService(
+        settings.jwt_secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+
+
+def seed_demo_users(users: UserStore) -> None:
+    for name, password, admin in DEMO_USERS:
+        if users.by_username(name) is None:
+            with contextlib.suppress(UserError):
+                users.add(name, password, admin=admin)
+
+
+def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
+                 stream_log: RedisEventLog | None, watched: Watched | None) -> Engine:
+    """``watched`` None: stream every symbol (a cluster's engine)."""
+    db = Database(settings.database)
+    users = UserStore(db)
+    if settings.demo:
+        seed_demo_users(users)
+    tokens = token_service(settings)
+    auth = Authenticator(tokens, AccessPolicy(users, SqliteRevocations(db)))
+    window = settings.login_failure_window_seconds
+    logins = LoginService(
+        users,
+        by_username=KeyedLimiter(settings.login_failures_per_username / window,
+                                 settings.login_failures_per_username),
+        by_address=KeyedLimiter(settings.login_failures_per_address / window,
+                                settings.login_failures_per_address),
+        concurrency=settings.login_concurrency,
+        queue=settings.login_queue,
+    )
+    writes = KeyedLimiter(settings.write_rate_per_second, settings.write_rate_burst)
+    master = SymbolMaster()
+    hours = MarketHours(settings.market_hours)
+    now = datetime.now(KST)
+    candle_store = CandleStore(db)
+    candles = CandleBook(candle_store, (s.symbol for s in master))
+    if candle_store.is_empty():  # a fresh database: a seeded history, so charts are never empty
+        candles.add_candles(seed_history(master, now, settings.market_seed,
+                                         always=hours.mode == "always"))
+        candles.flush()
+    market = MarketSimulator(master, seed=settings.market_seed, hours=hours, now=now,
+                             days=day_states(candle_store.last_days(2), now.date()))
+    events = EventBus()
+    relay: OutboxRelay | None = None
+    if stream_log is not None:
+        pending = PendingEvents(db)
+        journal = Journal(db, settings.journal_retention, pending)
+        relay = OutboxRelay(pending, journal, stream_log, settings.outbox_batch)
+        events.subscribe(relay.notify)
+    else:
+        journal = Journal(db, settings.journal_retention)
+    events.subscribe(lambda ev: metrics.on_private_event(ev.event, ev.payload))
+    broker = PaperBroker(
+        db, journal, events, master, market,
+        initial_cash=settings.initial_cash,
+        max_quantity=settings.max_order_quantity,
+        participation=settings.fill_participation,
+        costs=Costs.of(settings.brokerage_fee_rate, {
+            "KOSPI": settings.sell_tax_rate_kospi, "KOSDAQ": settings.sell_tax_rate_kosdaq}),
+    )
+    strategies = StrategyRunner(
+        db, journal, events, master, broker,
+        status_interval=settings.strategy_status_interval_seconds,
+        max_per_user=settings.max_strategies_per_user,
+        max_quantity=settings.max_order_quantity,
+        history=SignalHistory(db, settings.strategy_signal_history),
+    )
+    publisher = MarketPublisher(bus)
+    every = [s.symbol for s in master]
+    streams = MarketStreams(market, metrics, publisher.sender,
+                            watched if watched is not None else (lambda kind: every),
+                            price_interval=settings.price_interval_seconds,
+                            orderbook_interval=settings.orderbook_interval_seconds)
+
+    def on_status(status: MarketStatus, at: datetime) -> None:
+        publisher.status(market_status(status, at))  # every edge's connections
+
+    feed = MarketFeed(market, settings.market_tick_seconds,
+                      stages=[broker.on_quotes, strategies.on_quotes, candles.on_quotes,
+                              streams.on_quotes],
+                      on_status=[on_status])
+
+    async def announce(user_ids: set[str]) -> None:
+        """Every edge re-checks these users' connections (``edge.access_relay``)."""
+        await bus.publish(ACCESS_CHANNEL, access_message(user_ids))
+
+    watcher = AccessWatcher(auth.access.revocations, announce, settings.revocation_poll_seconds)
+    return Engine(settings, db, users, tokens, auth, logins, writes, watcher, master, hours,
+                  market, feed, journal, events, broker, strategies, candles, streams,
+                  publisher, WatchlistStore(db, master, settings.max_watchlist), relay,
+                  stream_every_symbol=watched is None)

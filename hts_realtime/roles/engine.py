@@ -1,0 +1,48 @@
+"""``serve --role engine``: a cluster's one engine (orders, accounts, strategies, the
+market), with an edge of its own and Redis behind the ports.
+
+* the bus is Redis pub/sub: market data for every symbol each interval (the engine
+  cannot see the gateways' clients; a publish nobody subscribes to is cheap), the
+  market's session, access changes;
+* each committed private event also goes, through the pending-events outbox in the
+  same transaction, to the user's Redis Stream and ``pv:{user}`` channel;
+* gateways reach it over its HTTP port: ``/api/...`` forwarded, ``/internal/...``
+  for their own use (``adapters.engine_http``).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hts_realtime.adapters.engine_http import InternalApi
+from hts_realtime.adapters.local_engine import LocalEngine
+from hts_realtime.adapters.redis_bus import RedisBus
+from hts_realtime.adapters.redis_client import bus_lifecycle, redis_check, redis_client
+from hts_realtime.adapters.redis_event_log import RedisEventLog
+from hts_realtime.edge.sessions import SessionRegistry
+from hts_realtime.engine.build import build_engine
+from hts_realtime.ops.metrics import Metrics
+from hts_realtime.roles.local import engine_api, local_edge, process_status
+from hts_realtime.settings import Settings
+
+
+def create_engine_app(settings: Settings) -> web.Application:
+    assert settings.redis_url is not None  # Settings refuses an engine without one
+    metrics = Metrics()
+    redis = redis_client(settings.redis_url)
+    bus = RedisBus(redis)
+    registry = SessionRegistry()
+    engine = build_engine(settings, metrics=metrics, bus=bus,
+                          stream_log=RedisEventLog(redis, settings.redis_stream_length),
+                          watched=None)
+    edge = local_edge(settings, engine, metrics, registry, bus,
+                      checks={"redis": redis_check(redis)})
+    api, callers = engine_api(settings, engine, edge)
+    internal = InternalApi(settings.jwt_secret,
+                           LocalEngine(engine.master, engine.market, engine.broker,
+                                       engine.strategies, engine.auth),
+                           engine.status)
+
+    return edge.application(api=[*api, internal],
+                            status=process_status(engine, edge, callers),
+                            lifecycles=[lambda: bus_lifecycle(redis, bus), engine.lifecycle])
