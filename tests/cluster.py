@@ -170,3 +170,53 @@ http {{
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class GatewayFront(Server):
+    """A cluster seen from outside: a gateway, with its own Redis and engine behind it.
+
+    It stands in for a ``Server`` wherever a test talks to the public surface (the
+    hostile suite runs against both): HTTP, Socket.IO and ``/api/ws`` go to the gateway,
+    users are added on the engine's database, and both run with the same settings.
+    """
+
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.redis = RedisServer(workdir / "redis")
+        engine_env = {**(env or {}), "HTS_ROLE": "engine", "HTS_REDIS_URL": self.redis.url}
+        if "HTS_METRICS_PORT" in engine_env:  # each process has a listener of its own
+            engine_env["HTS_METRICS_PORT"] = str(free_port())
+        self.engine = Server(workdir / "engine", engine_env)
+        super().__init__(workdir / "gateway", {
+            **(env or {}), "HTS_ROLE": "gateway", "HTS_REDIS_URL": self.redis.url,
+            "HTS_ENGINE_URL": self.engine.url, "HTS_GATEWAY_ID": "front",
+            "HTS_CLUSTER_STATUS_INTERVAL_SECONDS": "0.5"})
+        self.database = self.engine.database
+
+    def start(self, timeout: float = 20.0) -> GatewayFront:
+        self.redis.start()
+        self.engine.start(timeout)
+        super().start(timeout)
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        self.engine.stop()
+        self.redis.stop()
+
+    def add_user(self, name: str, password: str = "password1") -> str:
+        self.engine.add_user(name, password)
+        return self.login(name, password)
+
+
+ROLES = ("single", "gateway")
+
+
+def front(role: str, workdir: Path, env: dict[str, str] | None = None) -> Server:
+    """The public surface of ``role``: one process, or a gateway in front of an engine."""
+    return Server(workdir, env) if role == "single" else GatewayFront(workdir, env)
+
+
+def module_front(tmp_path_factory: pytest.TempPathFactory, name: str, role: str,
+                 env: dict[str, str]) -> Server:
+    """``front`` for a module-scoped fixture, started."""
+    return front(role, tmp_path_factory.mktemp(f"{name}-{role}"), env).start()

@@ -22,7 +22,7 @@ from hts_realtime.adapters.redis_event_log import RedisEventLog
 from hts_realtime.edge.sessions import SessionRegistry
 from hts_realtime.engine.build import build_engine
 from hts_realtime.ops.metrics import Metrics
-from hts_realtime.roles.local import engine_api, local_edge, process_status
+from hts_realtime.roles.local import engine_api, engine_report, local_edge, process_status
 from hts_realtime.settings import Settings
 
 
@@ -41,7 +41,7 @@ def create_engine_app(settings: Settings) -> web.Application:
     internal = InternalApi(settings.jwt_secret,
                            LocalEngine(engine.master, engine.market, engine.broker,
                                        engine.strategies, engine.auth),
-                           engine.status)
+                           engine_report(engine, callers))
 
     return edge.application(api=[*api, internal],
                             status=process_status(engine, edge, callers),

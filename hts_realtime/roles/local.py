@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from hts_realtime.adapters.journal_event_log import JournalLog
 from hts_realtime.adapters.local_engine import LocalEngine
@@ -15,7 +16,7 @@ from hts_realtime.edge.http.spec import SpecRoutes
 from hts_realtime.edge.http.strategies import StrategyRoutes
 from hts_realtime.edge.http.watchlist import WatchlistRoutes
 from hts_realtime.edge.sessions import SessionRegistry
-from hts_realtime.edge.status import StatusReport
+from hts_realtime.edge.status import StatusReport, merge_into
 from hts_realtime.engine.build import Engine
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.ops.readiness import Check
@@ -59,6 +60,12 @@ def engine_api(settings: Settings, engine: Engine, edge: Edge) -> tuple[list[Rou
     return list(routes), callers
 
 
+def engine_report(engine: Engine, callers: Callers) -> Callable[[], dict[str, Any]]:
+    """The engine's part of a status report (its own process's, or a gateway's cluster
+    report through ``/internal/status``): the engine, and its REST callers' budget."""
+    return lambda: merge_into(engine.status(), callers.status())
+
+
 def process_status(engine: Engine, edge: Edge, callers: Callers) -> StatusReport:
     """``GET /api/ws/status`` of a process that holds the engine."""
-    return StatusReport("process", [*edge.status_sources(), engine.status, callers.status])
+    return StatusReport("process", [*edge.status_sources(), engine_report(engine, callers)])

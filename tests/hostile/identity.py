@@ -13,8 +13,9 @@ from tests.support import Client, Server
 
 def cli(server: Server, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """``hts-realtime ARGS`` on the server's database: another process, as an operator runs it."""
-    return subprocess.run([sys.executable, "-m", "hts_realtime", *args], env=server.env(),
-                          cwd=server.workdir, input=stdin, capture_output=True, text=True,
+    owner = getattr(server, "engine", server)  # a cluster: the engine's database
+    return subprocess.run([sys.executable, "-m", "hts_realtime", *args], env=owner.env(),
+                          cwd=owner.workdir, input=stdin, capture_output=True, text=True,
                           timeout=60, check=False)
 
 

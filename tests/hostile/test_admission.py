@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import aiohttp
 import pytest
 
+from tests.cluster import module_front
 from tests.hostile.wire import (
     HOSTILE_ENV,
     RawPolling,
@@ -20,8 +21,8 @@ from tests.support import Client, Server
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("admission"), HOSTILE_ENV).start()
+def srv(tmp_path_factory: pytest.TempPathFactory, module_role: str) -> Iterator[Server]:
+    s = module_front(tmp_path_factory, "admission", module_role, HOSTILE_ENV)
     yield s
     s.stop()
 

@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.cluster import module_front
 from tests.hostile.wire import HOSTILE_ENV, RawWebSocket, log_size, sio_event, status, until
 from tests.support import Client, Server
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("floods"), HOSTILE_ENV).start()
+def srv(tmp_path_factory: pytest.TempPathFactory, module_role: str) -> Iterator[Server]:
+    s = module_front(tmp_path_factory, "floods", module_role, HOSTILE_ENV)
     yield s
     s.stop()
 

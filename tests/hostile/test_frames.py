@@ -7,13 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.cluster import module_front
 from tests.hostile.wire import HOSTILE_ENV, RawWebSocket, sio_event, status, until
 from tests.support import Client, Server
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = Server(tmp_path_factory.mktemp("frames"), HOSTILE_ENV).start()
+def srv(tmp_path_factory: pytest.TempPathFactory, module_role: str) -> Iterator[Server]:
+    s = module_front(tmp_path_factory, "frames", module_role, HOSTILE_ENV)
     yield s
     s.stop()
 
