@@ -58,6 +58,7 @@ class KisRest:
         self.errors: Counter[str] = Counter()
         self._next_at = 0.0
         self._lock = asyncio.Lock()
+        self._token_lock = asyncio.Lock()
         self._token: tuple[str, float] | None = None  # (token, expires at, monotonic)
         self._token_asked_at = -TOKEN_MIN_INTERVAL
         self._http: aiohttp.ClientSession | None = None
@@ -124,6 +125,10 @@ class KisRest:
             await asyncio.sleep(wait)
 
     async def _access_token(self) -> str:
+        async with self._token_lock:  # concurrent callers wait for the one request
+            return await self._fetch_token()
+
+    async def _fetch_token(self) -> str:
         now = self.clock()
         if self._token is not None and now < self._token[1]:
             return self._token[0]
