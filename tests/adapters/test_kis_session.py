@@ -75,7 +75,7 @@ def trades(symbols: list[str]) -> list[tuple[str, str]]:
 async def test_registers_what_the_budget_allows_and_receives_frames(fake: FakeKis) -> None:
     h = Harness(fake).start()
     try:
-        h.want(trades(list(SYMBOLS)[:3]) + [(TR_BOOK, "000000")])
+        h.want([*trades(list(SYMBOLS)[:3]), (TR_BOOK, "000000")])
         await until(lambda: len(fake.registrations()) == 4 and h.budget.used == 4)
         await fake.trades("000001", [(10_050, 3, "1"), (10_100, 2, "1")])
         await until(lambda: bool(h.frames))
