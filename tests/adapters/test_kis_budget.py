@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from hts_realtime.adapters.kis.budget import (
     CLIENT,
     ENGINE,
@@ -15,7 +13,6 @@ from hts_realtime.adapters.kis.budget import (
     Want,
 )
 
-pytestmark = pytest.mark.fast
 T = "H0STCNT0"
 
 

@@ -18,8 +18,6 @@ from hts_realtime.adapters.kis.codec import (
 )
 from tests.fakes.kis import FakeKis
 
-pytestmark = pytest.mark.fast
-
 
 def test_field_counts_match_the_portal_pages() -> None:
     # 실시간-003: 46 fields; 실시간-004: 59; 실시간-049: 11 (README cites the pages)
