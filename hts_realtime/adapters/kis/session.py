@@ -187,8 +187,11 @@ class KisSession:
                 await self._reader(ws)
             finally:
                 planner.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await planner
+                # wait() neither raises the planner's end nor swallows our own cancellation
+                await asyncio.wait([planner])
+                if not planner.cancelled() and planner.exception() is not None:
+                    log.debug("KIS planner ended: %s", self.redact(_describe(
+                        planner.exception() or Exception())))
 
     async def _reader(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
@@ -244,7 +247,8 @@ class KisSession:
                                                 self.credentials.custtype))
                 await asyncio.sleep(gap)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=0.25)
+                async with asyncio.timeout(0.25):  # not wait_for: 3.11's can lose a cancel
+                    await self._wake.wait()
 
     def _on_control(self, reply: Control) -> None:
         self.replies[reply.code] += 1
