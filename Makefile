@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 VENDOR := hts_realtime/static/vendor/socket.io.min.js
 
-.PHONY: run test lint bench install clean vendor
+.PHONY: run test test-fast lint bench install clean vendor
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -37,6 +37,10 @@ run: $(STAMP)
 TEST_WORKERS ?= 3
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The inner loop: domain, components and in-memory port contracts, no server (< 1 min).
+test-fast: $(STAMP)
+	$(PY) -m pytest -m fast -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check hts_realtime clients tests bench

@@ -8,6 +8,27 @@ import pytest
 from tests.postgres import PostgresServer
 from tests.support import Client, Server
 
+# The fast tier (`make test-fast`, `pytest -m fast`): the domain, components with fakes,
+# and the in-memory side of each port contract; no server process, no network. Modules
+# under these folders are in it; a contract marks its in-memory parameters `fast`.
+FAST_DIRS = ("domain", "components")
+# fixtures that start a process or reach a server: a fast test must not use them
+SLOW_FIXTURES = frozenset({"server", "make_server", "clients", "postgres", "redis_server",
+                           "engine_process", "token"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+    for item in items:
+        parts = Path(str(item.path)).relative_to(tests_dir).parts
+        if parts and parts[0] in FAST_DIRS:
+            item.add_marker(pytest.mark.fast)
+        if item.get_closest_marker("fast") is not None:
+            slow = SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            if slow:
+                raise pytest.UsageError(f"{item.nodeid} is in the fast tier but uses "
+                                        f"{sorted(slow)}: move it or drop the mark")
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

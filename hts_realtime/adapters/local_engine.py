@@ -9,6 +9,7 @@ same either way.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +43,8 @@ class LocalEngine:
         pass
 
     async def confirm(self, identity: Identity) -> Identity:
-        return identity  # Authenticator.identify already checked it against the store
+        user = self.auth.access.check(identity.user_id, identity.token_id, identity.issued_at)
+        return replace(identity, username=user.username, roles=user.roles)
 
     async def refusal(self, identity: Identity) -> HtsError | None:
         return self.auth.refusal(identity)

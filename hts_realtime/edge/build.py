@@ -45,7 +45,7 @@ from hts_realtime.edge.status import StatusReport, StatusSource
 from hts_realtime.edge.topic_access import TopicAuthorizer
 from hts_realtime.edge.wire_policy import WirePolicy
 from hts_realtime.engine.journal import EventBus
-from hts_realtime.identity.auth import Authenticator, SignatureOnly
+from hts_realtime.identity.auth import SignatureOnly
 from hts_realtime.identity.tokens import Identity
 from hts_realtime.ops.metrics import METRICS, Metrics
 from hts_realtime.ops.readiness import Check, Readiness
@@ -68,7 +68,7 @@ class EdgeParts:
 
     metrics: Metrics
     registry: SessionRegistry
-    auth: Authenticator | SignatureOnly  # a gateway: the signature here, the rest at the engine
+    auth: SignatureOnly  # the token's signature and claims; the engine confirms the rest
     engine: EngineView  # the engine in this process, or the cluster's over its port
     bus: Bus  # market data, the market's session and access changes arrive here
     event_log: EventLog  # where a resuming session's missed private events are read

@@ -30,7 +30,7 @@ from hts_realtime.edge.market_relay import MarketRelay
 from hts_realtime.edge.sessions import Session, SessionRegistry, Strike
 from hts_realtime.edge.topic_access import TopicAuthorizer
 from hts_realtime.edge.wire_policy import STRIKE_CODES, TokenBucket
-from hts_realtime.identity.auth import Authenticator, SignatureOnly
+from hts_realtime.identity.auth import SignatureOnly
 from hts_realtime.identity.tokens import Identity
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.ports import EngineView, UserStreams
@@ -69,7 +69,7 @@ class RequestCore:
     def __init__(
         self,
         settings: Settings,
-        auth: Authenticator | SignatureOnly,  # a gateway: signature only, see confirm
+        auth: SignatureOnly,  # the signature here; the engine view confirms the rest
         registry: SessionRegistry,
         authorizer: TopicAuthorizer,
         fanout: Fanout,

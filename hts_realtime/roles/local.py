@@ -18,6 +18,7 @@ from hts_realtime.edge.http.watchlist import WatchlistRoutes
 from hts_realtime.edge.sessions import SessionRegistry
 from hts_realtime.edge.status import StatusReport, merge_into
 from hts_realtime.engine.build import Engine
+from hts_realtime.identity.auth import SignatureOnly
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.ops.readiness import Check
 from hts_realtime.ports import Bus
@@ -33,7 +34,7 @@ def local_edge(settings: Settings, engine: Engine, metrics: Metrics, registry: S
     return build_edge(settings, EdgeParts(
         metrics=metrics,
         registry=registry,
-        auth=engine.auth,
+        auth=SignatureOnly(engine.tokens),  # the store's check: LocalEngine.confirm
         engine=LocalEngine(engine.master, engine.market, engine.broker, engine.strategies,
                            engine.auth),
         bus=bus,
