@@ -2,8 +2,9 @@
 
 A port is a small ``Protocol``; its implementations live in ``adapters/`` (named
 after the technology: ``memory_bus``, ``redis_bus``, ``journal_event_log``,
-``redis_event_log``, ``local_engine``, ``remote_engine``, ``sqlite_revocations``)
-or, for the market, in ``domain/`` (the simulator) and ``engine/`` (the feed that
+``redis_event_log``, ``local_engine``, ``remote_engine``), beside the engine's own
+tables for the stores it owns (``engine.revocation_store``, ``engine.candle_store``),
+and, for the market, in ``domain/`` (the simulator) and ``engine/`` (the feed that
 drives it). Roles (``roles/``) pick one implementation per port; nothing else
 knows which one runs. ``tests/contracts/`` runs one scenario against every
 implementation of a port.
@@ -12,6 +13,7 @@ implementation of a port.
 | --- | --- | --- |
 | ``Bus`` | bytes on named channels between processes (at most once) | memory, Redis pub/sub |
 | ``EventLog`` | one user's private stream, read by ``seq`` | SQLite journal, Redis Streams |
+| ``StreamWriter`` | committed events appended for other processes | Redis Streams |
 | ``UserStreams`` | a user's first session opened / last one closed | in process, bus relay |
 | ``EngineView`` | what the edge asks of the trading engine | local, remote (HTTP) |
 | ``RevocationStore`` | revoked token ids and the access-change feed | SQLite |
@@ -28,7 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hts_realtime.domain.candles import Candle
-from hts_realtime.domain.events import JournalRow
+from hts_realtime.domain.events import JournalRow, PrivateEvent
 from hts_realtime.domain.market import Quote
 from hts_realtime.domain.market_hours import MarketStatus
 from hts_realtime.domain.orderbook import BookSnapshot
@@ -112,6 +114,21 @@ class EventLog(Protocol):
         """Events with ``after < seq <= upto``, in order, payloads as JSON text (a
         replay sends them as they are). Read in batches: a consumer that pauses
         between rows holds at most one batch."""
+
+
+class StreamWriter(Protocol):
+    """Where a cluster's engine appends each committed private event for the gateways
+    (Redis Streams, ``ev:{user}``, published on ``pv:{user}`` in the same step)."""
+
+    max_length: int  # events kept per user; older ones are trimmed
+
+    async def append_many(self, events: Sequence[PrivateEvent]) -> int:
+        """Append (and publish) each event not already there, in order; how many were new."""
+
+    async def has_epoch(self) -> bool:
+        """Whether the streams still hold what was written (False: emptied, refill)."""
+
+    async def set_epoch(self, epoch: str) -> None: ...
 
 
 class UserStreams(Protocol):

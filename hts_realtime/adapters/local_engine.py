@@ -16,10 +16,10 @@ from typing import Any
 from hts_realtime.domain.market import MarketSimulator
 from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.engine.access import Authenticator
 from hts_realtime.engine.broker import PaperBroker
 from hts_realtime.engine.payloads import orderbook_reply, price_reply
 from hts_realtime.engine.strategy_runner import StrategyRunner
-from hts_realtime.identity.auth import Authenticator
 from hts_realtime.identity.tokens import Identity
 from hts_realtime.protocol.errors import HtsError
 

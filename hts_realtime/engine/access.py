@@ -9,7 +9,7 @@ on every authenticated HTTP request, and again for every open socket of a
 user whose access changed (``engine.access_watch``).
 
 ``RevocationStore`` is the port for revoked token ids and the change feed;
-``adapters.sqlite_revocations.SqliteRevocations`` implements it on the server's
+``engine.revocation_store.SqliteRevocations`` implements it on the server's
 database, so changes made by another process (the CLI) are seen too. A
 scale-out backend (Redis: a key per revoked jti with its expiry, a stream
 for the changes) implements the same five methods.
@@ -17,7 +17,10 @@ for the changes) implements the same five methods.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hts_realtime.engine.users import User, UserStore
+from hts_realtime.identity.tokens import Identity, TokenService
 from hts_realtime.ports import RevocationStore
 from hts_realtime.protocol.errors import AuthFailed, AuthRevoked, HtsError
 
@@ -56,3 +59,27 @@ class AccessPolicy:
         if self.revocations.is_revoked(token_id):
             return user, AuthRevoked("the token was revoked (logged out)")
         return user, None
+
+
+class Authenticator:
+    """Who calls the engine's own routes: the token verified, then checked against the
+    user store, with the name and roles from the store (never from the token)."""
+
+    def __init__(self, tokens: TokenService, access: AccessPolicy) -> None:
+        self.tokens = tokens
+        self.access = access
+
+    def identify(self, token: object) -> Identity:
+        """The caller's identity; raises auth_failed / token_expired / auth_revoked."""
+        claimed = self.tokens.verify(token)
+        user = self.access.check(claimed.user_id, claimed.token_id, claimed.issued_at)
+        return replace(claimed, username=user.username, roles=user.roles)
+
+    def refusal(self, identity: Identity) -> HtsError | None:
+        """Why ``identity`` (already verified) no longer counts, or None."""
+        return self.access.refusal(identity.user_id, identity.token_id, identity.issued_at)
+
+    def revoke(self, identity: Identity) -> None:
+        """Log out: this token stops working (on every process sharing the store)."""
+        self.access.revocations.revoke_token(identity.token_id, identity.user_id,
+                                             identity.expires_at)

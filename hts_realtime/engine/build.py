@@ -27,15 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hts_realtime.adapters.redis_event_log import RedisEventLog
-from hts_realtime.adapters.sqlite_revocations import SqliteRevocations
 from hts_realtime.domain.costs import Costs
 from hts_realtime.domain.history import day_states, seed_history
 from hts_realtime.domain.market import KST, MarketSimulator
 from hts_realtime.domain.market_hours import MarketHours, MarketStatus
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.domain.throttle import KeyedLimiter
-from hts_realtime.engine.access import AccessPolicy
+from hts_realtime.engine.access import AccessPolicy, Authenticator
 from hts_realtime.engine.access_watch import AccessWatcher
 from hts_realtime.engine.broker import PaperBroker
 from hts_realtime.engine.candle_store import CandleStore
@@ -47,16 +45,16 @@ from hts_realtime.engine.market_publisher import MarketPublisher
 from hts_realtime.engine.outbox_relay import OutboxRelay
 from hts_realtime.engine.payloads import market_status
 from hts_realtime.engine.pending_events import PendingEvents
+from hts_realtime.engine.revocation_store import SqliteRevocations
 from hts_realtime.engine.signal_history import SignalHistory
 from hts_realtime.engine.strategy_runner import StrategyRunner
 from hts_realtime.engine.streamers import MarketStreams, Watched
 from hts_realtime.engine.users import UserError, UserStore
 from hts_realtime.engine.watchlists import WatchlistStore
-from hts_realtime.identity.auth import Authenticator
 from hts_realtime.identity.tokens import TokenService
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.ops.readiness import Check
-from hts_realtime.ports import ACCESS_CHANNEL, Bus, access_message
+from hts_realtime.ports import ACCESS_CHANNEL, Bus, StreamWriter, access_message
 from hts_realtime.settings import Settings
 from hts_realtime.storage.db import Database
 
@@ -191,7 +189,7 @@ def seed_demo_users(users: UserStore) -> None:
 
 
 def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
-                 stream_log: RedisEventLog | None, watched: Watched | None) -> Engine:
+                 stream_log: StreamWriter | None, watched: Watched | None) -> Engine:
     """``watched`` None: stream every symbol (a cluster's engine)."""
     db = Database(settings.database)
     users = UserStore(db)

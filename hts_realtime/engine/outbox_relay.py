@@ -17,10 +17,10 @@ import uuid
 
 from redis.exceptions import RedisError
 
-from hts_realtime.adapters.redis_event_log import RedisEventLog
 from hts_realtime.domain.events import PrivateEvent
 from hts_realtime.engine.journal import Journal
 from hts_realtime.engine.pending_events import PendingEvents
+from hts_realtime.ports import StreamWriter
 
 log = logging.getLogger("hts.outbox")
 
@@ -30,7 +30,7 @@ MAX_BACKOFF_SECONDS = 2.0
 
 class OutboxRelay:
     def __init__(
-        self, outbox: PendingEvents, journal: Journal, log_: RedisEventLog, batch: int
+        self, outbox: PendingEvents, journal: Journal, log_: StreamWriter, batch: int
     ) -> None:
         self.outbox = outbox
         self.journal = journal

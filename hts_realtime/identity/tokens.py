@@ -5,8 +5,8 @@ JSON type (``sub``, ``name``, ``jti`` non-empty strings; ``roles`` a list of
 strings; ``iat``, ``exp`` and an optional ``nbf`` numbers, never strings or
 booleans), checks issuer, audience and expiry (with a small leeway), and
 maps each failure to ``auth_failed`` or ``token_expired``. A valid token
-says who the caller claims to be; ``auth.Authenticator`` then checks that
-against the user store. Tokens are never logged.
+says who the caller claims to be; the engine then checks that against the
+user store (``engine.access``). Tokens are never logged.
 """
 
 from __future__ import annotations
@@ -15,13 +15,30 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
-from hts_realtime.engine.users import User
 from hts_realtime.protocol.errors import AuthFailed, TokenExpired
 from hts_realtime.settings import Secret
+
+
+class Subject(Protocol):
+    """Whom a token is issued to (``engine.users.User``)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+
+    @property
+    def tokens_valid_after(self) -> int:
+        """Tokens issued before this (epoch seconds) no longer count."""
+
 
 REQUIRED_CLAIMS = ("sub", "name", "roles", "iss", "aud", "iat", "exp", "jti")
 ALGORITHM = "HS256"
@@ -55,7 +72,7 @@ class TokenService:
         self.ttl_seconds = ttl_seconds
         self.leeway_seconds = leeway_seconds
 
-    def issue(self, user: User, ttl_seconds: int | None = None) -> tuple[str, int]:
+    def issue(self, user: Subject, ttl_seconds: int | None = None) -> tuple[str, int]:
         """A signed token for ``user`` and its lifetime in seconds."""
         ttl = self.ttl_seconds if ttl_seconds is None else ttl_seconds
         # never before the user's revocation boundary, which may be up to a second

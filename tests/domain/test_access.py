@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hts_realtime.adapters.sqlite_revocations import SqliteRevocations
 from hts_realtime.engine.access import AccessPolicy
+from hts_realtime.engine.revocation_store import SqliteRevocations
 from hts_realtime.engine.users import UserStore
 from hts_realtime.protocol.errors import AuthFailed, AuthRevoked
 from hts_realtime.storage.db import Database

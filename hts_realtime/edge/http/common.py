@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from hts_realtime.domain.throttle import KeyedLimiter, retry_after_header
-from hts_realtime.identity.auth import Authenticator
+from hts_realtime.engine.access import Authenticator
 from hts_realtime.identity.tokens import Identity
 from hts_realtime.protocol.errors import (
     AuthRequired,
