@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, Server, free_port
+from tests.support import ROOT, Server, die_with_parent, free_port
 
 DEPLOY_NGINX = ROOT / "deploy" / "nginx" / "hts-realtime.conf"
 
@@ -60,6 +60,7 @@ class RedisServer:
              "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", "",
              "--appendonly", "no", "--daemonize", "no"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         _wait_port(self.port, self.proc, self.log_path)
         return self
@@ -158,6 +159,7 @@ http {{
             [binary, "-p", str(w), "-c", str(w / "nginx.conf"), "-e", str(w / "error.log"),
              "-g", "daemon off;"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         _wait_port(self.port, self.proc, self.log_path)
         return self

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -29,6 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-" + "x" * 40
 ISSUER = "hts-realtime"
 AUDIENCE = "hts-clients"
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for every process a test starts: it gets SIGTERM when the test
+    process dies, so a run killed mid-test (a timeout, ^C) leaves no server behind
+    (Linux's PR_SET_PDEATHSIG; a no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -71,6 +83,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hts_realtime", "serve", "--demo", "--port", str(self.port)],
             cwd=self.workdir, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
