@@ -5,12 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from hts_realtime.edge.outbox import OutboxFlusher, OutboxLimits
-from hts_realtime.edge.socketio.adapter import (
-    SendOptions,
-    SendPathSocketIO,
-    WireGuard,
-    engineio_buffer_size,
-)
+from hts_realtime.edge.socketio.adapter import WireGuard, engineio_buffer_size
+from hts_realtime.edge.socketio.connection import SendOptions
+from hts_realtime.edge.socketio.servers import SendPathSocketIO
 from hts_realtime.settings import Settings
 
 
