@@ -103,7 +103,7 @@ class Settings:
     socket_send_buffer_bytes: int = 0  # SO_SNDBUF per websocket (0: the kernel's default)
     # the plain WebSocket at /api/ws
     ws_heartbeat_seconds: float = 25.0  # ping period; no pong within half of it closes
-    # limits against hostile clients (see edge.socketio.adapter and edge.wire_policy)
+    # limits against hostile clients (see edge.wire_policy and edge.socketio.hooks)
     connect_timeout_seconds: float = 5.0  # Engine.IO open -> Socket.IO CONNECT accepted
     request_read_timeout_seconds: float = 10.0  # a long-polling POST body must arrive by then
     bad_requests_per_second: float = 5.0  # refused requests / bad frames a connection may send

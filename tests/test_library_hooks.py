@@ -18,11 +18,14 @@ from typing import Any
 import aiohttp
 import engineio
 import pytest
+import socketio
 from aiohttp import web
 
 from hts_realtime.edge.outbox import Message
-from hts_realtime.edge.socketio.adapter import ReservedEvent, WireGuard, engineio_buffer_size
 from hts_realtime.edge.socketio.connection import SendOptions
+from hts_realtime.edge.socketio.hooks import WireGuard
+from hts_realtime.edge.socketio.packets import ReservedEvent
+from hts_realtime.edge.socketio.route import SocketIORoute, engineio_buffer_size
 from hts_realtime.edge.socketio.servers import SendPathSocketIO
 from hts_realtime.edge.wire_policy import WirePolicy
 from hts_realtime.settings import Secret, Settings
@@ -35,27 +38,29 @@ LIMIT = SETTINGS.max_payload_bytes  # a Socket.IO packet of this many bytes is a
 
 
 class Guarded:
-    """``SendPathSocketIO`` behind the wire guard, as the roles compose it."""
+    """``SendPathSocketIO`` behind the wire guard, as ``build_edge`` composes it; with
+    ``library=True``, python-socketio's own server instead, with nothing in front."""
 
-    def __init__(self, guard: bool = True) -> None:
-        self.sio = SendPathSocketIO(
-            SendOptions(), async_mode="aiohttp", logger=False, engineio_logger=False,
-            max_http_buffer_size=engineio_buffer_size(SETTINGS),
-            ping_interval=SETTINGS.ping_interval_seconds,
-            ping_timeout=SETTINGS.ping_timeout_seconds)
+    def __init__(self, library: bool = False) -> None:
+        options: dict[str, Any] = {
+            "async_mode": "aiohttp", "logger": False, "engineio_logger": False,
+            "max_http_buffer_size": engineio_buffer_size(SETTINGS),
+            "ping_interval": SETTINGS.ping_interval_seconds,
+            "ping_timeout": SETTINGS.ping_timeout_seconds}
+        self.sio = socketio.AsyncServer(**options) if library \
+            else SendPathSocketIO(SendOptions(), **options)
         self.connects: list[tuple[str, dict[str, Any], Any]] = []
         self.events: list[tuple[Any, ...]] = []
         self.sio.on("connect", self.on_connect)
         self.sio.on("*", self.on_any)
+        self.sio.on("connect", self.on_connect, namespace="/ns")
         app = web.Application(middlewares=[_test_remote])
         self.site = Site(app)
-        if guard:
-            self.guard: WireGuard | None = WireGuard(self.sio, WirePolicy(SETTINGS), self._send)
-            for method in ("GET", "POST"):
-                app.router.add_route(method, "/socket.io/", self.guard.handle)
-        else:
-            self.guard = None
+        if library:
             self.sio.attach(app)
+        else:
+            self.guard = WireGuard(self.sio, WirePolicy(SETTINGS), self._send)
+            app.add_routes(SocketIORoute(self.guard, SETTINGS).routes())
 
     async def _send(self, sid: str, event: str, payload: dict[str, Any]) -> None:
         outbox = self.sio.outbox_of(sid)
@@ -100,7 +105,7 @@ async def test_python_socketio_dispatches_an_event_named_connect_to_the_connect_
     # why the guard renames reserved events: without it, a client EVENT "connect"
     # reaches the real connect handler (the audit's second handshake). If this fails,
     # python-socketio refuses reserved names itself and the renaming can go.
-    s = Guarded(guard=False)
+    s = Guarded(library=True)
     await s.site.start()
     try:
         ws = await _connected(s.site.url)
@@ -109,7 +114,7 @@ async def test_python_socketio_dispatches_an_event_named_connect_to_the_connect_
         assert s.connects[1][1] == {"token": "forged"}  # the payload, as `environ`
         await ws.close()
     finally:
-        await s.sio.end_all_transports()
+        await s.sio.shutdown()
         await s.site.close()
 
 
@@ -258,4 +263,58 @@ async def test_a_session_that_never_connects_is_closed_at_the_deadline(srv: Guar
     while (frame := await ws.recv(timeout=5)) is not None:
         frames.append(frame)
     assert frames[-1:] == ["1"], frames  # closed with an Engine.IO CLOSE
+    await ws.close()
+
+
+# -- the hooks see everything, whatever else hooks the libraries ------------------------
+async def test_the_guard_sees_every_session_whoever_holds_the_engineio_handlers() -> None:
+    # sio.instrument() (the Admin UI) replaces python-socketio's Engine.IO connect and
+    # disconnect handlers with its own: the guard, in front of python-engineio's event
+    # dispatch, still sees every session open, and close (the address is released)
+    s = Guarded()
+    for event in ("connect", "disconnect"):
+        s.sio.eio.on(event, _passing_on(s.sio.eio.handlers[event]))
+    await s.site.start()
+    try:
+        ws = await _connected(s.site.url)
+        assert ws.opened["sid"] in s.guard.conns and s.guard.conns[ws.opened["sid"]].connected
+        assert s.guard.policy.addresses.open_count("127.0.0.1") == 1
+        await ws.close()
+        assert await until(lambda: not s.guard.conns)
+        assert s.guard.policy.addresses.open_count("127.0.0.1") == 0
+    finally:
+        await s.sio.end_all_transports()
+        await s.site.close()
+
+
+def _passing_on(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def wrapper(*args: Any) -> Any:
+        return await handler(*args)
+
+    return wrapper
+
+
+async def test_one_connect_per_namespace(srv: Guarded) -> None:
+    # a client may join several namespaces over one Engine.IO session (socket.io-client
+    # multiplexes io(url) and io(url + "/admin")), each once
+    ws = await _connected(srv.site.url)
+    conn = srv.guard.conns[ws.opened["sid"]]
+    await ws.send("40/nowhere,")  # no such namespace: refused, the session stays
+    await ws.recv_until("44/nowhere,")
+    await ws.send("40/ns,")
+    await ws.recv_until("40/ns,{")
+    assert conn.namespaces == {"/", "/ns"} and not conn.kicked
+    await ws.send("40/ns,")  # a second CONNECT to a namespace: kicked
+    frames = await ws.recv_until("1")
+    assert "41" in frames and "41/ns," in frames, frames
+    await ws.close()
+
+
+async def test_a_session_connected_only_to_another_namespace_is_not_expired(
+        srv: Guarded) -> None:
+    ws = await RawWs.open(srv.site.url)
+    conn = srv.guard.conns[ws.opened["sid"]]
+    await ws.send("40/ns,")
+    await ws.recv_until("40/ns,{")
+    assert conn.connected and conn.deadline is None  # the CONNECT deadline is met
     await ws.close()

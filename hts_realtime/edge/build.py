@@ -38,8 +38,8 @@ from hts_realtime.edge.outbox import OutboxFlusher, OutboxLimits
 from hts_realtime.edge.plain_ws import PlainWebSocket
 from hts_realtime.edge.private_relay import InProcessStreams, PrivateRelay
 from hts_realtime.edge.sessions import SessionRegistry
-from hts_realtime.edge.socketio.adapter import WireGuard
 from hts_realtime.edge.socketio.framing import SocketIOFraming
+from hts_realtime.edge.socketio.hooks import WireGuard
 from hts_realtime.edge.socketio.mount import socketio_routes, socketio_server
 from hts_realtime.edge.socketio.servers import SendPathSocketIO
 from hts_realtime.edge.status import StatusReport, StatusSource

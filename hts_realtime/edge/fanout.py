@@ -7,9 +7,9 @@ transport-neutral: an outbox sits on a ``Connection``, which frames the
 messages its own way. Two framings exist:
 
 * **Socket.IO** connections: the Engine.IO socket in
-  ``edge.socketio.adapter`` is the ``Connection`` (WebSocket frames built once
-  per broadcast, or long-polling packets); ``engine.outbox_of(sid)`` finds it.
-* **Plain WebSocket** (``/api/ws``): ``websocket.WsConnection`` is the
+  ``edge.socketio.connection`` is the ``Connection`` (WebSocket frames built
+  once per broadcast, or long-polling packets); ``sio.outbox_of(sid)`` finds it.
+* **Plain WebSocket** (``/api/ws``): ``plain_ws.WsConnection`` is the
   ``Connection``, *attached* here; its framing is the payload's JSON text
   (``PLAIN_TEXT``), rendered once per message however many connections
   receive it. Same outbox, same bounds, same conflation and pacing.
@@ -69,7 +69,7 @@ PRICE_BATCH_KEY: Hashable = ("price_batch",)
 
 
 class SocketIOServer(Protocol):
-    """The Socket.IO side, as fan-out needs it (``socketio.adapter.SendPathSocketIO``)."""
+    """The Socket.IO side, as fan-out needs it (``edge.socketio.servers.SendPathSocketIO``)."""
 
     def outbox_of(self, sid: str) -> Outbox | None: ...
 

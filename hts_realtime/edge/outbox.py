@@ -21,7 +21,7 @@ The seam for other transports is the small ``Connection`` protocol below:
 (send rendered frames now, synchronously), ``writable`` (whether the
 connection takes more now, e.g. its transport buffer is under a high-water
 mark) and ``disconnect(reason)``. The Engine.IO socket
-(``socketio.adapter.EngineIOConnection``) is one implementation, with two
+(``edge.socketio.connection.EngineIOConnection``) is one implementation, with two
 framings (WebSocket frames, long-polling packets); a plain WebSocket
 connection (JSON text frames) is another. ``Message.render`` caches one
 rendering per framing, so a broadcast is encoded once per framing, however

@@ -15,8 +15,6 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hts_realtime.protocol.errors import HtsError, RateLimited
@@ -270,29 +268,3 @@ class WirePolicy:
                 "bad_input": dict(self.bad_log.totals),
             },
         }
-
-
-@dataclass(eq=False)
-class WireConn:
-    """What the Socket.IO guard keeps per Engine.IO session (a few hundred bytes)."""
-
-    eio_sid: str
-    address: str
-    strikes: TokenBucket
-    kick: Callable[[WireConn, HtsError | None, str], None]  # the guard's way to close it
-    bad: Counter[str] = field(default_factory=Counter)
-    connected: bool = False  # the Socket.IO CONNECT was accepted
-    kicked: bool = False
-    deadline: asyncio.TimerHandle | None = None
-    abort: Callable[[], None] | None = None  # drops the TCP connection (websocket only)
-
-    @property
-    def label(self) -> str:
-        return f"eio={self.eio_sid} addr={self.address}"
-
-    @property
-    def closing(self) -> bool:
-        return self.kicked
-
-    def cut(self, error: HtsError, why: str) -> None:
-        self.kick(self, error, why)

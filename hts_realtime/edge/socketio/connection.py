@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from engineio import async_socket as eio_async_socket
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
@@ -39,6 +39,8 @@ from hts_realtime.edge.socketio.framings import (
     EngineIOPollingFraming,
     EngineIOWebSocketFraming,
 )
+from hts_realtime.edge.socketio.packets import namespace_of
+from hts_realtime.edge.wire_policy import BAD_ENGINEIO_FRAME, OVERSIZED
 from hts_realtime.protocol.errors import SlowConsumer
 
 if TYPE_CHECKING:
@@ -60,6 +62,11 @@ class SendOptions:
 
 _PING = EioPacket(eio_packet.Packet(eio_packet.PING))
 _NOOP = eio_packet.Packet(eio_packet.NOOP)
+_ENGINEIO_TYPES = frozenset("0123456")
+WS_CLOSE_TIMEOUT_SECONDS = 5.0  # aiohttp's wait for the peer's close frame
+# a polling POST body the route has read already (bounded in size and time)
+POLLING_BODY = web.RequestKey("hts.polling_body", bytes)
+EIO_SID = web.RequestKey("hts.eio_sid", str)  # the session a handshake request made
 
 
 class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
@@ -67,8 +74,11 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
 
     Overrides of python-engineio's ``AsyncSocket``: ``send`` (into the
     outbox), ``poll`` (a long-poll GET takes what the outbox holds),
-    ``_websocket_handler`` (our reader loop; writes go to the transport
-    directly), ``schedule_ping`` (a timer, not a task) and ``close``.
+    ``schedule_ping`` (a timer, not a task), ``close``,
+    ``handle_post_request`` (the body the route read, bounded) and
+    ``_upgrade_websocket`` (our websocket and reader loop; writes go to the
+    transport directly). Frames the library could not decode are reported to
+    the server's hooks (the wire guard) and end the transport.
     """
 
     server: SendPathEngineIO
@@ -93,7 +103,7 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
         self._poll: list[Any] | None = None  # the waiting long-poll GET's packets
         self._poll_wake: asyncio.Future[None] | None = None
         self.close_reason: str | None = None
-        self._ended = False  # the Socket.IO DISCONNECT packet went out
+        self._ended: set[str] = set()  # namespaces whose Socket.IO DISCONNECT went out
         self._ping_timer: asyncio.TimerHandle | None = None
 
     # -- Connection protocol ----------------------------------------------------------
@@ -134,10 +144,12 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
     async def send(self, pkt: eio_packet.Packet) -> None:
         if self.closed:
             return
-        if pkt.packet_type == eio_packet.MESSAGE:
-            if self._ended:  # after the Socket.IO DISCONNECT: late acks and events go nowhere
+        if pkt.packet_type == eio_packet.MESSAGE and isinstance(pkt.data, str):
+            # after a namespace's Socket.IO DISCONNECT, its late acks and events go nowhere
+            if self._ended and namespace_of(pkt.data) in self._ended:
                 return
-            self._ended = isinstance(pkt.data, str) and pkt.data[:1] == "1"
+            if pkt.data[:1] == "1":
+                self._ended.add(namespace_of(pkt.data))
         self.outbox.send(EioPacket(pkt))
 
     async def poll(self) -> list[Any]:
@@ -194,6 +206,11 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
         if w is not None and not w.done():
             w.set_result(None)
 
+    def cut(self) -> None:
+        """Drop the websocket's TCP connection now (a peer that does not close)."""
+        if self._transport is not None:
+            self._transport.abort()
+
     def _end_transport(self) -> None:
         """The WebSocket closing handshake (aiohttp's, concurrent with our reader), and
         the transport cut ``close_grace`` seconds later if the peer does not finish it."""
@@ -203,21 +220,40 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
         self._closing_ws = asyncio.get_running_loop().create_task(_close_ws(sock))
         asyncio.get_running_loop().call_later(self.server.send_options.close_grace, t.abort)
 
-    # -- library overrides: the websocket transport -----------------------------------
-    async def _websocket_handler(self, ws: Any) -> None:
-        sock: web.WebSocketResponse = ws._sock
-        request: web.Request = ws.environ["aiohttp.request"]
-        max_size = self.server.max_http_buffer_size
+    # -- library overrides: the transports' input ------------------------------------
+    async def handle_post_request(self, environ: dict[str, Any]) -> None:
+        """A polling POST: the library decodes the body the route read (bounded in size
+        and time, its framing checked: ``route.py``) instead of reading the request."""
+        body = environ["aiohttp.request"].get(POLLING_BODY)
+        if body is not None:  # else (no route in front) the library reads the request
+            environ["wsgi.input"] = _Body(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        await super().handle_post_request(environ)
+
+    async def _upgrade_websocket(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+        """The websocket transport (a new session, or an upgrade from polling): ours,
+        in place of the driver's, so frames are read, checked and written here."""
+        if self.upgraded:
+            raise OSError("Socket has been upgraded already")  # as the library does
+        request: web.Request = environ["aiohttp.request"]
+        # aiohttp refuses a message of exactly max_msg_size bytes (it checks >=)
+        sock = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size + 1,
+                                     timeout=WS_CLOSE_TIMEOUT_SECONDS)
+        await sock.prepare(request)
+        await self._serve_websocket(sock, request)
+        return sock
+
+    async def _serve_websocket(self, sock: web.WebSocketResponse, request: web.Request) -> None:
         if self.connected:  # an upgrade from long-polling
             self.upgrading = True
-            probe = _decode(await _ws_read(ws, max_size))
+            probe = _decode(await self._read(sock))
             if probe is None or probe.packet_type != eio_packet.PING or probe.data != "probe":
                 self.upgrading = False
                 return
             await sock.send_str(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
             if self._poll is not None:  # end the held GET so the client finishes upgrading
                 self.write([_NOOP])
-            done = _decode(await _ws_read(ws, max_size))
+            done = _decode(await self._read(sock))
             if done is None or done.packet_type != eio_packet.UPGRADE:
                 self.upgrading = False
                 return
@@ -232,13 +268,7 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
                              reason=self.server.reason.TRANSPORT_CLOSE)
             return
         self._attach(transport, sock)
-        while True:
-            data = await _ws_read(ws, max_size)
-            if data is None:
-                break
-            pkt = _decode(data)
-            if pkt is None:
-                break
+        while (pkt := _decode(await self._read(sock))) is not None:
             try:
                 await self.receive(pkt)
             except eio_exceptions.UnknownPacketError:
@@ -255,6 +285,23 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
             await self._closing_ws
         elif not transport.is_closing():
             await _close_ws(sock)
+
+    async def _read(self, sock: web.WebSocketResponse) -> str | bytes | None:
+        """The next Engine.IO frame, or None once the transport ends. A text frame that
+        is not an Engine.IO packet, or one over the size limit, is reported to the
+        server's hooks (the wire guard counts it) and ends the transport."""
+        msg = await sock.receive()
+        if msg.type is WSMsgType.TEXT:
+            text: str = msg.data
+            if text[:1] in _ENGINEIO_TYPES:
+                return text
+            self.server.hooks.bad_frame(self.sid, BAD_ENGINEIO_FRAME, text)
+        elif msg.type is WSMsgType.BINARY:
+            data: bytes = msg.data
+            return data  # an Engine.IO binary message: the guard refuses it with an error
+        elif msg.type is WSMsgType.ERROR and "size" in str(msg.data):
+            self.server.hooks.bad_frame(self.sid, OVERSIZED, msg.data)
+        return None
 
     def _attach(self, transport: asyncio.Transport, sock: web.WebSocketResponse) -> None:
         size = self.server.send_options.socket_send_buffer
@@ -277,14 +324,15 @@ async def _close_ws(sock: web.WebSocketResponse) -> None:
         await sock.close()
 
 
-async def _ws_read(ws: Any, max_size: int) -> str | bytes | None:
-    """The next message from the driver's websocket (``GuardedWebSocket.wait``: it
-    refuses frames the library would choke on), or None once the transport ends."""
-    try:
-        data: str | bytes = await ws.wait()
-    except Exception:  # closed, refused or oversized: the transport ends
-        return None
-    return data if len(data) <= max_size else None
+class _Body:
+    """``wsgi.input`` for a body already read: what python-engineio reads from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def read(self, length: int = -1) -> bytes:
+        data, self._data = self._data, b""
+        return data
 
 
 def _decode(data: str | bytes | None) -> eio_packet.Packet | None:

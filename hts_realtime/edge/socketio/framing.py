@@ -19,7 +19,8 @@ import socketio
 
 from hts_realtime.edge.core import Admission, RequestCore
 from hts_realtime.edge.sessions import Session
-from hts_realtime.edge.socketio.adapter import ReservedEvent, WireGuard
+from hts_realtime.edge.socketio.hooks import WireGuard
+from hts_realtime.edge.socketio.packets import ReservedEvent
 from hts_realtime.edge.socketio.servers import SendPathSocketIO
 from hts_realtime.protocol.errors import HtsError, InvalidMessage
 

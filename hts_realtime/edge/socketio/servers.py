@@ -10,9 +10,10 @@ through ``outbox_of``.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import engineio
 import socketio
@@ -21,8 +22,43 @@ from engineio import packet as eio_packet
 
 from hts_realtime.edge.outbox import Outbox
 from hts_realtime.edge.socketio.connection import EngineIOConnection, SendOptions
+from hts_realtime.edge.socketio.packets import WirePacket
 
 log = logging.getLogger("hts.wire")
+
+Deliver = Callable[[str, str | bytes], Awaitable[None]]
+
+
+class EngineIOHooks(Protocol):
+    """What sees every Engine.IO event before the libraries do (the wire guard)."""
+
+    def opened(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        """A session was made (its OPEN packet is queued); ``environ`` is the one
+        python-socketio keeps for it."""
+
+    async def message(self, eio_sid: str, data: str | bytes, deliver: Deliver) -> None:
+        """A message arrived; ``deliver(eio_sid, data)`` hands it to python-socketio
+        (raising whatever the library raises on it)."""
+
+    def closed(self, eio_sid: str, why: str) -> None:
+        """The session ended, or was refused at open."""
+
+    def bad_frame(self, eio_sid: str, kind: str, data: object) -> None:
+        """A websocket frame the socket could not take; the transport ends next."""
+
+
+class _Unhooked:
+    def opened(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        pass
+
+    async def message(self, eio_sid: str, data: str | bytes, deliver: Deliver) -> None:
+        await deliver(eio_sid, data)
+
+    def closed(self, eio_sid: str, why: str) -> None:
+        pass
+
+    def bad_frame(self, eio_sid: str, kind: str, data: object) -> None:
+        pass
 
 
 class SendPathEngineIO(engineio.AsyncServer):  # type: ignore[misc]
@@ -34,6 +70,42 @@ class SendPathEngineIO(engineio.AsyncServer):  # type: ignore[misc]
     def __init__(self, send_options: SendOptions, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.send_options = send_options
+        self.hooks: EngineIOHooks = _Unhooked()
+
+    def install_hooks(self, hooks: EngineIOHooks) -> None:
+        """Put ``hooks`` in front of every Engine.IO event (once, before serving)."""
+        if not isinstance(self.hooks, _Unhooked):
+            raise RuntimeError("Engine.IO hooks are installed already")
+        self.hooks = hooks
+
+    async def _trigger_event(self, event: str, *args: Any, run_async: bool = False) -> Any:
+        """python-engineio's one dispatch point for its events: each passes the hooks
+        first, whoever registered the handlers (python-socketio; the Admin UI, which
+        replaces the connect and disconnect handlers with its own)."""
+        if event == "message":  # python-socketio sets its engine's async_handlers=False
+            await self.hooks.message(args[0], args[1], self._deliver)
+            return None
+        if event == "connect":
+            self.hooks.opened(args[0], args[1])
+            ret = await super()._trigger_event(event, *args, run_async=run_async)
+            if ret is not None and ret is not True:  # refused: no disconnect will follow
+                self.hooks.closed(args[0], "refused at open")
+            return ret
+        if event == "disconnect":
+            try:
+                return await super()._trigger_event(event, *args, run_async=run_async)
+            finally:
+                self.hooks.closed(args[0], str(args[1]))
+        return await super()._trigger_event(event, *args, run_async=run_async)
+
+    async def _deliver(self, eio_sid: str, data: str | bytes) -> None:
+        """A message to its handler (python-socketio's), awaited here: what it raises
+        reaches the hooks, instead of a traceback in the library's logger."""
+        handler = self.handlers.get("message")
+        if handler is not None:
+            ret = handler(eio_sid, data)
+            if inspect.isawaitable(ret):
+                await ret
 
     async def _handle_connect(self, environ: dict[str, Any], transport: str,
                               jsonp_index: int | None = None) -> Any:
@@ -85,13 +157,14 @@ class SendPathEngineIO(engineio.AsyncServer):  # type: ignore[misc]
 
 
 class SendPathSocketIO(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server on ``SendPathEngineIO``."""
+    """python-socketio's server on ``SendPathEngineIO``, decoding with ``WirePacket``
+    (the library's ``serializer`` option: reserved event names marked)."""
 
     eio: SendPathEngineIO
 
     def __init__(self, send_options: SendOptions, **kwargs: Any) -> None:
         self._send_options = send_options  # read by _engineio_server_class, in super()
-        super().__init__(**kwargs)
+        super().__init__(serializer=WirePacket, **kwargs)
 
     def _engineio_server_class(self) -> Callable[..., SendPathEngineIO]:
         # python-socketio builds its Engine.IO server as this(**engineio_options)
