@@ -11,6 +11,8 @@ measures order entry, not matching). Two loads, as in issue 21:
 
 * 20 users x 4 clients (80 concurrent)
 * 100 concurrent clients (20 users x 5)
+* the same 100 clients through a cluster gateway (Redis, ``--role engine`` on
+  the server core, ``--role gateway`` on the load core beside the generator)
 
 plus, for scale, an authenticated ``GET /api/account`` at 80 clients (what
 one request costs without a write). Each load runs ``WARMUP_S`` seconds
@@ -36,6 +38,7 @@ from typing import Any
 
 from bench.common import (
     LOAD_CORE,
+    SERVER_CORE,
     CpuWindow,
     HtsServer,
     http_json,
@@ -79,7 +82,8 @@ def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | N
 
 
 async def measure(server: HtsServer, tokens: list[str], bodies: list[dict[str, Any]],
-                  per_user: int, kind: str, profile: Path | None) -> dict[str, Any]:
+                  per_user: int, kind: str, profile: Path | None,
+                  cpu_of: int | None = None) -> dict[str, Any]:
     args = {"url": server.url, "tokens": tokens, "clients": len(tokens) * per_user,
             "warmupMs": WARMUP_S * 1000, "durationMs": DURATION_S * 1000}
     if kind == "orders":
@@ -88,7 +92,7 @@ async def measure(server: HtsServer, tokens: list[str], bodies: list[dict[str, A
         args.update(method="GET", path="/api/account", bodies=[None])
     task = asyncio.create_task(run_node("orders.mjs", args, timeout=WARMUP_S + DURATION_S + 60))
     await asyncio.sleep(WARMUP_S)
-    cpu = CpuWindow(server.pid)
+    cpu = CpuWindow(cpu_of or server.pid)
     spy = _profile(server.pid, DURATION_S - 1, profile) if profile else None
     result = await task
     result["server_cpu_percent"] = cpu.percent()
@@ -97,31 +101,78 @@ async def measure(server: HtsServer, tokens: list[str], bodies: list[dict[str, A
     return result
 
 
+async def _users(server: HtsServer, login_url: str) -> list[str]:
+    names = [f"rate{i:02d}" for i in range(USERS)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda n: server.add_user(n, "rate-bench-pw"), names))
+    return [login(login_url, n, "rate-bench-pw") for n in names]
+
+
+def _row(label: str, r: dict[str, Any], cpu: str) -> list[str]:
+    lat = r["latencies_ms"]
+    return [label, f"{r['rate']:,.0f}", cpu, f"{lat['p50']:.1f}", f"{lat['p99']:.1f}",
+            f"{lat['max']:.1f}", str(r["refused"] or "-"), str(r["errors"])]
+
+
+class PinnedToLoadCore(HtsServer):
+    """A cluster gateway on the load core (the engine keeps the server core to itself)."""
+
+    def command(self) -> list[str]:
+        return [*pin(LOAD_CORE), *super().command()[len(pin(SERVER_CORE)):]]
+
+
+async def through_gateway(rows: list[list[str]], results: dict[str, Any]) -> None:
+    """Redis, the engine on the server core, one gateway beside the generator."""
+    from bench.cluster import Redis
+
+    redis = Redis("order-rate-redis").start()
+    engine = HtsServer("order_rate_engine", role="engine", redis_url=redis.url,
+                       write_rate_per_second=1_000_000, write_rate_burst=1_000_000,
+                       trusted_proxies="127.0.0.1")
+    gateway = PinnedToLoadCore("order_rate_gateway", role="gateway", redis_url=redis.url,
+                               engine_url=engine.url)
+    try:
+        engine.start()
+        gateway.start()
+        tokens = await _users(engine, gateway.url)
+        bodies = [{"symbol": s, "side": "buy", "order_type": "limit", "quantity": 1,
+                   "price": lower_limit(gateway.url, tokens[0], s)} for s in SYMBOLS]
+        gw_cpu = CpuWindow(gateway.pid)
+        r = await measure(gateway, tokens, bodies, 5, "orders", None, engine.pid)
+        r["gateway_cpu_percent"] = gw_cpu.percent()
+        label = "orders through a gateway, 100 clients"
+        results[label] = r
+        rows.append(_row(label, r, f"{r['server_cpu_percent']:.0f} % "
+                                   f"(+ gateway {r['gateway_cpu_percent']:.0f} %)"))
+    finally:
+        gateway.stop()
+        engine.stop()
+        redis.stop()
+
+
 async def run() -> dict[str, Any]:
+    rows: list[list[str]] = []
+    results: dict[str, Any] = {}
     with HtsServer(NAME, write_rate_per_second=1_000_000, write_rate_burst=1_000_000) as server:
-        names = [f"rate{i:02d}" for i in range(USERS)]
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda n: server.add_user(n, "rate-bench-pw"), names))
-        tokens = [login(server.url, n, "rate-bench-pw") for n in names]
+        tokens = await _users(server, server.url)
         bodies = [{"symbol": s, "side": "buy", "order_type": "limit", "quantity": 1,
                    "price": lower_limit(server.url, tokens[0], s)} for s in SYMBOLS]
-        rows, results = [], {}
         for i, (label, per_user, kind) in enumerate(LOADS):
             profile = server.workdir / f"profile-{i}.txt" if i == 0 else None
             r = await measure(server, tokens, bodies, per_user, kind, profile)
             results[label] = r
-            lat = r["latencies_ms"]
-            rows.append([label, f"{r['rate']:,.0f}", f"{r['server_cpu_percent']:.0f} %",
-                         f"{lat['p50']:.1f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}",
-                         str(r["refused"] or "-"), str(r["errors"])])
+            rows.append(_row(label, r, f"{r['server_cpu_percent']:.0f} %"))
         log = server.log_report()
         described = server.describe()
-    print_table("order_rate: closed-loop HTTP clients against one server core (SQLite)",
-                ["load", "ok/s", "server CPU", "p50 ms", "p99 ms", "max ms", "refused",
+    await through_gateway(rows, results)
+    print_table("order_rate: closed-loop HTTP clients against one engine core (SQLite, "
+                "synchronous=FULL, group commit)",
+                ["load", "ok/s", "engine CPU", "p50 ms", "p99 ms", "max ms", "refused",
                  "errors"], rows)
     if log.problems:
         note(f"server log: {log.problems} warning/error lines, e.g. {log.examples[:2]}")
     result = {"server": described, "users": USERS, "warmup_s": WARMUP_S,
-              "duration_s": DURATION_S, "loads": results, "server_log": log.to_dict()}
+              "duration_s": DURATION_S, "loads": results, "server_log": log.to_dict(),
+              "loadavg_at_end": os.getloadavg()}
     write_result(NAME, result)
     return result

@@ -68,6 +68,9 @@ class Settings:
     login_queue: int = 32
     # storage and scale-out
     database: str = "./hts.db"
+    # what an acknowledged write survives on SQLite: FULL fsyncs every (group) commit
+    # (a power loss), NORMAL only a process crash (storage/sqlite.py)
+    database_synchronous: str = "FULL"
     redis_url: str | None = None
     # scale-out: "single" (one process), or a cluster's "engine" (one) and "gateway"s (any)
     role: str = "single"
@@ -154,6 +157,8 @@ class Settings:
                      "orderbook_interval_seconds", "candle_flush_seconds"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
+        if self.database_synchronous not in ("FULL", "NORMAL"):
+            raise SettingsError("database_synchronous must be FULL or NORMAL")
         if self.log_format not in ("text", "json"):
             raise SettingsError("log_format must be 'text' or 'json'")
         if self.role not in ROLES:

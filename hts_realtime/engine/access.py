@@ -18,17 +18,54 @@ for the changes) implements the same five methods.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from hts_realtime.engine.users import User, UserStore
 from hts_realtime.identity.tokens import Identity, TokenService
 from hts_realtime.ports import RevocationStore
 from hts_realtime.protocol.errors import AuthFailed, AuthRevoked, HtsError
 
+# entries of the optional cache (a user row, a jti's answer): bounded, oldest dropped first
+CACHE_ENTRIES = 50_000
+
 
 class AccessPolicy:
-    def __init__(self, users: UserStore, revocations: RevocationStore) -> None:
+    """``cached=True`` keeps each user's row and each token id's answer in memory, so an
+    authenticated request costs no query: the server's ``AccessWatcher`` must then call
+    ``forget`` with the users the access-change feed names (any process's change, within
+    ``HTS_REVOCATION_POLL_SECONDS``), and this process's own changes call it at once."""
+
+    def __init__(self, users: UserStore, revocations: RevocationStore, *,
+                 cached: bool = False) -> None:
         self.users = users
         self.revocations = revocations
+        self.cached = cached
+        self._users: dict[str, User | None] = {}
+        self._revoked: dict[str, bool] = {}
+
+    def forget(self, user_ids: set[str]) -> None:
+        """The access of these users changed: ask the stores again."""
+        for user_id in user_ids:
+            self._users.pop(user_id, None)
+        self._revoked.clear()  # revocations are rare; which jti is whose is not kept
+
+    def _user(self, user_id: str) -> User | None:
+        if not self.cached:
+            return self.users.get(user_id)
+        if user_id in self._users:
+            return self._users[user_id]
+        user = self.users.get(user_id)
+        _bounded_put(self._users, user_id, user)
+        return user
+
+    def _is_revoked(self, token_id: str) -> bool:
+        if not self.cached:
+            return self.revocations.is_revoked(token_id)
+        revoked = self._revoked.get(token_id)
+        if revoked is None:
+            revoked = self.revocations.is_revoked(token_id)
+            _bounded_put(self._revoked, token_id, revoked)
+        return revoked
 
     def check(self, user_id: str, token_id: str, issued_at: int) -> User:
         """The token's user, as the store knows it now; raises when the token no longer counts."""
@@ -48,7 +85,7 @@ class AccessPolicy:
 
     def _decide(self, user_id: str, token_id: str,
                 issued_at: int) -> tuple[User | None, HtsError | None]:
-        user = self.users.get(user_id)
+        user = self._user(user_id)
         if user is None:
             return None, AuthFailed("the token's user does not exist")
         if user.disabled:
@@ -56,7 +93,7 @@ class AccessPolicy:
         if issued_at < user.tokens_valid_after:
             return user, AuthRevoked("the token was revoked (logged out everywhere, "
                                      "or the password changed)")
-        if self.revocations.is_revoked(token_id):
+        if self._is_revoked(token_id):
             return user, AuthRevoked("the token was revoked (logged out)")
         return user, None
 
@@ -83,3 +120,10 @@ class Authenticator:
         """Log out: this token stops working (on every process sharing the store)."""
         self.access.revocations.revoke_token(identity.token_id, identity.user_id,
                                              identity.expires_at)
+        self.access.forget({identity.user_id})
+
+
+def _bounded_put(cache: dict[str, Any], key: str, value: Any) -> None:
+    if len(cache) >= CACHE_ENTRIES:
+        del cache[next(iter(cache))]
+    cache[key] = value

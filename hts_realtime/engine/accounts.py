@@ -1,15 +1,44 @@
-"""Paper accounts and positions: creating one on first use, the SQL that moves
-cash and shares (inside the caller's transaction), and the account as clients
-see it."""
+"""Paper accounts and positions: the engine's ledger, in memory and on disk.
+
+The engine is the only writer of accounts and positions, so it keeps them in
+memory (each user's read from the database on first use) and decides on
+them there: a hold, a fill, the P&L of a sale need no read inside the
+transaction. Each change stages a copy on the group commit's ``Tx`` and
+records the SQL (as deltas, so the statement is right whatever the row
+holds); the committed ledger changes only after that commit
+(``apply_staged``). ``view`` is the account as clients see it, from memory.
+"""
 
 from __future__ import annotations
 
-import sqlite3
+import dataclasses
+from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from hts_realtime.domain.symbols import SymbolMaster
+from hts_realtime.engine.group_commit import Tx
 from hts_realtime.ports import MarketSource
 from hts_realtime.storage.db import Database
+
+
+@dataclass(slots=True)
+class Account:
+    cash: int
+    reserved_cash: int = 0
+    realized_pnl: int = 0
+    fees_paid: int = 0
+    taxes_paid: int = 0
+
+
+@dataclass(slots=True)
+class Position:
+    quantity: int
+    cost: int
+    reserved_quantity: int = 0
+
+
+_ACCOUNT_COLUMNS = "cash, reserved_cash, realized_pnl, fees_paid, taxes_paid"
 
 
 class Accounts:
@@ -19,79 +48,160 @@ class Accounts:
         self.market = market
         self.master = master
         self.initial_cash = initial_cash
+        self._accounts: dict[str, Account] = {}  # committed
+        # committed, per user: symbol -> position (a user's are loaded together)
+        self._positions: dict[str, dict[str, Position]] = {}
 
-    def ensure(self, conn: sqlite3.Connection, user_id: str) -> sqlite3.Row:
-        """The user's account row, created with ``initial_cash`` on first use."""
-        conn.execute(
-            "INSERT OR IGNORE INTO accounts (user_id, cash) VALUES (?, ?)",
-            (user_id, self.initial_cash),
-        )
-        row: sqlite3.Row = conn.execute(
-            "SELECT * FROM accounts WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        return row
+    # -- the committed ledger -----------------------------------------------------------------
+    def _account(self, user_id: str) -> Account | None:
+        acc = self._accounts.get(user_id)
+        if acc is None:
+            row = self.db.conn.execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            acc = self._accounts[user_id] = Account(*(int(v) for v in row))
+        return acc
 
-    # -- writes (inside the caller's transaction) ------------------------------------------
-    @staticmethod
-    def available_shares(conn: sqlite3.Connection, user_id: str, symbol: str) -> int:
-        pos = conn.execute(
-            "SELECT quantity, reserved_quantity FROM positions WHERE user_id = ? AND symbol = ?",
-            (user_id, symbol),
-        ).fetchone()
-        return int(pos["quantity"]) - int(pos["reserved_quantity"]) if pos else 0
+    def _user_positions(self, user_id: str) -> dict[str, Position]:
+        held = self._positions.get(user_id)
+        if held is None:
+            rows = self.db.conn.execute(
+                "SELECT symbol, quantity, cost, reserved_quantity FROM positions "
+                "WHERE user_id = ?", (user_id,)).fetchall()
+            held = self._positions[user_id] = {
+                str(r[0]): Position(int(r[1]), int(r[2]), int(r[3])) for r in rows}
+        return held
 
-    @staticmethod
-    def hold_cash(conn: sqlite3.Connection, user_id: str, amount: int) -> None:
+    def apply_staged(self, key: Hashable, value: Any) -> None:
+        assert isinstance(key, tuple)
+        if key[0] == "account":
+            self._accounts[key[1]] = value
+        elif value is None:
+            self._user_positions(key[1]).pop(key[2], None)
+        else:
+            self._user_positions(key[1])[key[2]] = value
+
+    def forget(self) -> None:
+        """Drop what memory holds (a new leader reads it again from the database)."""
+        self._accounts.clear()
+        self._positions.clear()
+
+    # -- staged changes (inside a group commit) -------------------------------------------------
+    def ensure(self, tx: Tx, user_id: str) -> Account:
+        """The user's account as this transaction sees it, opened with ``initial_cash``
+        on first use."""
+        staged = tx.get(self, ("account", user_id))
+        if staged is not Tx.MISSING:
+            return staged  # type: ignore[no-any-return]
+        if self._account(user_id) is None:
+            tx.execute("INSERT INTO accounts (user_id, cash) VALUES (?, ?) "
+                       "ON CONFLICT (user_id) DO NOTHING", (user_id, self.initial_cash))
+            opened = Account(self.initial_cash)
+            tx.put(self, ("account", user_id), opened)
+            return opened
+        return self._staged_account(tx, user_id)
+
+    def _staged_account(self, tx: Tx, user_id: str) -> Account:
+        def load() -> Account:
+            acc = self._account(user_id)
+            return acc if acc is not None else Account(self.initial_cash)
+        return tx.stage(self, ("account", user_id), load, dataclasses.replace)
+
+    def position(self, tx: Tx, user_id: str, symbol: str) -> Position | None:
+        staged = tx.get(self, ("position", user_id, symbol))
+        if staged is not Tx.MISSING:
+            return staged  # type: ignore[no-any-return]
+        return self._user_positions(user_id).get(symbol)
+
+    def _staged_position(self, tx: Tx, user_id: str, symbol: str) -> Position | None:
+        """This work's own copy of the position to change (None: no position)."""
+        key = ("position", user_id, symbol)
+        own = tx.own(self, key)
+        if own is not Tx.MISSING:
+            return own  # type: ignore[no-any-return]
+        current = self.position(tx, user_id, symbol)
+        if current is None:
+            return None
+        copy = dataclasses.replace(current)
+        tx.put(self, key, copy)
+        return copy
+
+    def available_shares(self, tx: Tx, user_id: str, symbol: str) -> int:
+        pos = self.position(tx, user_id, symbol)
+        return pos.quantity - pos.reserved_quantity if pos else 0
+
+    def hold_cash(self, tx: Tx, user_id: str, amount: int) -> None:
         """Hold (or, negative, release) cash for open buys."""
-        conn.execute("UPDATE accounts SET reserved_cash = reserved_cash + ? WHERE user_id = ?",
-                     (amount, user_id))
+        self._staged_account(tx, user_id).reserved_cash += amount
+        tx.execute("UPDATE accounts SET reserved_cash = reserved_cash + ? WHERE user_id = ?",
+                   (amount, user_id))
 
-    @staticmethod
-    def hold_shares(conn: sqlite3.Connection, user_id: str, symbol: str, qty: int) -> None:
+    def hold_shares(self, tx: Tx, user_id: str, symbol: str, qty: int) -> None:
         """Hold (or, negative, release) shares for open sells."""
-        conn.execute(
+        pos = self._staged_position(tx, user_id, symbol)
+        if pos is not None:
+            pos.reserved_quantity += qty
+        tx.execute(
             "UPDATE positions SET reserved_quantity = reserved_quantity + ? "
             "WHERE user_id = ? AND symbol = ?",
             (qty, user_id, symbol),
         )
 
-    @staticmethod
-    def bought(conn: sqlite3.Connection, user_id: str, symbol: str, qty: int, amount: int,
+    def bought(self, tx: Tx, user_id: str, symbol: str, qty: int, amount: int,
                fee: int, released: int) -> None:
         """A buy fill: pay ``amount + fee`` (the fee is part of the cost basis)."""
-        conn.execute(
+        acc = self._staged_account(tx, user_id)
+        acc.cash -= amount + fee
+        acc.reserved_cash -= released
+        acc.fees_paid += fee
+        tx.execute(
             "UPDATE accounts SET cash = cash - ?, reserved_cash = reserved_cash - ?, "
             "fees_paid = fees_paid + ? WHERE user_id = ?",
             (amount + fee, released, fee, user_id),
         )
-        conn.execute(
+        pos = self._staged_position(tx, user_id, symbol)
+        if pos is None:
+            tx.put(self, ("position", user_id, symbol), Position(qty, amount + fee))
+        else:
+            pos.quantity += qty
+            pos.cost += amount + fee
+        tx.execute(
             "INSERT INTO positions (user_id, symbol, quantity, cost) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (user_id, symbol) DO UPDATE SET "
-            "quantity = quantity + excluded.quantity, cost = cost + excluded.cost",
+            "quantity = positions.quantity + excluded.quantity, "
+            "cost = positions.cost + excluded.cost",
             (user_id, symbol, qty, amount + fee),
         )
 
-    @staticmethod
-    def sold(conn: sqlite3.Connection, user_id: str, symbol: str, qty: int, amount: int,
+    def sold(self, tx: Tx, user_id: str, symbol: str, qty: int, amount: int,
              fee: int, tax: int) -> int:
         """A sell fill: receive ``amount - fee - tax``; returns the realised P&L."""
-        pos = conn.execute(
-            "SELECT quantity, cost FROM positions WHERE user_id = ? AND symbol = ?",
-            (user_id, symbol),
-        ).fetchone()
-        held, cost = int(pos["quantity"]), int(pos["cost"])
+        pos = self._staged_position(tx, user_id, symbol)
+        assert pos is not None, "a sell fill of shares the ledger does not hold"
+        held, cost = pos.quantity, pos.cost
         cost_out = cost if qty == held else cost * qty // held
         pnl = amount - fee - tax - cost_out
-        conn.execute(
+        acc = self._staged_account(tx, user_id)
+        acc.cash += amount - fee - tax
+        acc.realized_pnl += pnl
+        acc.fees_paid += fee
+        acc.taxes_paid += tax
+        tx.execute(
             "UPDATE accounts SET cash = cash + ?, realized_pnl = realized_pnl + ?, "
             "fees_paid = fees_paid + ?, taxes_paid = taxes_paid + ? WHERE user_id = ?",
             (amount - fee - tax, pnl, fee, tax, user_id),
         )
         if qty == held:
-            conn.execute("DELETE FROM positions WHERE user_id = ? AND symbol = ?",
-                         (user_id, symbol))
+            tx.put(self, ("position", user_id, symbol), None)
+            tx.execute("DELETE FROM positions WHERE user_id = ? AND symbol = ?",
+                       (user_id, symbol))
         else:
-            conn.execute(
+            pos.quantity -= qty
+            pos.reserved_quantity -= qty
+            pos.cost -= cost_out
+            tx.execute(
                 "UPDATE positions SET quantity = quantity - ?, "
                 "reserved_quantity = reserved_quantity - ?, cost = cost - ? "
                 "WHERE user_id = ? AND symbol = ?",
@@ -101,37 +211,32 @@ class Accounts:
 
     # -- reads -----------------------------------------------------------------------------
     def view(self, user_id: str) -> dict[str, Any]:
-        """The account as the wire shows it: positions valued at the latest price."""
-        with self.db.transaction() as conn:
-            acc = self.ensure(conn, user_id)
-        rows = self.db.conn.execute(
-            "SELECT symbol, quantity, reserved_quantity, cost FROM positions "
-            "WHERE user_id = ? ORDER BY symbol",
-            (user_id,),
-        ).fetchall()
+        """The account as the wire shows it (committed state; positions valued at the
+        latest price). A user without an account yet sees the one it will get."""
+        acc = self._account(user_id) or Account(self.initial_cash)
         positions = []
         market_value = unrealized = 0
-        for r in rows:
-            q = self.market.quote(r["symbol"])
-            qty, cost = int(r["quantity"]), int(r["cost"])
+        for symbol, p in sorted(self._user_positions(user_id).items()):
+            q = self.market.quote(symbol)
+            qty, cost = p.quantity, p.cost
             px = q.price if q else (cost // qty if qty else 0)
             value = qty * px
             pnl = value - cost
             market_value += value
             unrealized += pnl
-            sym = self.master.get(r["symbol"])
+            sym = self.master.get(symbol)
             positions.append({
-                "symbol": r["symbol"],
+                "symbol": symbol,
                 "name": sym.name if sym else None,
                 "quantity": qty,
-                "available_quantity": qty - int(r["reserved_quantity"]),
+                "available_quantity": qty - p.reserved_quantity,
                 "avg_price": (2 * cost + qty) // (2 * qty) if qty else 0,
                 "cost": cost,
                 "market_price": px,
                 "market_value": value,
                 "unrealized_pnl": pnl,
             })
-        cash, reserved = int(acc["cash"]), int(acc["reserved_cash"])
+        cash, reserved = acc.cash, acc.reserved_cash
         return {
             "account_id": f"paper-{user_id}",
             "currency": "KRW",
@@ -141,8 +246,8 @@ class Accounts:
             "positions": positions,
             "market_value": market_value,
             "unrealized_pnl": unrealized,
-            "realized_pnl": int(acc["realized_pnl"]),
-            "fees_paid": int(acc["fees_paid"]),
-            "taxes_paid": int(acc["taxes_paid"]),
+            "realized_pnl": acc.realized_pnl,
+            "fees_paid": acc.fees_paid,
+            "taxes_paid": acc.taxes_paid,
             "total_value": cash + market_value,
         }

@@ -2,13 +2,14 @@
 
 Every state change (order accepted, filled, cancelled) updates the order,
 the account and the position, and appends an ``order_update`` to the
-user's journal, in one SQLite transaction. Memory follows the database:
-each change is computed on copies, committed, and only then applied to
-the in-memory book of open orders (and to the strategy runs, through
-``FillListener.commit``); if the transaction fails, nothing in memory
-changed and the next market step finds the same work again. Events are
-published on the bus only after the commit, so a client never sees a
-fill the database lost.
+user's journal, in one transaction: a work of the group commit
+(``engine.group_commit``), so many orders share one COMMIT. Memory follows
+the database: each change is computed on staged copies, committed, and only
+then applied to the in-memory book of open orders and the ledger (and to
+the strategy runs, through ``FillListener.stage``); if the transaction
+fails, nothing in memory changed and the next market step finds the same
+work again. Events are published only after the commit, so a client never
+sees a fill the database lost, and ``place`` returns only then.
 
 Which orders fill, how much and at what price is decided by the pure
 ``domain.matching``; the SQL lives in ``order_store`` and ``accounts``.
@@ -24,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sqlite3
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -34,11 +35,12 @@ from hts_realtime.domain.events import PrivateEvent
 from hts_realtime.domain.krx import on_grid
 from hts_realtime.domain.market import Quote
 from hts_realtime.domain.market_hours import KST, MarketStatus
-from hts_realtime.domain.matching import Fill, match
+from hts_realtime.domain.matching import match
 from hts_realtime.domain.orders import Order, OrderStatus, OrderType, Side, new_order_id
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.engine.accounts import Accounts
-from hts_realtime.engine.journal import EventBus, Journal
+from hts_realtime.engine.group_commit import GroupCommit, Tx
+from hts_realtime.engine.journal import Journal
 from hts_realtime.engine.order_store import OrderStore, now_iso
 from hts_realtime.ports import MarketSource
 from hts_realtime.protocol.errors import (
@@ -57,16 +59,12 @@ from hts_realtime.storage.db import Database
 class FillListener(Protocol):
     """Told of every fill inside its transaction (strategies track their own position).
 
-    ``stage`` journals what it must and keeps its new state aside; exactly one
-    of ``commit`` (apply it) or ``rollback`` (drop it) follows the transaction.
+    ``stage`` journals what it must and stages its new state on the ``Tx``; the
+    group commit applies it after the commit, or drops it with the transaction.
     """
 
-    def stage(self, conn: sqlite3.Connection, order: Order, qty: int, price: int,
+    def stage(self, tx: Tx, order: Order, qty: int, price: int,
               costs: int) -> list[PrivateEvent]: ...
-
-    def commit(self) -> None: ...
-
-    def rollback(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +86,7 @@ class PaperBroker:
         self,
         db: Database,
         journal: Journal,
-        bus: EventBus,
+        commits: GroupCommit,
         master: SymbolMaster,
         market: MarketSource,
         *,
@@ -99,7 +97,7 @@ class PaperBroker:
     ) -> None:
         self.db = db
         self.journal = journal
-        self.bus = bus
+        self.commits = commits
         self.master = master
         self.market = market
         self.max_quantity = max_quantity
@@ -115,6 +113,8 @@ class PaperBroker:
 
     def load(self) -> None:
         """(Re)build the in-memory state from the database."""
+        self.accounts.forget()
+        self.journal.forget()
         self._owner = self.store.owners()
         self._open, self._by_id = {}, {}
         for order in self.store.open_orders():
@@ -145,15 +145,18 @@ class PaperBroker:
         return [dataclasses.replace(o) for orders in self._open.values() for o in orders]
 
     # -- order entry ---------------------------------------------------------------------
-    def place(
+    async def place(
         self, user_id: str, req: OrderRequest, idempotency_key: str | None = None
     ) -> tuple[Order, bool]:
         """Accept an order. Returns (order, created); ``created`` is False when an
-        ``idempotency_key`` already placed it."""
-        if idempotency_key is not None:
-            existing = self._by_key(user_id, idempotency_key, req)
-            if existing is not None:
-                return existing, False
+        ``idempotency_key`` already placed it. Returns once the order is committed."""
+        order = self.new_order(user_id, req)
+        return await self.commits.run(lambda tx: self.stage_place(tx, order, req,
+                                                                  idempotency_key))
+
+    def new_order(self, user_id: str, req: OrderRequest) -> Order:
+        """The order ``req`` asks for, checked against the symbol master and today's
+        band (no account state: that is decided in the transaction)."""
         symbol = self.master.get(req.symbol)
         if symbol is None:
             raise UnknownSymbol(f"unknown symbol {req.symbol!r}")
@@ -189,160 +192,193 @@ class PaperBroker:
         if req.side is Side.BUY:
             order.reserve_price = self.costs.reserve_per_share(
                 req.price if req.price is not None else upper)
-        with self.db.transaction() as conn:
-            acc = self.accounts.ensure(conn, user_id)
-            if req.side is Side.BUY:
-                need = order.reserve_price * req.quantity
-                available = int(acc["cash"]) - int(acc["reserved_cash"])
-                if need > available:
-                    raise InsufficientFunds(f"needs {need} KRW, {available} KRW available")
-                self.accounts.hold_cash(conn, user_id, need)
-            else:
-                available = self.accounts.available_shares(conn, user_id, req.symbol)
-                if req.quantity > available:
-                    raise InsufficientHoldings(
-                        f"selling {req.quantity} of {req.symbol}, {available} available"
-                    )
-                self.accounts.hold_shares(conn, user_id, req.symbol, req.quantity)
-            self.store.insert(conn, order)
-            if idempotency_key is not None:
-                self.store.save_idempotency_key(
-                    conn, user_id, idempotency_key, order.order_id + "|" + req.fingerprint(), now)
-            events = [self._journal(conn, order)]
-        self._owner[order.order_id] = user_id
-        self._open.setdefault(order.symbol, []).append(order)
-        self._by_id[order.order_id] = order
-        self.bus.publish(events)
+        return order
+
+    def stage_place(self, tx: Tx, order: Order, req: OrderRequest,
+                    idempotency_key: str | None) -> tuple[Order, bool]:
+        """The work of placing ``order``, inside a group commit."""
+        user_id = order.user_id
+        if idempotency_key is not None:
+            existing = self._by_key(tx, user_id, idempotency_key, req)
+            if existing is not None:
+                return existing, False
+        acc = self.accounts.ensure(tx, user_id)
+        if req.side is Side.BUY:
+            need = order.reserve_price * req.quantity
+            available = acc.cash - acc.reserved_cash
+            if need > available:
+                raise InsufficientFunds(f"needs {need} KRW, {available} KRW available")
+            self.accounts.hold_cash(tx, user_id, need)
+        else:
+            available = self.accounts.available_shares(tx, user_id, req.symbol)
+            if req.quantity > available:
+                raise InsufficientHoldings(
+                    f"selling {req.quantity} of {req.symbol}, {available} available"
+                )
+            self.accounts.hold_shares(tx, user_id, req.symbol, req.quantity)
+        self.store.insert(tx, order)
+        if idempotency_key is not None:
+            tx.put(self, ("key", user_id, idempotency_key), (order, req.fingerprint()))
+            self.store.save_idempotency_key(
+                tx, user_id, idempotency_key, order.order_id + "|" + req.fingerprint(),
+                order.created_at)
+        tx.put(self, ("new", order.order_id), order)
+        tx.publish([self._journal(tx, order)])
         return order, True
 
-    def _by_key(self, user_id: str, key: str, req: OrderRequest) -> Order | None:
-        stored = self.store.by_idempotency_key(user_id, key)
-        if stored is None:
-            return None
-        order_id, _, fingerprint = stored.partition("|")
+    def _by_key(self, tx: Tx, user_id: str, key: str, req: OrderRequest) -> Order | None:
+        staged = tx.get(self, ("key", user_id, key))  # the same key earlier in this group
+        if staged is not Tx.MISSING:
+            order, fingerprint = staged
+        else:
+            stored = self.store.by_idempotency_key(user_id, key)
+            if stored is None:
+                return None
+            order_id, _, fingerprint = stored.partition("|")
+            order = None
         if fingerprint != req.fingerprint():
             raise Conflict("this Idempotency-Key was used for a different order")
-        return self.get(user_id, order_id)
+        return order if order is not None else self.get(user_id, order_id)
 
-    def cancel(self, user_id: str, order_id: str, reason: str = "cancelled by user") -> Order:
-        order = self._by_id.get(order_id)
-        if order is None or order.user_id != user_id:
+    async def cancel(self, user_id: str, order_id: str,
+                     reason: str = "cancelled by user") -> Order:
+        return await self.commits.run(lambda tx: self.stage_cancel(tx, user_id, order_id,
+                                                                   reason))
+
+    def stage_cancel(self, tx: Tx, user_id: str, order_id: str, reason: str) -> Order:
+        live = self._by_id.get(order_id)
+        staged = self._staged(tx, live) if live is not None else None
+        if staged is None or staged.user_id != user_id or not staged.status.is_open:
             stored = self.get(user_id, order_id)  # raises not_found for others' ids
-            raise OrderNotCancellable(f"order {order_id} is {stored.status.value}")
-        staged = dataclasses.replace(order)
-        with self.db.transaction() as conn:
-            self._close(conn, staged, OrderStatus.CANCELLED, reason)
-            events = [self._journal(conn, staged)]
-        self._apply({order_id: staged})
-        self.bus.publish(events)
-        return order
+            status = staged.status if staged is not None else stored.status
+            raise OrderNotCancellable(f"order {order_id} is {status.value}")
+        self._close(tx, staged, OrderStatus.CANCELLED, reason)
+        tx.publish([self._journal(tx, staged)])
+        return staged
+
+    def _current(self, tx: Tx, live: Order) -> Order:
+        """The order as this transaction sees it (not a copy: for reading only)."""
+        staged = tx.get(self, ("order", live.order_id))
+        return live if staged is Tx.MISSING else staged
+
+    def _staged(self, tx: Tx, live: Order) -> Order:
+        """This work's copy of an open order (from an earlier work of the group, or live)."""
+        return tx.stage(self, ("order", live.order_id), lambda: live, dataclasses.replace)
 
     # -- matching ------------------------------------------------------------------------
     def on_quotes(self, quotes: list[Quote], now: datetime | None = None) -> None:
-        """One market step: match every symbol's open orders against its book and trades.
-
-        Compute (``domain.matching``, on copies), commit, then apply: if the
-        transaction fails, memory is untouched and the exception propagates.
-        """
+        """One market step: queue the matching of every symbol's open orders against its
+        book and trades. It runs in the next group commit, so it sees the orders as the
+        works before it left them (a cancel a moment earlier is not filled)."""
         if not self._open:
             return
         now = now or datetime.now(KST)
+        self.commits.submit(lambda tx: self.stage_fills(tx, quotes, now))
+
+    def stage_fills(self, tx: Tx, quotes: list[Quote], now: datetime) -> None:
+        """Compute the fills (``domain.matching``, on staged copies), book them. Memory
+        and the book change after the commit (``apply_staged``, ``on_commit``)."""
         continuous = self.market.status(now) is MarketStatus.OPEN
         stepped = {q.symbol: q for q in quotes}
-        plan: list[tuple[Order, Fill]] = []
-        for symbol, orders in self._open.items():
+        taken: list[tuple[str, Side, int, int]] = []
+        # an earlier work of this group may have changed an order (a cancel): match what
+        # it left; only the orders that fill get a staged copy
+        changed = {key[1] for key in tx.staged_keys(self)
+                   if isinstance(key, tuple) and key[0] == "order"}
+        for symbol, live_orders in list(self._open.items()):
+            orders = live_orders
+            if changed:
+                orders = [o for o in (self._current(tx, o) if o.order_id in changed else o
+                                      for o in live_orders) if o.status.is_open]
+            if not orders:
+                continue
             q = stepped.get(symbol)
             book = self.market.book(symbol) if continuous else None
             for fill in match(orders, book, q.trades if q else (), self.participation,
                               continuous):
-                plan.append((self._by_id[fill.order_id], fill))
-        if not plan:
+                order = self._staged(tx, self._by_id[fill.order_id])
+                tx.publish(self._fill(tx, order, fill.quantity, fill.price))
+                if fill.taker:
+                    taken.append((order.symbol, order.side, fill.price, fill.quantity))
+        if taken:
+            def take() -> None:
+                for symbol, side, price, qty in taken:
+                    self.market.take_liquidity(symbol, side, [(price, qty)])
+            tx.on_commit(take)
+
+    def apply_staged(self, key: Hashable, value: Any) -> None:
+        """After a commit: a new order joins the book; a changed one is copied onto the
+        in-memory order (which the book holds), and leaves it when closed."""
+        assert isinstance(key, tuple)
+        kind = key[0]
+        if kind == "new":
+            order: Order = value
+            self._owner[order.order_id] = order.user_id
+            if order.status.is_open and order.order_id not in self._by_id:
+                self._open.setdefault(order.symbol, []).append(order)
+                self._by_id[order.order_id] = order
             return
-        staged: dict[str, Order] = {}
-        events: list[PrivateEvent] = []
-        try:
-            with self.db.transaction() as conn:
-                for original, fill in plan:
-                    order = staged.setdefault(original.order_id, dataclasses.replace(original))
-                    events.extend(self._fill(conn, order, fill.quantity, fill.price))
-        except BaseException:
-            for listener in self.fill_listeners:
-                listener.rollback()
-            raise
-        self._apply(staged)
-        for listener in self.fill_listeners:
-            listener.commit()
-        for original, fill in plan:
-            if fill.taker:
-                self.market.take_liquidity(original.symbol, original.side,
-                                           [(fill.price, fill.quantity)])
-        self.bus.publish(events)
+        if kind != "order":
+            return  # an idempotency key: nothing to keep beyond the database
+        live = self._by_id.get(key[1])
+        if live is None:
+            return
+        for f in dataclasses.fields(Order):
+            setattr(live, f.name, getattr(value, f.name))
+        if not live.status.is_open:
+            del self._by_id[live.order_id]
+            book = self._open.get(live.symbol, [])
+            if live in book:
+                book.remove(live)
+                if not book:
+                    del self._open[live.symbol]
 
-    def _apply(self, staged: dict[str, Order]) -> None:
-        """After a commit: copy the committed state onto the in-memory orders."""
-        for order_id, new in staged.items():
-            order = self._by_id.get(order_id)
-            if order is None:
-                continue
-            for f in dataclasses.fields(Order):
-                setattr(order, f.name, getattr(new, f.name))
-            if not order.status.is_open:
-                del self._by_id[order_id]
-                book = self._open.get(order.symbol, [])
-                if order in book:
-                    book.remove(order)
-                    if not book:
-                        del self._open[order.symbol]
-
-    def _fill(self, conn: sqlite3.Connection, order: Order, qty: int,
-              price: int) -> list[PrivateEvent]:
+    def _fill(self, tx: Tx, order: Order, qty: int, price: int) -> list[PrivateEvent]:
         """Book one fill of the (staged) ``order`` inside the transaction."""
         amount = qty * price
         market = self.master.get(order.symbol)
         fee = self.costs.fee(amount)
         tax = self.costs.tax(order.side, market.market if market else "", amount)
         if order.side is Side.BUY:
-            self.accounts.bought(conn, order.user_id, order.symbol, qty, amount, fee,
+            self.accounts.bought(tx, order.user_id, order.symbol, qty, amount, fee,
                                  qty * order.reserve_price)
         else:
-            self.accounts.sold(conn, order.user_id, order.symbol, qty, amount, fee, tax)
+            self.accounts.sold(tx, order.user_id, order.symbol, qty, amount, fee, tax)
         order.filled_quantity += qty
         order.filled_amount += amount
         order.fees += fee + tax
-        self.store.record_fill(conn, order, qty, price, fee, tax)
+        self.store.record_fill(tx, order, qty, price, fee, tax)
         order.last_fill_price = price
         order.last_fill_quantity = qty
         order.updated_at = now_iso()
         if order.remaining_quantity == 0:
-            self._close(conn, order, OrderStatus.FILLED, None)
+            self._close(tx, order, OrderStatus.FILLED, None)
         else:
             order.status = OrderStatus.PARTIALLY_FILLED
-            self.store.update(conn, order)
-        events = [self._journal(conn, order)]
+            self.store.update(tx, order)
+        events = [self._journal(tx, order)]
         for listener in self.fill_listeners:
-            events.extend(listener.stage(conn, order, qty, price, fee + tax))
+            events.extend(listener.stage(tx, order, qty, price, fee + tax))
         return events
 
-    def _close(
-        self, conn: sqlite3.Connection, order: Order, status: OrderStatus, reason: str | None
-    ) -> None:
+    def _close(self, tx: Tx, order: Order, status: OrderStatus, reason: str | None) -> None:
         """Finish the (staged) order and release whatever it still holds."""
         rest = order.remaining_quantity
         if rest:
             if order.side is Side.BUY:
-                self.accounts.hold_cash(conn, order.user_id, -rest * order.reserve_price)
+                self.accounts.hold_cash(tx, order.user_id, -rest * order.reserve_price)
             else:
-                self.accounts.hold_shares(conn, order.user_id, order.symbol, -rest)
+                self.accounts.hold_shares(tx, order.user_id, order.symbol, -rest)
         order.status = status
         order.reason = reason
         if status is not OrderStatus.FILLED:
             order.last_fill_quantity = 0
         order.updated_at = now_iso()
-        self.store.update(conn, order)
+        self.store.update(tx, order)
 
     # -- persistence -----------------------------------------------------------------------
-    def _journal(self, conn: sqlite3.Connection, order: Order) -> PrivateEvent:
+    def _journal(self, tx: Tx, order: Order) -> PrivateEvent:
         return self.journal.append(
-            conn, order.user_id, "order_update", order_topics(order.order_id),
+            tx, order.user_id, "order_update", order_topics(order.order_id),
             {"data": order.to_wire()},
         )

@@ -38,6 +38,7 @@ from hts_realtime.engine.access_watch import AccessWatcher
 from hts_realtime.engine.broker import PaperBroker
 from hts_realtime.engine.candle_store import CandleStore
 from hts_realtime.engine.candles import CandleBook
+from hts_realtime.engine.group_commit import GroupCommit
 from hts_realtime.engine.journal import EventBus, Journal
 from hts_realtime.engine.login import LoginService
 from hts_realtime.engine.market_feed import MarketFeed
@@ -57,6 +58,7 @@ from hts_realtime.ops.readiness import Check
 from hts_realtime.ports import ACCESS_CHANNEL, Bus, StreamWriter, access_message
 from hts_realtime.settings import Settings
 from hts_realtime.storage.db import Database
+from hts_realtime.storage.sqlite import SqliteStore
 
 log = logging.getLogger("hts.engine")
 
@@ -86,6 +88,8 @@ class Engine:
     publisher: MarketPublisher
     watchlists: WatchlistStore
     relay: OutboxRelay | None  # a cluster's engine: pending events to Redis Streams
+    store: SqliteStore  # the trading state's writes, through the group commit
+    commits: GroupCommit
     stream_every_symbol: bool
 
     def costs(self) -> dict[str, Any]:
@@ -108,6 +112,10 @@ class Engine:
                      "trade_ticks": self.streams.trade.ticks},
             "limits": self.logins.limits(),
             "auth": self.logins.counters(),
+            "group_commit": {"commits": self.commits.commits, "works": self.commits.works,
+                             "largest_group": self.commits.largest_group,
+                             "failed": self.commits.failed_commits,
+                             "durability": self.store.durability},
         }
         if self.relay is not None:
             body["engine"] = {"outbox": {"backlog": self.relay.outbox.backlog(),
@@ -136,6 +144,7 @@ class Engine:
         """The engine's background work, for the app's ``cleanup_ctx``: started inside
         the running loop, cancelled and awaited on exit, then the last writes."""
         tasks = [
+            asyncio.create_task(self.commits.serve(), name="group-commit"),
             asyncio.create_task(self.feed.run(), name="market-feed"),
             asyncio.create_task(self.watcher.run(), name="access-watch"),
             asyncio.create_task(self._flush_candles(), name="candle-flush"),
@@ -149,6 +158,8 @@ class Engine:
         log.info("engine started")
         yield
         await self.streams.stop()
+        with contextlib.suppress(TimeoutError):  # what was accepted commits before we go
+            await asyncio.wait_for(self.commits.settle(), 2.0)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -159,6 +170,7 @@ class Engine:
             self.candles.flush()
         except Exception:
             log.exception("candles: final flush failed")
+        await self.store.close()
         self.db.close()
 
     async def _flush_candles(self) -> None:
@@ -196,7 +208,8 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
     if settings.demo:
         seed_demo_users(users)
     tokens = token_service(settings)
-    auth = Authenticator(tokens, AccessPolicy(users, SqliteRevocations(db)))
+    # cached: the access watcher below tells the policy whose access changed
+    auth = Authenticator(tokens, AccessPolicy(users, SqliteRevocations(db), cached=True))
     window = settings.login_failure_window_seconds
     logins = LoginService(
         users,
@@ -220,6 +233,10 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
     market = MarketSimulator(master, seed=settings.market_seed, hours=hours, now=now,
                              days=day_states(candle_store.last_days(2), now.date()))
     events = EventBus()
+    # every write of the trading state goes through one group commit on the engine's
+    # store (engine/group_commit.py); the rest still uses the loop's own connection
+    store = SqliteStore(settings.database, settings.database_synchronous)
+    commits = GroupCommit(store, events.publish)
     relay: OutboxRelay | None = None
     if stream_log is not None:
         pending = PendingEvents(db)
@@ -230,7 +247,7 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
         journal = Journal(db, settings.journal_retention)
     events.subscribe(lambda ev: metrics.on_private_event(ev.event, ev.payload))
     broker = PaperBroker(
-        db, journal, events, master, market,
+        db, journal, commits, master, market,
         initial_cash=settings.initial_cash,
         max_quantity=settings.max_order_quantity,
         participation=settings.fill_participation,
@@ -238,7 +255,7 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
             "KOSPI": settings.sell_tax_rate_kospi, "KOSDAQ": settings.sell_tax_rate_kosdaq}),
     )
     strategies = StrategyRunner(
-        db, journal, events, master, broker,
+        db, journal, commits, master, broker,
         status_interval=settings.strategy_status_interval_seconds,
         max_per_user=settings.max_strategies_per_user,
         max_quantity=settings.max_order_quantity,
@@ -261,10 +278,11 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
 
     async def announce(user_ids: set[str]) -> None:
         """Every edge re-checks these users' connections (``edge.access_relay``)."""
+        auth.access.forget(user_ids)  # first: the re-check asks the policy again
         await bus.publish(ACCESS_CHANNEL, access_message(user_ids))
 
     watcher = AccessWatcher(auth.access.revocations, announce, settings.revocation_poll_seconds)
     return Engine(settings, db, users, tokens, auth, logins, writes, watcher, master, hours,
                   market, feed, journal, events, broker, strategies, candles, streams,
                   publisher, WatchlistStore(db, master, settings.max_watchlist), relay,
-                  stream_every_symbol=watched is None)
+                  store, commits, stream_every_symbol=watched is None)

@@ -16,12 +16,12 @@ events (``engine.pending_events``).
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hts_realtime.domain.events import JournalRow, PrivateEvent
+from hts_realtime.engine.group_commit import Tx
 from hts_realtime.storage.db import Database
 
 if TYPE_CHECKING:
@@ -47,30 +47,38 @@ class EventBus:
 
 
 class Journal:
-    """The durable per-user event stream."""
+    """The durable per-user event stream.
+
+    The last ``seq`` of each user is kept in memory (read from ``user_streams``
+    on first use; only the engine writes it), so an append inside a group
+    commit needs no read: it stages the next ``seq`` on the ``Tx`` and the
+    committed value moves only when that commit returns.
+    """
 
     def __init__(self, db: Database, retention: int, outbox: PendingEvents | None = None) -> None:
         self.db = db
         self.retention = retention
         self.outbox = outbox  # a cluster's engine: every entry also goes to Redis
+        self._last: dict[str, int] = {}  # committed last seq per user
 
     def append(
         self,
-        conn: sqlite3.Connection,
+        tx: Tx,
         user_id: str,
         event: str,
         topics: tuple[str, ...],
         body: dict[str, Any],
     ) -> PrivateEvent:
-        """Append within the caller's open transaction; returns the event with its seq."""
-        row = conn.execute(
-            "INSERT INTO user_streams (user_id, last_seq) VALUES (?, 1) "
-            "ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
-            (user_id,),
-        ).fetchone()
-        seq = int(row[0])
+        """Append within the caller's transaction; returns the event with its seq."""
+        staged = tx.get(self, user_id)
+        seq = (self.last_seq(user_id) if staged is Tx.MISSING else int(staged)) + 1
+        tx.put(self, user_id, seq)
         payload = {"type": event, "seq": seq, **body}
-        conn.execute(
+        tx.execute(
+            "INSERT INTO user_streams (user_id, last_seq) VALUES (?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq",
+            (user_id, seq))
+        tx.execute(
             "INSERT INTO events (user_id, seq, event, topics, payload, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -83,19 +91,30 @@ class Journal:
             ),
         )
         if self.outbox is not None:
-            self.outbox.add(conn, user_id, seq)
+            self.outbox.add(tx, user_id, seq)
         if self.retention and seq > self.retention and seq % 64 == 0:
-            conn.execute(
+            tx.execute(
                 "DELETE FROM events WHERE user_id = ? AND seq <= ?",
                 (user_id, seq - self.retention),
             )
         return PrivateEvent(user_id, seq, event, topics, payload)
 
+    def apply_staged(self, key: Hashable, value: Any) -> None:
+        self._last[str(key)] = int(value)
+
+    def forget(self) -> None:
+        """Drop what memory holds (a new leader reads it again from the database)."""
+        self._last.clear()
+
     def last_seq(self, user_id: str) -> int:
-        row = self.db.conn.execute(
-            "SELECT last_seq FROM user_streams WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        return int(row[0]) if row else 0
+        """The committed last seq of ``user_id`` (0: none yet)."""
+        seq = self._last.get(user_id)
+        if seq is None:
+            row = self.db.conn.execute(
+                "SELECT last_seq FROM user_streams WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            seq = self._last[user_id] = int(row[0]) if row else 0
+        return seq
 
     def streams(self) -> list[tuple[str, int]]:
         """Every user with a stream, and its last seq."""

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hts_realtime.domain.orders import Order, OrderStatus, OrderType, Side
+from hts_realtime.engine.group_commit import Tx
 from hts_realtime.protocol.errors import NotFound
 from hts_realtime.storage.db import Database
 
@@ -81,8 +82,8 @@ class OrderStore:
 
     # -- writes (inside the caller's transaction) ------------------------------------------
     @staticmethod
-    def insert(conn: sqlite3.Connection, o: Order) -> None:
-        conn.execute(
+    def insert(tx: Tx, o: Order) -> None:
+        tx.execute(
             "INSERT INTO orders (order_id, user_id, symbol, side, order_type, quantity, price, "
             "status, reserve_price, strategy_id, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -92,17 +93,17 @@ class OrderStore:
         )
 
     @staticmethod
-    def save_idempotency_key(conn: sqlite3.Connection, user_id: str, key: str, value: str,
+    def save_idempotency_key(tx: Tx, user_id: str, key: str, value: str,
                              now: str) -> None:
-        conn.execute(
+        tx.execute(
             "INSERT INTO idempotency_keys (user_id, key, order_id, created_at) "
             "VALUES (?, ?, ?, ?)",
             (user_id, key, value, now),
         )
 
     @staticmethod
-    def update(conn: sqlite3.Connection, o: Order) -> None:
-        conn.execute(
+    def update(tx: Tx, o: Order) -> None:
+        tx.execute(
             "UPDATE orders SET status = ?, filled_quantity = ?, filled_amount = ?, "
             "last_fill_price = ?, last_fill_quantity = ?, reason = ?, updated_at = ?, fees = ? "
             "WHERE order_id = ?",
@@ -111,9 +112,9 @@ class OrderStore:
         )
 
     @staticmethod
-    def record_fill(conn: sqlite3.Connection, o: Order, qty: int, price: int, fee: int,
+    def record_fill(tx: Tx, o: Order, qty: int, price: int, fee: int,
                     tax: int) -> None:
-        conn.execute(
+        tx.execute(
             "INSERT INTO fills (order_id, user_id, symbol, side, quantity, price, fee, tax, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (o.order_id, o.user_id, o.symbol, o.side.value, qty, price, fee, tax, now_iso()),

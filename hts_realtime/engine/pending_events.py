@@ -9,9 +9,9 @@ deletes the rows; a crash in between re-sends, which Redis ignores.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from hts_realtime.domain.events import PrivateEvent
+from hts_realtime.engine.group_commit import Tx
 from hts_realtime.storage.db import Database
 
 
@@ -19,9 +19,10 @@ class PendingEvents:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(self, conn: sqlite3.Connection, user_id: str, seq: int) -> None:
-        """Within the journal's open transaction."""
-        conn.execute("INSERT INTO outbox (user_id, seq) VALUES (?, ?)", (user_id, seq))
+    @staticmethod
+    def add(tx: Tx, user_id: str, seq: int) -> None:
+        """Within the journal's transaction."""
+        tx.execute("INSERT INTO outbox (user_id, seq) VALUES (?, ?)", (user_id, seq))
 
     def pending(self, limit: int) -> tuple[int, list[PrivateEvent]]:
         """Up to ``limit`` unsent events in commit order, and the last row id read (0: none)."""

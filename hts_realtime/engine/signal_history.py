@@ -8,9 +8,9 @@ stream) and trimmed to the newest ``keep`` per strategy.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
+from hts_realtime.engine.group_commit import Tx
 from hts_realtime.storage.db import Database
 
 
@@ -19,14 +19,14 @@ class SignalHistory:
         self.db = db
         self.keep = keep
 
-    def record(self, conn: sqlite3.Connection, strategy_id: str, seq: int,
+    def record(self, tx: Tx, strategy_id: str, seq: int,
                data: dict[str, Any]) -> None:
         """Within the caller's transaction."""
-        conn.execute(
+        tx.execute(
             "INSERT INTO strategy_signals (strategy_id, seq, data) VALUES (?, ?, ?)",
             (strategy_id, seq, json.dumps(data, separators=(",", ":"), ensure_ascii=False)),
         )
-        conn.execute(
+        tx.execute(
             "DELETE FROM strategy_signals WHERE strategy_id = ? AND seq <= ("
             "SELECT seq FROM strategy_signals WHERE strategy_id = ? "
             "ORDER BY seq DESC LIMIT 1 OFFSET ?)",
@@ -42,5 +42,5 @@ class SignalHistory:
         ).fetchall()
         return [{"seq": int(r["seq"]), **json.loads(r["data"])} for r in rows]
 
-    def forget(self, conn: sqlite3.Connection, strategy_id: str) -> None:
-        conn.execute("DELETE FROM strategy_signals WHERE strategy_id = ?", (strategy_id,))
+    def forget(self, tx: Tx, strategy_id: str) -> None:
+        tx.execute("DELETE FROM strategy_signals WHERE strategy_id = ?", (strategy_id,))

@@ -21,7 +21,7 @@ other runs go on.
 
 Memory follows the database: a run's position, P&L and state change on a
 staged copy inside the transaction and are copied onto the live run only
-after the commit (``commit``); a failed commit leaves every run as the
+after the commit (``apply_staged``); a failed commit leaves every run as the
 database has it. (A rule's indicators are not stored: they have seen the
 price either way.) Definitions and state persist: after a restart, runs
 that were running start again (their indicators warm up anew from live
@@ -33,10 +33,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from hts_realtime.domain.events import PrivateEvent
 from hts_realtime.domain.market import Quote
@@ -53,7 +53,8 @@ from hts_realtime.domain.strategy_run import (
 )
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.engine.broker import OrderRequest, PaperBroker
-from hts_realtime.engine.journal import EventBus, Journal
+from hts_realtime.engine.group_commit import GroupCommit, Tx
+from hts_realtime.engine.journal import Journal
 from hts_realtime.engine.signal_history import SignalHistory
 from hts_realtime.engine.strategy_store import StrategyStore
 from hts_realtime.protocol.errors import (
@@ -81,7 +82,7 @@ class StrategyRunner:
         self,
         db: Database,
         journal: Journal,
-        bus: EventBus,
+        commits: GroupCommit,
         master: SymbolMaster,
         broker: PaperBroker,
         *,
@@ -94,7 +95,7 @@ class StrategyRunner:
     ) -> None:
         self.db = db
         self.journal = journal
-        self.bus = bus
+        self.commits = commits
         self.master = master
         self.broker = broker
         self.status_interval = status_interval
@@ -105,7 +106,6 @@ class StrategyRunner:
         self.history = history or SignalHistory(db, keep=100)
         self._runs: dict[str, StrategyRun] = {}
         self._by_symbol: dict[str, list[StrategyRun]] = {}
-        self._staged: dict[str, StrategyRun] = {}
         self.store = StrategyStore(db)
         broker.fill_listeners.append(self)
         self._load()
@@ -125,8 +125,9 @@ class StrategyRunner:
             if strategy_id in self._runs:
                 self._runs[strategy_id].open_order_id = order_id
 
-    def create(self, user_id: str, kind: str, symbol: str, params: Mapping[str, object],
-               quantity: int, auto_trade: bool) -> StrategyRun:
+    async def create(self, user_id: str, kind: str, symbol: str,
+                     params: Mapping[str, object], quantity: int,
+                     auto_trade: bool) -> StrategyRun:
         if symbol not in self.master:
             raise UnknownSymbol(f"unknown symbol {symbol!r}")
         if not 0 < quantity <= self.max_quantity:
@@ -135,20 +136,22 @@ class StrategyRunner:
             rule = self.factory(kind, params)
         except StrategyParamsError as exc:
             raise InvalidStrategy(str(exc)) from exc
-        if sum(1 for r in self._runs.values() if r.user_id == user_id) >= self.max_per_user:
-            raise Conflict(f"at most {self.max_per_user} strategies per user")
         now = _now()
         run = StrategyRun(
             strategy_id="STR" + secrets.token_hex(6).upper(), user_id=user_id, kind=kind,
             symbol=symbol, params=rule.params(), quantity=quantity, auto_trade=auto_trade,
             state=CREATED, created_at=now, updated_at=now,
         )
-        with self.db.transaction() as conn:
-            self.store.insert(conn, run)
-            events = [self._status(conn, run)]
-        self._runs[run.strategy_id] = run
-        self.bus.publish(events)
-        return run
+
+        def work(tx: Tx) -> StrategyRun:
+            if sum(1 for r in self._runs.values() if r.user_id == user_id) >= self.max_per_user:
+                raise Conflict(f"at most {self.max_per_user} strategies per user")
+            self.store.insert(tx, run)
+            tx.put(self, ("new", run.strategy_id), run)
+            tx.publish([self._status(tx, run)])
+            return run
+
+        return await self.commits.run(work)
 
     def owner_of(self, strategy_id: str) -> str | None:
         run = self._runs.get(strategy_id)
@@ -166,33 +169,41 @@ class StrategyRunner:
     def running(self) -> int:
         return sum(len(v) for v in self._by_symbol.values())
 
-    def start(self, user_id: str, strategy_id: str) -> StrategyRun:
+    async def start(self, user_id: str, strategy_id: str) -> StrategyRun:
         run = self.get(user_id, strategy_id)
         if run.state == RUNNING:
             return run
         rule = self.factory(run.kind, run.params)
-        self._set_state(run, RUNNING, None)
-        run.rule = rule
-        self._by_symbol.setdefault(run.symbol, []).append(run)
+
+        def schedule() -> None:
+            if run.state == RUNNING and run.rule is None:
+                run.rule = rule
+                self._by_symbol.setdefault(run.symbol, []).append(run)
+
+        await self._set_state(run, RUNNING, None, schedule)
         return run
 
-    def stop(self, user_id: str, strategy_id: str) -> StrategyRun:
+    async def stop(self, user_id: str, strategy_id: str) -> StrategyRun:
         run = self.get(user_id, strategy_id)
         if run.state == RUNNING:
-            self._set_state(run, STOPPED, None)
-            self._unschedule(run)
+            await self._set_state(run, STOPPED, None, lambda: self._unschedule(run))
         return run
 
-    def delete(self, user_id: str, strategy_id: str) -> None:
+    async def delete(self, user_id: str, strategy_id: str) -> None:
         run = self.get(user_id, strategy_id)
         gone = dataclasses.replace(run, state=DELETED, updated_at=_now())
-        with self.db.transaction() as conn:
-            self.store.delete(conn, strategy_id)
-            self.history.forget(conn, strategy_id)
-            events = [self._status(conn, gone)]
-        self._unschedule(run)
-        del self._runs[strategy_id]
-        self.bus.publish(events)
+
+        def forget() -> None:
+            self._unschedule(run)
+            self._runs.pop(strategy_id, None)
+
+        def work(tx: Tx) -> None:
+            self.store.delete(tx, strategy_id)
+            self.history.forget(tx, strategy_id)
+            tx.publish([self._status(tx, gone)])
+            tx.on_commit(forget)
+
+        await self.commits.run(work)
 
     def _unschedule(self, run: StrategyRun) -> None:
         runs = self._by_symbol.get(run.symbol, [])
@@ -202,87 +213,91 @@ class StrategyRunner:
                 del self._by_symbol[run.symbol]
         run.rule = None
 
-    def _set_state(self, run: StrategyRun, state: str, reason: str | None) -> None:
-        new = dataclasses.replace(run, state=state, reason=reason, updated_at=_now())
-        with self.db.transaction() as conn:
-            self._save(conn, new)
-            events = [self._status(conn, new)]
-        run.state, run.reason, run.updated_at = new.state, new.reason, new.updated_at
-        run._status_at, run._reported_unrealized = new._status_at, new._reported_unrealized
-        self.bus.publish(events)
+    async def _set_state(self, run: StrategyRun, state: str, reason: str | None,
+                         then: Callable[[], None]) -> None:
+        def work(tx: Tx) -> None:
+            new = self._stage(tx, run)
+            new.state, new.reason, new.updated_at = state, reason, _now()
+            self._save(tx, new)
+            tx.publish([self._status(tx, new)])
+            tx.on_commit(then)
+
+        await self.commits.run(work)
 
     # -- the market drives the rules -------------------------------------------------------
     def on_quotes(self, quotes: list[Quote]) -> None:
-        events: list[PrivateEvent] = []
-        orders: list[tuple[StrategyRun, Side, int]] = []
+        """Queue this step's prices for the running rules (a work of the next group commit,
+        after the broker's matching of the same step)."""
         work = [(q, list(self._by_symbol.get(q.symbol, ()))) for q in quotes]
-        if not any(runs for _, runs in work):
-            return
+        if any(runs for _, runs in work):
+            self.commits.submit(lambda tx: self._feed_all(tx, work))
+
+    def _feed_all(self, tx: Tx, work: list[tuple[Quote, list[StrategyRun]]]) -> None:
         now = self.clock()
-        try:
-            with self.db.transaction() as conn:
-                for q, runs in work:
-                    for run in runs:
-                        events.extend(self._feed(conn, run, q, now, orders))
-        except BaseException:
-            self.rollback()
-            raise
-        self.commit()
-        self.bus.publish(events)
-        for run, side, qty in orders:
-            self._place(self._runs.get(run.strategy_id, run), side, qty)
+        orders: list[tuple[StrategyRun, Side, int]] = []
+        events: list[PrivateEvent] = []
+        for q, runs in work:
+            for run in runs:
+                events.extend(self._feed(tx, run, q, now, orders))
+        tx.publish(events)
+        if orders:
+            def place() -> None:
+                for run, side, qty in orders:
+                    self.commits.submit(self._placer(run, side, qty))
+            tx.on_commit(place)
+
+    def _placer(self, run: StrategyRun, side: Side, qty: int) -> Callable[[Tx], None]:
+        return lambda tx: self._place(tx, run, side, qty)
 
     # -- staging: memory follows the commit ----------------------------------------------
-    def _stage(self, run: StrategyRun) -> StrategyRun:
+    def _stage(self, tx: Tx, run: StrategyRun) -> StrategyRun:
         """The copy of ``run`` this transaction changes (the live run stays as committed)."""
-        copy = self._staged.get(run.strategy_id)
-        if copy is None:
-            copy = self._staged[run.strategy_id] = dataclasses.replace(run)
-        return copy
+        return tx.stage(self, ("run", run.strategy_id), lambda: run, dataclasses.replace)
 
-    def commit(self) -> None:
-        staged, self._staged = self._staged, {}
-        for sid, new in staged.items():
-            run = self._runs.get(sid)
-            if run is None:
-                continue
-            for f in dataclasses.fields(StrategyRun):
-                if f.name != "rule":
-                    setattr(run, f.name, getattr(new, f.name))
-            if run.state == ERROR:
-                self._unschedule(run)
+    def apply_staged(self, key: Hashable, value: Any) -> None:
+        assert isinstance(key, tuple)
+        if key[0] == "new":
+            self._runs.setdefault(key[1], value)
+            return
+        run = self._runs.get(key[1])
+        if run is None:
+            return
+        for f in dataclasses.fields(StrategyRun):
+            if f.name != "rule":
+                setattr(run, f.name, getattr(value, f.name))
+        if run.state == ERROR:
+            self._unschedule(run)
 
-    def rollback(self) -> None:
-        self._staged = {}
-
-    def _feed(self, conn: sqlite3.Connection, live: StrategyRun, q: Quote, now: float,
+    def _feed(self, tx: Tx, live: StrategyRun, q: Quote, now: float,
               orders: list[tuple[StrategyRun, Side, int]]) -> list[PrivateEvent]:
-        assert live.rule is not None
-        if live.strategy_id in self._staged and self._staged[live.strategy_id].state == ERROR:
+        if live.rule is None:
+            return []  # stopped while this step waited for its group
+        staged = tx.get(self, ("run", live.strategy_id))
+        if staged is not Tx.MISSING and staged.state != RUNNING:
             return []
-        run = self._stage(live)
+        run = self._stage(tx, live)
         run.last_price = q.price
         try:
             signal = live.rule.on_price(q.price)
         except Exception as exc:
             log.warning("strategy=%s user=%s failed: %r", run.strategy_id, run.user_id, exc)
             run.state, run.reason, run.updated_at = ERROR, f"strategy raised {exc!r}", _now()
-            self._save(conn, run)
-            return [self._status(conn, run)]
+            self._save(tx, run)
+            return [self._status(tx, run)]
         events: list[PrivateEvent] = []
         changed = False
         if signal is not None:
             run.signals += 1
             qty = self._act(run, signal, q.price, orders)
-            events.append(self._signal(conn, run, signal, qty, q))
+            events.append(self._signal(tx, run, signal, qty, q))
             changed = qty > 0 and not run.auto_trade
         unrealized = run.unrealized_pnl
         due = (unrealized != run._reported_unrealized
                and now - run._status_at >= self.status_interval)
         if changed or due:
             run.updated_at = _now()
-            self._save(conn, run)
-            events.append(self._status(conn, run))
+            self._save(tx, run)
+            events.append(self._status(tx, run))
         return events
 
     def _act(self, run: StrategyRun, signal: Signal, price: int,
@@ -302,18 +317,22 @@ class StrategyRunner:
             self._apply_fill(run, signal.side, qty, price)
         return qty
 
-    def _place(self, run: StrategyRun, side: Side, qty: int) -> None:
-        if run.state != RUNNING:
+    def _place(self, tx: Tx, live: StrategyRun, side: Side, qty: int) -> None:
+        """A work: the run's market order, through the broker's own path."""
+        run = self._runs.get(live.strategy_id)
+        if run is None or run.state != RUNNING:
             return
         req = OrderRequest(run.symbol, side, OrderType.MARKET, qty, None, run.strategy_id)
         try:
-            order, _ = self.broker.place(run.user_id, req)
+            order = self.broker.new_order(run.user_id, req)
+            order, _ = self.broker.stage_place(tx, order, req, None)
         except HtsError as exc:
+            # the refusal is the run's to show; the work itself succeeds (nothing written)
             log.info("strategy=%s order refused: %s", run.strategy_id, exc.code)
-            run.reason = f"order refused: {exc.code}"
+            self._stage(tx, run).reason = f"order refused: {exc.code}"
             return
         if order.status.is_open:
-            run.open_order_id = order.order_id
+            self._stage(tx, run).open_order_id = order.order_id
 
     @staticmethod
     def _apply_fill(run: StrategyRun, side: Side, qty: int, price: int, costs: int = 0) -> None:
@@ -326,7 +345,7 @@ class StrategyRunner:
             run.position -= qty
             run.cost -= out
 
-    def stage(self, conn: sqlite3.Connection, order: Order, qty: int, price: int,
+    def stage(self, tx: Tx, order: Order, qty: int, price: int,
               costs: int) -> list[PrivateEvent]:
         """Broker fill listener: a strategy's own order filled (inside the fill's transaction).
 
@@ -334,38 +353,38 @@ class StrategyRunner:
         live = self._runs.get(order.strategy_id or "")
         if live is None:
             return []
-        run = self._stage(live)
+        run = self._stage(tx, live)
         self._apply_fill(run, order.side, qty, price, costs)
         run.last_price = price
         if not order.status.is_open and run.open_order_id == order.order_id:
             run.open_order_id = None
         run.updated_at = _now()
-        self._save(conn, run)
-        return [self._status(conn, run)]
+        self._save(tx, run)
+        return [self._status(tx, run)]
 
     # -- persistence and events ------------------------------------------------------------
-    def _save(self, conn: sqlite3.Connection, run: StrategyRun) -> None:
-        self.store.save(conn, run)
+    def _save(self, tx: Tx, run: StrategyRun) -> None:
+        self.store.save(tx, run)
 
-    def _status(self, conn: sqlite3.Connection, run: StrategyRun) -> PrivateEvent:
+    def _status(self, tx: Tx, run: StrategyRun) -> PrivateEvent:
         run._status_at = self.clock()
         run._reported_unrealized = run.unrealized_pnl
         return self.journal.append(
-            conn, run.user_id, "strategy_status", strategy_topics(run.strategy_id),
+            tx, run.user_id, "strategy_status", strategy_topics(run.strategy_id),
             {"strategy_id": run.strategy_id, "data": run.status_data()},
         )
 
-    def _signal(self, conn: sqlite3.Connection, run: StrategyRun, signal: Signal, qty: int,
+    def _signal(self, tx: Tx, run: StrategyRun, signal: Signal, qty: int,
                 q: Quote) -> PrivateEvent:
         data = {
             "signal": signal.side.value, "symbol": run.symbol, "quantity": qty,
             "reason": signal.reason, "price": q.price, "timestamp": q.timestamp.isoformat(),
         }
         event = self.journal.append(
-            conn, run.user_id, "strategy_signal", strategy_topics(run.strategy_id),
+            tx, run.user_id, "strategy_signal", strategy_topics(run.strategy_id),
             {"strategy_id": run.strategy_id, "data": data},
         )
-        self.history.record(conn, run.strategy_id, event.seq, data)
+        self.history.record(tx, run.strategy_id, event.seq, data)
         return event
 
     def signals(self, user_id: str, strategy_id: str, limit: int) -> list[dict[str, object]]:

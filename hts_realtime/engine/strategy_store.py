@@ -7,9 +7,9 @@ transaction, so they commit with the journal entry that reports them.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from hts_realtime.domain.strategy_run import StrategyRun
+from hts_realtime.engine.group_commit import Tx
 from hts_realtime.storage.db import Database
 
 
@@ -40,8 +40,8 @@ class StrategyStore:
         return {r["strategy_id"]: r["order_id"] for r in rows}
 
     @staticmethod
-    def insert(conn: sqlite3.Connection, run: StrategyRun) -> None:
-        conn.execute(
+    def insert(tx: Tx, run: StrategyRun) -> None:
+        tx.execute(
             "INSERT INTO strategies (strategy_id, user_id, kind, symbol, params, quantity, "
             "auto_trade, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (run.strategy_id, run.user_id, run.kind, run.symbol, json.dumps(run.params),
@@ -49,8 +49,8 @@ class StrategyStore:
         )
 
     @staticmethod
-    def save(conn: sqlite3.Connection, run: StrategyRun) -> None:
-        conn.execute(
+    def save(tx: Tx, run: StrategyRun) -> None:
+        tx.execute(
             "UPDATE strategies SET state = ?, reason = ?, position = ?, cost = ?, "
             "realized_pnl = ?, updated_at = ? WHERE strategy_id = ?",
             (run.state, run.reason, run.position, run.cost, run.realized_pnl, run.updated_at,
@@ -58,5 +58,5 @@ class StrategyStore:
         )
 
     @staticmethod
-    def delete(conn: sqlite3.Connection, strategy_id: str) -> None:
-        conn.execute("DELETE FROM strategies WHERE strategy_id = ?", (strategy_id,))
+    def delete(tx: Tx, strategy_id: str) -> None:
+        tx.execute("DELETE FROM strategies WHERE strategy_id = ?", (strategy_id,))

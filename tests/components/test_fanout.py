@@ -22,6 +22,7 @@ from hts_realtime.edge.fanout import Fanout
 from hts_realtime.edge.outbox import Message, Outbox, OutboxFlusher, OutboxLimits, websocket_frame
 from hts_realtime.edge.sessions import Session, SessionRegistry
 from hts_realtime.edge.wire_policy import TokenBucket
+from hts_realtime.engine.group_commit import Tx
 from hts_realtime.engine.journal import Journal
 from hts_realtime.identity.tokens import Identity
 from hts_realtime.ops.metrics import Metrics
@@ -87,11 +88,15 @@ def journal_of(fanout: Fanout) -> Journal:
 
 def commit(fanout: Fanout, db: Database, n: int = 1) -> list[PrivateEvent]:
     """``n`` journaled order_updates for USER (committed, not yet published)."""
-    out = []
-    with db.transaction() as conn:
-        for _ in range(n):
-            out.append(journal_of(fanout).append(conn, USER, "order_update", ("order:*",),
-                                             {"data": {"status": "accepted"}}))
+    journal = journal_of(fanout)
+    tx = Tx()
+    out = [journal.append(tx, USER, "order_update", ("order:*",),
+                          {"data": {"status": "accepted"}}) for _ in range(n)]
+    with db.transaction() as conn:  # what the group commit does, on the test's connection
+        for sql, params in tx.writes:
+            conn.execute(sql, params)
+    for (owner, key), value in tx.values.items():
+        owner.apply_staged(key, value)
     return out
 
 

@@ -5,6 +5,7 @@ engine's REST API); every answer through the port must be the same."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +52,11 @@ async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         user = engine.users.by_username("testuser")
         assert user is not None
         token, _ = engine.tokens.issue(user)
-        order, _ = engine.broker.place(user.user_id, OrderRequest(
+        committer = asyncio.create_task(engine.commits.serve())
+        order, _ = await engine.broker.place(user.user_id, OrderRequest(
             "005930", Side.BUY, OrderType.LIMIT, 3, 52_500), None)
-        run = engine.strategies.create(user.user_id, "ma_crossover", "005930", {}, 1, False)
+        run = await engine.strategies.create(user.user_id, "ma_crossover", "005930", {}, 1,
+                                             False)
 
         async def revoke_local(tok: str) -> None:
             engine.auth.revoke(engine.auth.identify(tok))
@@ -61,6 +64,7 @@ async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield Subject(LocalEngine(engine.master, engine.market, engine.broker,
                                   engine.strategies, engine.auth),
                       token, order.order_id, run.strategy_id, revoke_local)
+        committer.cancel()
         return
     server: Server = request.getfixturevalue("engine_process")
     remote = RemoteEngine(server.url, internal_key(Secret(SECRET)))
@@ -82,7 +86,8 @@ async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
 @pytest.fixture(scope="module")
 def local_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """An engine in this process (its own database), shared like the remote one."""
+    """An engine in this process (its own database), shared like the remote one. Each case
+    runs its group commit (``subject``); the rest of its background work is not needed."""
     settings = Settings.load({"HTS_JWT_SECRET": SECRET}, demo=True,
                              database=str(tmp_path_factory.mktemp("local") / "hts.db"))
     engine = build_engine(settings, metrics=Metrics(), bus=MemoryBus(), stream_log=None,

@@ -19,6 +19,7 @@ from hts_realtime.adapters.journal_event_log import JournalLog
 from hts_realtime.adapters.redis_client import redis_client
 from hts_realtime.adapters.redis_event_log import RedisEventLog
 from hts_realtime.domain.events import PrivateEvent
+from hts_realtime.engine.group_commit import Tx
 from hts_realtime.engine.journal import Journal
 from hts_realtime.ports import EventLog
 from hts_realtime.storage.db import Database
@@ -40,9 +41,15 @@ async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         journal = Journal(db, KEEP)
 
         async def append_journal(user: str, n: int) -> list[PrivateEvent]:
+            tx = Tx()  # what a group commit does, on the test's own connection
+            events = [journal.append(tx, user, "order_update", ("order:*",),
+                                     {"data": {"n": i}}) for i in range(n)]
             with db.transaction() as conn:
-                return [journal.append(conn, user, "order_update", ("order:*",),
-                                       {"data": {"n": i}}) for i in range(n)]
+                for sql, params in tx.writes:
+                    conn.execute(sql, params)
+            for (owner, key), value in tx.values.items():
+                owner.apply_staged(key, value)
+            return events
 
         yield Subject(JournalLog(journal), append_journal)
         db.close()

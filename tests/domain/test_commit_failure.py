@@ -7,6 +7,7 @@ fails ("FOREIGN KEY constraint failed"), as a full disk or an I/O error would.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,11 +22,13 @@ from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.orders import OrderType, Side
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.engine.broker import OrderRequest, PaperBroker
+from hts_realtime.engine.group_commit import GroupCommit
 from hts_realtime.engine.journal import EventBus, Journal
 from hts_realtime.engine.market_feed import MarketFeed
 from hts_realtime.engine.order_store import order_from_row
 from hts_realtime.engine.strategy_runner import StrategyRunner
 from hts_realtime.storage.db import Database
+from hts_realtime.storage.sqlite import SqliteStore
 
 NOW = datetime(2026, 1, 5, 10, 0, tzinfo=KST)
 
@@ -44,28 +47,40 @@ def disarm(db: Database) -> None:
 
 
 class World:
+    """The trading state on a real SQLite store (made inside the test's loop)."""
+
     def __init__(self, path: Path) -> None:
         self.db = Database(str(path / "hts.db"))
+        self.store = SqliteStore(str(path / "hts.db"))
         self.master = SymbolMaster()
         self.market = MarketSimulator(self.master, seed=3, now=NOW)
         self.journal = Journal(self.db, 10_000)
         self.bus = EventBus()
         self.events: list[PrivateEvent] = []
         self.bus.subscribe(self.events.append)
-        self.broker = PaperBroker(self.db, self.journal, self.bus, self.master, self.market,
+        self.commits = GroupCommit(self.store, self.bus.publish)
+        self.serving = asyncio.create_task(self.commits.serve())
+        self.broker = PaperBroker(self.db, self.journal, self.commits, self.master, self.market,
                                   initial_cash=100_000_000, max_quantity=1_000_000,
                                   participation=1.0,
                                   costs=Costs.of("0.00015", {"KOSPI": "0.002"}))
-        self.runner = StrategyRunner(self.db, self.journal, self.bus, self.master, self.broker,
-                                     clock=lambda: 0.0)
+        self.runner = StrategyRunner(self.db, self.journal, self.commits, self.master,
+                                     self.broker, clock=lambda: 0.0)
         self.feed = MarketFeed(self.market, 0.1, [self.broker.on_quotes, self.runner.on_quotes])
         self.t = NOW
 
-    def trade(self, price: int) -> None:
+    async def trade(self, price: int) -> None:
         self.t += timedelta(seconds=1)
         q = self.market.replay_trade("005930", price, 1_000, Side.SELL, self.t)
         self.broker.on_quotes([q], self.t)
         self.runner.on_quotes([q])
+        await self.commits.settle()
+
+    async def close(self) -> None:
+        await self.commits.settle()
+        self.serving.cancel()
+        await self.store.close()
+        self.db.close()
 
     def state(self) -> dict[str, Any]:
         """Memory and disk side by side."""
@@ -93,12 +108,12 @@ def consistent(w: World) -> dict[str, Any]:
     return s
 
 
-def test_a_fill_whose_commit_fails_changes_nothing_in_memory(tmp_path: Path) -> None:
+async def test_a_fill_whose_commit_fails_changes_nothing_in_memory(tmp_path: Path) -> None:
     w = World(tmp_path)
-    run = w.runner.create("1", "breakout", "005930", {"window": 2}, 7, True)
-    w.runner.start("1", run.strategy_id)
+    run = await w.runner.create("1", "breakout", "005930", {"window": 2}, 7, True)
+    await w.runner.start("1", run.strategy_id)
     for px in (75_000, 75_100, 75_000, 75_200):  # breakout: the run places a market buy
-        w.trade(px)
+        await w.trade(px)
     (order,) = w.broker.list_orders("1")
     assert order.status.value == "accepted" and run.open_order_id == order.order_id
     account_before = w.broker.account("1")
@@ -108,22 +123,25 @@ def test_a_fill_whose_commit_fails_changes_nothing_in_memory(tmp_path: Path) -> 
     arm(w.db, "fills")
     quotes = w.market.step(w.t + timedelta(seconds=1))
     book_before = w.market.book("005930")
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-        w.broker.on_quotes(quotes, w.t + timedelta(seconds=1))
-    assert not w.db.conn.in_transaction  # rolled back, not left open
+    w.broker.on_quotes(quotes, w.t + timedelta(seconds=1))
+    await w.commits.settle()
+    assert w.commits.failed_commits == 1  # "FOREIGN KEY constraint failed" at COMMIT
     assert consistent(w) == before  # the order, its run: as the database has them
     assert run.position == 0 and run.open_order_id == order.order_id
     assert w.broker.account("1") == account_before
     assert len(w.events) == events_before  # nothing published
     assert w.market.book("005930") == book_before  # no liquidity taken
-    # the feed logs a failing listener and carries on; the order is still there to fill
+    # the next step fails the same way and changes nothing either; the order is still
+    # there to fill
     w.feed.step(w.t + timedelta(seconds=2))
-    assert w.feed.failures == 1
+    await w.commits.settle()
+    assert w.commits.failed_commits == 2
     consistent(w)
 
     disarm(w.db)
     w.t += timedelta(seconds=3)
     w.feed.step(w.t)
+    await w.commits.settle()
     after = consistent(w)
     filled = w.broker.get("1", order.order_id)
     assert filled.status.value == "filled" and after["memory_open"] == []
@@ -132,44 +150,47 @@ def test_a_fill_whose_commit_fails_changes_nothing_in_memory(tmp_path: Path) -> 
     paid = sum(f["amount"] + f["fee"] for f in fills)
     assert run.position == 7 and run.cost == paid
     assert w.broker.account("1")["cash"] == 100_000_000 - paid
+    await w.close()
 
 
-def test_a_cancel_whose_commit_fails_leaves_the_order_open(tmp_path: Path) -> None:
+async def test_a_cancel_whose_commit_fails_leaves_the_order_open(tmp_path: Path) -> None:
     w = World(tmp_path)
     req = OrderRequest("005930", Side.BUY, OrderType.LIMIT, 10, 70_000)
-    order, _ = w.broker.place("1", req)
+    order, _ = await w.broker.place("1", req)
     held = w.broker.account("1")["reserved_cash"]
     arm(w.db, "orders", "UPDATE")
     with pytest.raises(sqlite3.IntegrityError):
-        w.broker.cancel("1", order.order_id)
+        await w.broker.cancel("1", order.order_id)
     assert order.status.value == "accepted" and w.broker.open_orders() == 1
     consistent(w)
     disarm(w.db)
-    assert w.broker.cancel("1", order.order_id).status.value == "cancelled"
+    assert (await w.broker.cancel("1", order.order_id)).status.value == "cancelled"
     assert w.broker.open_orders() == 0 and held > 0
     assert w.broker.account("1")["reserved_cash"] == 0
     consistent(w)
+    await w.close()
 
 
-def test_a_strategy_state_change_whose_commit_fails_is_not_applied(tmp_path: Path) -> None:
+async def test_a_strategy_state_change_whose_commit_fails_is_not_applied(tmp_path: Path) -> None:
     w = World(tmp_path)
-    run = w.runner.create("1", "breakout", "005930", {"window": 2}, 7, False)
+    run = await w.runner.create("1", "breakout", "005930", {"window": 2}, 7, False)
     arm(w.db, "strategies", "UPDATE")
     with pytest.raises(sqlite3.IntegrityError):
-        w.runner.start("1", run.strategy_id)
+        await w.runner.start("1", run.strategy_id)
     assert run.state == "created" and w.runner.running() == 0
     consistent(w)
     disarm(w.db)
-    w.runner.start("1", run.strategy_id)
+    await w.runner.start("1", run.strategy_id)
     for px in (75_000, 75_100, 75_000):
-        w.trade(px)
+        await w.trade(px)
     arm(w.db, "strategies", "UPDATE")
     w.t += timedelta(seconds=1)
     q = w.market.replay_trade("005930", 75_200, 1_000, Side.BUY, w.t)
-    with pytest.raises(sqlite3.IntegrityError):
-        w.runner.on_quotes([q])  # a buy signal: the hypothetical position would change
-    assert run.position == 0
+    w.runner.on_quotes([q])  # a buy signal: the hypothetical position would change
+    await w.commits.settle()
+    assert w.commits.failed_commits == 2 and run.position == 0  # the start, then this
     consistent(w)
+    await w.close()
 
 
 def test_candles_whose_flush_fails_are_kept_for_the_next_one(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -11,9 +12,11 @@ from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.orders import OrderType, Side
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.engine.broker import OrderRequest, PaperBroker
+from hts_realtime.engine.group_commit import GroupCommit
 from hts_realtime.engine.journal import EventBus, Journal
 from hts_realtime.settings import Settings
 from hts_realtime.storage.db import Database
+from hts_realtime.storage.sqlite import SqliteStore
 
 COSTS = Costs.of("0.00015", {"KOSPI": "0.002", "KOSDAQ": "0.002"})
 NOW = datetime(2026, 1, 5, 10, 0, tzinfo=KST)
@@ -38,18 +41,22 @@ def test_default_settings_are_the_documented_rates() -> None:
     assert Costs.of(s.brokerage_fee_rate, {}).fee_rate.denominator == 20_000  # exact 3/20,000
 
 
-def test_known_fills_book_fees_tax_and_realized_pnl_to_the_won(tmp_path: Path) -> None:
+async def test_known_fills_book_fees_tax_and_realized_pnl_to_the_won(tmp_path: Path) -> None:
     db = Database(str(tmp_path / "hts.db"))
+    store = SqliteStore(str(tmp_path / "hts.db"))
+    commits = GroupCommit(store, EventBus().publish)
+    serving = asyncio.create_task(commits.serve())
     master = SymbolMaster()
     market = MarketSimulator(master, seed=1, now=NOW)
-    broker = PaperBroker(db, Journal(db, 1000), EventBus(), master, market,
+    broker = PaperBroker(db, Journal(db, 1000), commits, master, market,
                          initial_cash=100_000_000, max_quantity=1_000_000, participation=1.0,
                          costs=COSTS)
     t = NOW + timedelta(seconds=1)
     # the book after this trade: bids from 75,000 down, asks from 75,100 up
     q = market.replay_trade("005930", 75_000, 1_000, Side.SELL, t)
-    buy, _ = broker.place("1", OrderRequest("005930", Side.BUY, OrderType.MARKET, 10))
+    buy, _ = await broker.place("1", OrderRequest("005930", Side.BUY, OrderType.MARKET, 10))
     broker.on_quotes([q], t)
+    await commits.settle()
     assert broker.fills("1", buy.order_id) == [
         {"fill_id": 1, "quantity": 10, "price": 75_100, "amount": 751_000, "fee": 112, "tax": 0,
          "time": broker.fills("1", buy.order_id)[0]["time"]}]
@@ -59,8 +66,9 @@ def test_known_fills_book_fees_tax_and_realized_pnl_to_the_won(tmp_path: Path) -
     assert (acc["fees_paid"], acc["taxes_paid"], acc["realized_pnl"]) == (112, 0, 0)
 
     q = market.replay_trade("005930", 76_000, 1_000, Side.BUY, t + timedelta(seconds=1))
-    sell, _ = broker.place("1", OrderRequest("005930", Side.SELL, OrderType.MARKET, 4))
+    sell, _ = await broker.place("1", OrderRequest("005930", Side.SELL, OrderType.MARKET, 4))
     broker.on_quotes([q], t + timedelta(seconds=1))
+    await commits.settle()
     (fill,) = broker.fills("1", sell.order_id)
     # 4 at the best bid 76,000: amount 304,000; fee ⌊45.6⌋ = 45; tax ⌊608⌋ = 608
     assert (fill["price"], fill["amount"], fill["fee"], fill["tax"]) == (76_000, 304_000, 45, 608)
@@ -71,6 +79,8 @@ def test_known_fills_book_fees_tax_and_realized_pnl_to_the_won(tmp_path: Path) -
     assert acc["realized_pnl"] == 304_000 - 45 - 608 - cost_out == 2_903
     assert (acc["fees_paid"], acc["taxes_paid"]) == (157, 608)
     assert acc["positions"][0]["cost"] == 751_112 - cost_out
+    serving.cancel()
+    await store.close()
     db.close()
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from hts_realtime.domain.strategies.base import Signal, Strategy
 from hts_realtime.domain.strategies.registry import build_strategy
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.engine.broker import PaperBroker
+from hts_realtime.engine.group_commit import GroupCommit
 from hts_realtime.engine.journal import EventBus, Journal
 from hts_realtime.engine.strategy_runner import StrategyRunner
 from hts_realtime.protocol.errors import InvalidStrategy, NotFound, UnknownSymbol
 from hts_realtime.storage.db import Database
+from hts_realtime.storage.sqlite import SqliteStore
 
 
 class Boom(Strategy):
@@ -51,68 +54,82 @@ def factory(kind: str, params: Mapping[str, object]) -> Strategy:
 
 
 class World:
+    """The engine's trading state on a real SQLite store (made inside the test's loop)."""
+
     def __init__(self, path: Path, status_interval: float = 1.0) -> None:
         self.db = Database(str(path / "hts.db"))
+        self.store = SqliteStore(str(path / "hts.db"))
         self.master = SymbolMaster()
         self.market = MarketSimulator(self.master, seed=1)
         self.journal = Journal(self.db, 10_000)
         self.bus = EventBus()
         self.events: list[PrivateEvent] = []
         self.bus.subscribe(self.events.append)
-        self.broker = PaperBroker(self.db, self.journal, self.bus, self.master, self.market,
+        self.commits = GroupCommit(self.store, self.bus.publish)
+        self.serving = asyncio.create_task(self.commits.serve())
+        self.broker = PaperBroker(self.db, self.journal, self.commits, self.master, self.market,
                                   initial_cash=100_000_000, max_quantity=1_000_000,
                                   participation=1.0)
         self.now = 0.0
-        self.runner = StrategyRunner(self.db, self.journal, self.bus, self.master, self.broker,
-                                     status_interval=status_interval, factory=factory,
-                                     clock=lambda: self.now)
+        self.runner = StrategyRunner(self.db, self.journal, self.commits, self.master,
+                                     self.broker, status_interval=status_interval,
+                                     factory=factory, clock=lambda: self.now)
 
-    def trade(self, symbol: str, price: int, volume: int = 1_000) -> None:
+    async def trade(self, symbol: str, price: int, volume: int = 1_000) -> None:
         """A trade at ``price``; the book after it bids ``price`` and offers a tick above."""
         quote = self.market.replay_trade(symbol, price, volume, Side.BUY, datetime.now(KST))
         self.broker.on_quotes([quote])
         self.runner.on_quotes([quote])
+        await self.commits.settle()  # the step, and any order a strategy placed on it
         self.now += 0.1
+
+    async def close(self) -> None:
+        await self.commits.settle()
+        self.serving.cancel()
+        await self.store.close()
+        self.db.close()
 
     def of(self, event: str) -> list[dict[str, Any]]:
         return [e.payload for e in self.events if e.event == event]
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
-    return World(tmp_path)
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    w = World(tmp_path)
+    yield w
+    await w.close()
 
 
-def test_create_validates(world: World) -> None:
+async def test_create_validates(world: World) -> None:
     with pytest.raises(InvalidStrategy, match="short_window"):
-        world.runner.create("1", "ma_crossover", "005930", {"short_window": 50,
+        await world.runner.create("1", "ma_crossover", "005930", {"short_window": 50,
                                                             "long_window": 20}, 10, False)
     with pytest.raises(InvalidStrategy, match="unknown strategy kind"):
-        world.runner.create("1", "astrology", "005930", {}, 10, False)
+        await world.runner.create("1", "astrology", "005930", {}, 10, False)
     with pytest.raises(UnknownSymbol):
-        world.runner.create("1", "breakout", "999999", {}, 10, False)
+        await world.runner.create("1", "breakout", "999999", {}, 10, False)
     with pytest.raises(InvalidStrategy, match="quantity"):
-        world.runner.create("1", "breakout", "005930", {}, 0, False)
-    run = world.runner.create("1", "breakout", "005930", {"window": 3}, 10, False)
+        await world.runner.create("1", "breakout", "005930", {}, 0, False)
+    run = await world.runner.create("1", "breakout", "005930", {"window": 3}, 10, False)
     assert run.state == "created" and run.params == {"window": 3}
     with pytest.raises(NotFound):
         world.runner.get("2", run.strategy_id)
 
 
-def test_signals_move_a_hypothetical_position_without_auto_trade(world: World) -> None:
-    run = world.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
-    world.runner.start("1", run.strategy_id)
+async def test_signals_move_a_hypothetical_position_without_auto_trade(world: World) -> None:
+    run = await world.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
+    await world.runner.start("1", run.strategy_id)
     for px in (75_000, 75_100, 75_000):  # no breakout yet: channel 75,000-75,100
-        world.trade("005930", px)
+        await world.trade("005930", px)
     assert world.of("strategy_signal") == []
-    world.trade("005930", 75_200)  # > max(75,100, 75,000): BUY 10 @ 75,200
+    await world.trade("005930", 75_200)  # > max(75,100, 75,000): BUY 10 @ 75,200
     (buy,) = world.of("strategy_signal")
     assert buy["data"] | {"timestamp": None} == {
         "signal": "buy", "symbol": "005930", "quantity": 10, "reason": buy["data"]["reason"],
         "price": 75_200, "timestamp": None}
     assert run.position == 10 and run.cost == 752_000
-    world.trade("005930", 75_300)  # unrealized +1,000, but within the status interval
-    world.trade("005930", 74_900)  # < min(75,200, 75,300): SELL 10 @ 74,900
+    await world.trade("005930", 75_300)  # unrealized +1,000, but within the status interval
+    await world.trade("005930", 74_900)  # < min(75,200, 75,300): SELL 10 @ 74,900
     sell = world.of("strategy_signal")[-1]
     assert sell["data"]["signal"] == "sell" and sell["data"]["quantity"] == 10
     assert run.position == 0 and run.realized_pnl == (74_900 - 75_200) * 10
@@ -123,23 +140,23 @@ def test_signals_move_a_hypothetical_position_without_auto_trade(world: World) -
     assert world.broker.list_orders("1") == []
 
 
-def test_auto_trade_places_orders_and_follows_fills(world: World) -> None:
-    run = world.runner.create("1", "breakout", "005930", {"window": 2}, 7, True)
-    world.runner.start("1", run.strategy_id)
+async def test_auto_trade_places_orders_and_follows_fills(world: World) -> None:
+    run = await world.runner.create("1", "breakout", "005930", {"window": 2}, 7, True)
+    await world.runner.start("1", run.strategy_id)
     for px in (75_000, 75_100, 75_000, 75_200):
-        world.trade("005930", px)
+        await world.trade("005930", px)
     (order,) = world.broker.list_orders("1")
     assert order.strategy_id == run.strategy_id and order.side.value == "buy"
     assert order.quantity == 7 and order.status.value == "accepted"
     assert run.position == 0  # not filled yet: fills follow the next trade
-    world.trade("005930", 75_300)  # the market buy takes the best ask, a tick above
+    await world.trade("005930", 75_300)  # the market buy takes the best ask, a tick above
     order = world.broker.get("1", order.order_id)
     assert order.status.value == "filled"
     assert run.position == 7 and run.cost == 7 * 75_400
     statuses = [s["data"] for s in world.of("strategy_status")]
     assert statuses[-1]["position"] == 7
-    world.trade("005930", 74_000)  # breakdown: SELL everything
-    world.trade("005930", 74_100)  # the sell fills here, at the best bid
+    await world.trade("005930", 74_000)  # breakdown: SELL everything
+    await world.trade("005930", 74_100)  # the sell fills here, at the best bid
     assert run.position == 0
     assert run.realized_pnl == 7 * (74_100 - 75_400)
     acc = world.broker.account("1")
@@ -152,27 +169,28 @@ def test_auto_trade_places_orders_and_follows_fills(world: World) -> None:
     assert kinds == {"order_update", "strategy_signal", "strategy_status"}
 
 
-def test_pnl_only_status_is_conflated(tmp_path: Path) -> None:
+async def test_pnl_only_status_is_conflated(tmp_path: Path) -> None:
     w = World(tmp_path, status_interval=1.0)
-    run = w.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
-    w.runner.start("1", run.strategy_id)
+    run = await w.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
+    await w.runner.start("1", run.strategy_id)
     for px in (75_000, 75_100, 75_000, 75_200):
-        w.trade("005930", px)
+        await w.trade("005930", px)
     assert run.position == 10
     before = len(w.of("strategy_status"))
     for i in range(30):  # 3 s of trades inside the channel, 0.1 s apart, price moving
-        w.trade("005930", 75_150 if i % 2 else 75_180 - 30)
+        await w.trade("005930", 75_150 if i % 2 else 75_180 - 30)
     pnl_updates = len(w.of("strategy_status")) - before
     assert 1 <= pnl_updates <= 4, pnl_updates
+    await w.close()
 
 
-def test_a_failing_strategy_stops_alone(world: World) -> None:
-    bad = world.runner.create("1", "boom", "005930", {"after": 2}, 1, False)
-    good = world.runner.create("1", "breakout", "005930", {"window": 2}, 1, False)
-    world.runner.start("1", bad.strategy_id)
-    world.runner.start("1", good.strategy_id)
+async def test_a_failing_strategy_stops_alone(world: World) -> None:
+    bad = await world.runner.create("1", "boom", "005930", {"after": 2}, 1, False)
+    good = await world.runner.create("1", "breakout", "005930", {"window": 2}, 1, False)
+    await world.runner.start("1", bad.strategy_id)
+    await world.runner.start("1", good.strategy_id)
     for px in (75_000, 75_100, 75_000, 75_200, 75_300):
-        world.trade("005930", px)
+        await world.trade("005930", px)
     assert bad.state == "error" and "indicator exploded" in (bad.reason or "")
     assert good.state == "running" and good.position == 1
     errors = [s for s in world.of("strategy_status")
@@ -180,18 +198,18 @@ def test_a_failing_strategy_stops_alone(world: World) -> None:
     assert len(errors) == 1 and "indicator exploded" in errors[0]["data"]["reason"]
     assert world.runner.running() == 1
     # it can be started again (fresh indicator state)
-    world.runner.start("1", bad.strategy_id)
+    await world.runner.start("1", bad.strategy_id)
     assert bad.state == "running"
 
 
-def test_state_survives_a_restart(tmp_path: Path) -> None:
+async def test_state_survives_a_restart(tmp_path: Path) -> None:
     w = World(tmp_path)
-    run = w.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
-    stopped = w.runner.create("1", "rsi", "000660", {}, 5, False)
-    w.runner.start("1", run.strategy_id)
+    run = await w.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
+    stopped = await w.runner.create("1", "rsi", "000660", {}, 5, False)
+    await w.runner.start("1", run.strategy_id)
     for px in (75_000, 75_100, 75_000, 75_200):
-        w.trade("005930", px)
-    w.db.close()
+        await w.trade("005930", px)
+    await w.close()
     w2 = World(tmp_path)
     again = w2.runner.get("1", run.strategy_id)
     assert again.state == "running" and again.position == 10 and again.cost == 752_000
@@ -199,16 +217,17 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     assert w2.runner.running() == 1
     # and it keeps running: a breakdown after warm-up sells
     for px in (75_300, 75_400, 74_000):
-        w2.trade("005930", px)
+        await w2.trade("005930", px)
     assert again.position == 0
+    await w2.close()
 
 
-def test_stop_and_delete(world: World) -> None:
-    run = world.runner.create("1", "ma_crossover", "005930", {}, 1, False)
-    world.runner.start("1", run.strategy_id)
-    assert world.runner.stop("1", run.strategy_id).state == "stopped"
+async def test_stop_and_delete(world: World) -> None:
+    run = await world.runner.create("1", "ma_crossover", "005930", {}, 1, False)
+    await world.runner.start("1", run.strategy_id)
+    assert (await world.runner.stop("1", run.strategy_id)).state == "stopped"
     assert world.runner.running() == 0
-    world.runner.delete("1", run.strategy_id)
+    await world.runner.delete("1", run.strategy_id)
     assert world.of("strategy_status")[-1]["data"]["state"] == "deleted"
     with pytest.raises(NotFound):
         world.runner.get("1", run.strategy_id)

@@ -62,6 +62,7 @@ class AuthRoutes:
         data = schemas.load(schemas.LOGOUT, await read_optional_json(request))
         if data["everywhere"]:
             self.logins.users.revoke_tokens(identity.username)
+            self.callers.auth.access.forget({identity.user_id})  # counts at once, here
         else:
             self.callers.auth.revoke(identity)
         self.watcher.poke()  # this process's sockets close now, not at the next poll
@@ -74,6 +75,7 @@ class AuthRoutes:
         data = schemas.load(schemas.PASSWORD, await read_json(request))
         user = await self.logins.change_password(identity.username, data["current_password"],
                                                  data["new_password"], client_address(request))
+        self.callers.auth.access.forget({identity.user_id})  # counts at once, here
         self.watcher.poke()
         log.info("user=%s changed password", user.user_id)
         return self._token_response(user)

@@ -56,8 +56,10 @@ class OrderRoutes:
             quantity=data["quantity"],
             price=data["price"],
         )
-        order, created = self.broker.place(identity.user_id, req, key)
-        log.info("user=%s order=%s %s", identity.user_id, order.order_id,
+        order, created = await self.broker.place(identity.user_id, req, key)
+        # DEBUG: the journal is every order's record; an INFO line per order was 8 % of
+        # the engine's CPU at 1,000 orders/s
+        log.debug("user=%s order=%s %s", identity.user_id, order.order_id,
                  "placed" if created else "replayed (idempotent)")
         headers = {} if created else {"Idempotent-Replayed": "true"}
         if created:
@@ -87,5 +89,5 @@ class OrderRoutes:
         order_id = request.match_info["order_id"]
         if self.broker.owner_of(order_id) != identity.user_id:
             raise NotFound(f"no order {order_id!r}")
-        order = self.broker.cancel(identity.user_id, order_id)
+        order = await self.broker.cancel(identity.user_id, order_id)
         return json_response(order.to_wire())

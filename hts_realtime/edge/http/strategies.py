@@ -38,7 +38,7 @@ class StrategyRoutes:
     async def create_strategy(self, request: web.Request) -> web.Response:
         identity = self.callers.writer(request)
         data = schemas.load(schemas.STRATEGY, await read_json(request))
-        run = self.strategies.create(identity.user_id, data["kind"], data["symbol"],
+        run = await self.strategies.create(identity.user_id, data["kind"], data["symbol"],
                                      data["params"], data["quantity"], data["auto_trade"])
         log.info("user=%s strategy=%s created (%s %s)", identity.user_id, run.strategy_id,
                  run.kind, run.symbol)
@@ -55,17 +55,17 @@ class StrategyRoutes:
 
     async def start_strategy(self, request: web.Request) -> web.Response:
         identity = self.callers.writer(request)
-        run = self.strategies.start(identity.user_id, request.match_info["strategy_id"])
+        run = await self.strategies.start(identity.user_id, request.match_info["strategy_id"])
         return json_response(run.to_wire())
 
     async def stop_strategy(self, request: web.Request) -> web.Response:
         identity = self.callers.writer(request)
-        run = self.strategies.stop(identity.user_id, request.match_info["strategy_id"])
+        run = await self.strategies.stop(identity.user_id, request.match_info["strategy_id"])
         return json_response(run.to_wire())
 
     async def delete_strategy(self, request: web.Request) -> web.Response:
         identity = self.callers.writer(request)
-        self.strategies.delete(identity.user_id, request.match_info["strategy_id"])
+        await self.strategies.delete(identity.user_id, request.match_info["strategy_id"])
         return web.Response(status=204)
 
     async def signals(self, request: web.Request) -> web.Response:
