@@ -206,8 +206,11 @@ async def test_kill_9_of_a_gateway_resumes_on_another(
     after = await connect(survivor, clients, token, ["order:*"], last_seq=last_seq)
     await until(lambda: filled(after, missed), what="the replay")
     hello = after.events["connected"][0]
-    assert seqs(after) == list(range(last_seq + 1, hello["last_seq"] + 1))
-    assert seqs(before) + seqs(after) == list(range(1, hello["last_seq"] + 1))
+    # the replay up to the hello's head, then whatever the relay had not yet carried to
+    # Redis when the client connected, live: no gap, nothing twice
+    assert seqs(after)[:hello["last_seq"] - last_seq] == list(range(last_seq + 1,
+                                                                   hello["last_seq"] + 1))
+    assert seqs(before) + seqs(after) == list(range(1, seqs(after)[-1] + 1))
     # the dead gateway drops out of the cluster status within three report intervals
     admin = cluster.engine.login("admin", "adminpass")
 
