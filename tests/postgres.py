@@ -71,7 +71,7 @@ class PostgresServer:
         opts = (f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 "
                 "-c max_connections=200 -c shared_buffers=32MB")
         out = self._run(pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log_path),
-                        "-o", opts, "-w", "-t", "30", "start")
+                        "-o", opts, "-w", "-t", "120", "start", timeout=150)
         if out.returncode != 0:
             raise RuntimeError(f"pg_ctl start failed: {out.stderr} {self.log()}")
         return self
@@ -107,11 +107,17 @@ class PostgresServer:
         return f"postgresql://hts@127.0.0.1:{self.port}/{database}"
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        out = self._run(pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "hts",
-                        "-d", database, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql)
-        if out.returncode != 0:
-            raise RuntimeError(f"psql failed: {out.stderr}")
-        return out.stdout.strip()
+        deadline = time.monotonic() + 60
+        while True:
+            out = self._run(pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
+                            "hts", "-d", database, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                            "-c", sql)
+            if out.returncode == 0:
+                return out.stdout.strip()
+            # after a crash-like stop the server may still be recovering (a loaded machine)
+            if "not yet accepting connections" not in out.stderr or time.monotonic() > deadline:
+                raise RuntimeError(f"psql failed: {out.stderr}")
+            time.sleep(0.2)
 
     def create_database(self, prefix: str = "t") -> str:
         """A new empty database; returns its URL."""
