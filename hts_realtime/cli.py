@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--database", help="SQLite file (HTS_DATABASE)")
     serve.add_argument("--market-seed", type=int, dest="market_seed")
     serve.add_argument("--log-level", dest="log_level")
+    serve.add_argument("--feed", choices=("sim", "kis", "replay"),
+                       help="market data: the simulator (default), KIS Open API "
+                            "(HTS_KIS_*), or a recording (HTS_REPLAY_FILE) (HTS_FEED)")
+    serve.add_argument("--replay-file", dest="replay_file",
+                       help="with --feed replay: a file `feed record` wrote")
     serve.add_argument("--role", choices=("single", "engine", "gateway"),
                        help="single (default): one process; engine/gateway: a cluster over "
                             "HTS_REDIS_URL (HTS_ROLE)")
@@ -64,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("name")
         cmd.add_argument("--database")
 
+    feed = sub.add_parser("feed", help="market-data tools")
+    feed_sub = feed.add_subparsers(dest="feed_command", required=True)
+    record = feed_sub.add_parser(
+        "record", help="write what the configured feed (HTS_FEED: sim, kis, replay) delivers, "
+                       "with timestamps, to a file HTS_FEED=replay can play")
+    record.add_argument("--out", required=True, help="the file (.jsonl, or .jsonl.gz)")
+    record.add_argument("--seconds", type=float, default=60.0, help="how long (default 60)")
+    record.add_argument("--symbols", help="comma-separated (default: the first 5 of the "
+                                          "symbol master); a real feed registers these")
+    record.add_argument("--feed", choices=("sim", "kis", "replay"))
+    record.add_argument("--replay-file", dest="replay_file")
+    record.add_argument("--market-seed", type=int, dest="market_seed")
+
     token = sub.add_parser("token", help="print an access token for a user")
     token.add_argument("name")
     token.add_argument("--ttl", type=int, help="lifetime in seconds")
@@ -77,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     overrides = {k: v for k, v in vars(args).items()
-                 if k in {"host", "port", "demo", "database", "market_seed", "log_level", "role"}}
+                 if k in {"host", "port", "demo", "database", "market_seed", "log_level", "role",
+                          "feed", "replay_file"}}
     overrides.update(extra)
     env = dict(os.environ)
     settings = Settings.load(env, **overrides)
@@ -119,11 +138,29 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.role != "single":
         say(f"role {settings.role}" + (f", engine at {settings.engine_url}"
                                        if settings.role == "gateway" else ""))
+    if settings.role != "gateway" and settings.feed != "sim":
+        say(f"market data: {settings.feed}" + (
+            f" ({settings.kis_env}, KIS Open API)" if settings.feed == "kis"
+            else f" ({settings.replay_file}, {settings.replay_speed:g}x)"))
     # shutdown_timeout bounds the wait for requests still open at exit (a held
     # long-poll GET would otherwise keep the process alive for ping_interval)
     web.run_app(app, host=settings.host, port=settings.port, print=None,
                 access_log_class=SafeAccessLogger, handle_signals=True,
                 shutdown_timeout=settings.shutdown_grace_seconds)
+    return 0
+
+
+def _feed(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hts_realtime.engine.record import record
+
+    # secrets are not needed to record; the settings object insists on one
+    settings = _settings(args, jwt_secret=os.environ.get("HTS_JWT_SECRET") or "x" * 48)
+    logs.configure(settings.log_level, settings.log_format)
+    symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
+    written = asyncio.run(record(settings, args.out, args.seconds, symbols))
+    print(f"recorded {written} events to {args.out}")
     return 0
 
 
@@ -215,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "user":
             return _user(args)
+        if args.command == "feed":
+            return _feed(args)
         return _token(args)
     except SettingsError as exc:
         print(f"hts-realtime: {exc}", file=sys.stderr)

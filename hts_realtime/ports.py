@@ -17,7 +17,9 @@ implementation of a port.
 | ``UserStreams`` | a user's first session opened / last one closed | in process, bus relay |
 | ``EngineView`` | what the edge asks of the trading engine | local, remote (HTTP) |
 | ``RevocationStore`` | revoked token ids and the access-change feed | SQLite |
-| ``MarketSource`` | quotes, books and trades of a market | the simulator |
+| ``MarketSource`` | quotes, books and trades of a market | the simulator, an external market |
+| ``MarketDriver`` | keeps an external market fed | the KIS session, a replay |
+| ``MarketDemand`` | which market topics clients hold, across edges | sessions, Redis |
 | ``QuoteFeed`` | a market on a clock, handing each step to listeners | ``engine.market_feed`` |
 | ``CandleStorage`` | stored candles | SQLite |
 """
@@ -25,7 +27,7 @@ implementation of a port.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -48,6 +50,12 @@ CHANNEL_PREFIX = "md:"
 
 def market_channel(topic: str) -> str:
     return CHANNEL_PREFIX + topic
+
+
+def feed_channel(symbol: str) -> str:
+    """Per symbol, how its market data reaches the engine now (``feed_status``): one
+    message for every client that holds any of the symbol's market topics."""
+    return f"{CHANNEL_PREFIX}feed:{symbol}"
 
 
 MARKET_STATUS_CHANNEL = "market_status"
@@ -197,12 +205,35 @@ class MarketSource(Protocol):
 
     def book(self, symbol: str) -> BookSnapshot | None: ...
 
+    def book_version(self, symbol: str) -> int:
+        """Rises whenever the symbol's book or last price changes (-1: unknown)."""
+
     def status(self, now: datetime) -> MarketStatus: ...
 
     def step(self, now: datetime) -> list[Quote]: ...
 
     def take_liquidity(self, symbol: str, side: Side, fills: list[tuple[int, int]]) -> None: ...
 
+
+class MarketDriver(Protocol):
+    """What keeps an external market (``domain.external_market``) fed: a broker's
+    session (``adapters/kis``) or a recording (``engine/replay``). Runs for the
+    engine's lifetime; the simulator needs none."""
+
+    async def run(self) -> None: ...
+
+    def status(self) -> dict[str, Any]:
+        """The feed's health for ``/api/ws/status`` and ``/metrics``."""
+
+    def stalled_reason(self) -> str | None:
+        """Why the feed cannot serve fresh data now (readiness), or None."""
+
+    def feed_state(self, symbol: str) -> str:
+        """``live`` (streamed), ``limited`` (snapshots: no slot), or ``stale``."""
+
+
+MarketDemand = Callable[[], Coroutine[Any, Any, Mapping[str, int]]]
+"""Who wants which market topic, across every edge: topic name -> how many."""
 
 QuoteListener = Callable[[list[Quote]], None]
 

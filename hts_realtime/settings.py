@@ -15,6 +15,7 @@ from typing import Any
 
 MIN_SECRET_BYTES = 32
 ROLES = ("single", "engine", "gateway")
+FEEDS = ("sim", "kis", "replay")
 
 
 class SettingsError(ValueError):
@@ -82,6 +83,27 @@ class Settings:
     # peers (nginx) whose X-Forwarded-For names the client: per-address limits and logs use it
     trusted_proxies: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
+    # where market data comes from: the simulator, KIS (한국투자증권) Open API, or a recording
+    feed: str = "sim"  # sim | kis | replay
+    kis_env: str = "real"  # real (실전) | paper (모의투자): which KIS domain and limits
+    kis_app_key: Secret = field(default_factory=lambda: Secret(""))
+    kis_app_secret: Secret = field(default_factory=lambda: Secret(""))
+    kis_key_file: str | None = None  # instead of the two above: a kis_devlp.yaml-style file
+    kis_custtype: str = "P"  # P 개인, B 법인
+    kis_rest_url: str | None = None  # default: KIS's domain for kis_env
+    kis_ws_url: str | None = None
+    kis_registrations: int = 41  # WebSocket registrations per session (KIS: 41)
+    kis_min_hold_seconds: float = 30.0  # a registration is held this long before eviction
+    kis_rest_per_second: float = 0.0  # 0: half of KIS's limit (10 real, 1 paper)
+    kis_snapshot_interval_seconds: float = 5.0  # REST refresh of a feed_limited symbol
+    kis_vi_feed: bool = True  # H0STMKO0 (VI, halts, session) per wanted symbol; real only
+    kis_subscribe_per_second: float = 10.0  # pacing of (un)subscribe requests
+    kis_idle_timeout_seconds: float = 240.0  # nothing at all (not even PINGPONG): reconnect
+    kis_approval_ttl_seconds: float = 86_400.0  # the approval key's lifetime (KIS: 24 h)
+    replay_file: str | None = None  # HTS_FEED=replay: a file `hts-realtime feed record` wrote
+    replay_speed: float = 1.0  # 1.0 real time; 10 ten times faster
+    replay_start_delay_seconds: float = 0.0  # hold the tape this long after start-up
+    replay_loop: bool = False  # start over at the end (a demo that never ends)
     # the simulated market
     market_tick_seconds: float = 0.5
     market_seed: int | None = None
@@ -192,6 +214,31 @@ class Settings:
         for name in ("brokerage_fee_rate", "sell_tax_rate_kospi", "sell_tax_rate_kosdaq"):
             if not 0 <= getattr(self, name) < 0.1:
                 raise SettingsError(f"{name} must be in [0, 0.1)")
+        if self.feed not in FEEDS:
+            raise SettingsError(f"feed must be one of {', '.join(FEEDS)}, not {self.feed!r}")
+        if self.feed == "kis":
+            if self.kis_env not in ("real", "paper"):
+                raise SettingsError("kis_env must be 'real' or 'paper'")
+            if not self.kis_key_file and not (self.kis_app_key.reveal()
+                                              and self.kis_app_secret.reveal()):
+                raise SettingsError("HTS_FEED=kis needs HTS_KIS_APP_KEY and HTS_KIS_APP_SECRET "
+                                    "(or HTS_KIS_KEY_FILE)")
+            if self.kis_custtype not in ("P", "B"):
+                raise SettingsError("kis_custtype must be 'P' or 'B'")
+            if self.kis_registrations < 1:
+                raise SettingsError("kis_registrations must be at least 1")
+            for name in ("kis_snapshot_interval_seconds", "kis_subscribe_per_second",
+                         "kis_idle_timeout_seconds", "kis_approval_ttl_seconds"):
+                if getattr(self, name) <= 0:
+                    raise SettingsError(f"{name} must be positive")
+            if self.kis_rest_per_second < 0 or self.kis_min_hold_seconds < 0:
+                raise SettingsError("kis_rest_per_second and kis_min_hold_seconds "
+                                    "must not be negative")
+        if self.feed == "replay" and not self.replay_file:
+            raise SettingsError("HTS_FEED=replay needs HTS_REPLAY_FILE")
+        if self.replay_speed <= 0 or self.replay_start_delay_seconds < 0:
+            raise SettingsError("replay_speed must be positive and replay_start_delay_seconds "
+                                "not negative")
         if self.market_hours not in ("always", "krx") and not re.match(
                 r"^\d{2}:\d{2}-\d{2}:\d{2}$", self.market_hours):
             raise SettingsError("market_hours must be 'always', 'krx' or 'HH:MM-HH:MM'")

@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from hts_realtime.domain.market import MarketSimulator
 from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.engine.access import Authenticator
@@ -21,11 +20,12 @@ from hts_realtime.engine.broker import PaperBroker
 from hts_realtime.engine.payloads import orderbook_reply, price_reply
 from hts_realtime.engine.strategy_runner import StrategyRunner
 from hts_realtime.identity.tokens import Identity
+from hts_realtime.ports import MarketSource
 from hts_realtime.protocol.errors import HtsError
 
 
 class LocalEngine:
-    def __init__(self, master: SymbolMaster, market: MarketSimulator, broker: PaperBroker,
+    def __init__(self, master: SymbolMaster, market: MarketSource, broker: PaperBroker,
                  strategies: StrategyRunner, auth: Authenticator) -> None:
         self.auth = auth
         self.master = master

@@ -181,6 +181,17 @@ class Fanout:
                 session.outbox.offer(msg, key)
         self.metrics.sent(event, len(members))
 
+    def to_symbol(self, event: str, payload: dict[str, Any], symbol: str) -> None:
+        """To every session holding any market topic of ``symbol``, once each (conflated
+        per symbol in a lagging client's outbox: the latest state is what counts)."""
+        msg = Message(event, payload)
+        key = (event, f"symbol:{symbol}")
+        members = self.registry.symbol_sessions(symbol)
+        for session in members:
+            if session.outbox is not None:
+                session.outbox.offer(msg, key)
+        self.metrics.sent(event, len(members))
+
     def prices(self, updates: dict[str, dict[str, Any]]) -> None:
         """One price tick: ``updates`` maps each symbol to its ``price_update`` payload."""
         self.sent_broadcast += len(updates)

@@ -24,10 +24,17 @@ from typing import Any
 
 from hts_realtime.edge.fanout import Fanout
 from hts_realtime.edge.sessions import SessionRegistry
-from hts_realtime.ports import CHANNEL_PREFIX, MARKET_STATUS_CHANNEL, Bus, market_channel
+from hts_realtime.ports import (
+    CHANNEL_PREFIX,
+    MARKET_STATUS_CHANNEL,
+    Bus,
+    feed_channel,
+    market_channel,
+)
 from hts_realtime.protocol.topics import Topic, price_symbol
 
 log = logging.getLogger("hts.relay")
+FEED_PREFIX = "feed:"  # md:feed:{symbol}, ports.feed_channel
 
 
 class MarketRelay:
@@ -45,6 +52,7 @@ class MarketRelay:
         self.registry = registry
         self.on_interest = on_interest  # one process: start the lazy streamer of that kind
         self._topics: set[str] = set()
+        self._symbols: dict[str, int] = {}  # symbol -> its market topics held here
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self.received = 0
 
@@ -61,6 +69,9 @@ class MarketRelay:
         self._topics.add(topic.name)
         await self.bus.subscribe(market_channel(topic.name), self._on_message)
         log.info("topic=%s bus subscribed", topic.name)
+        self._symbols[topic.key] = self._symbols.get(topic.key, 0) + 1
+        if self._symbols[topic.key] == 1:  # how this symbol's data reaches the engine
+            await self.bus.subscribe(feed_channel(topic.key), self._on_message)
 
     async def release(self, topic: Topic) -> None:
         """A local session left ``topic``; drop the channel once nobody here wants it."""
@@ -69,6 +80,12 @@ class MarketRelay:
         self._topics.discard(topic.name)
         await self.bus.unsubscribe(market_channel(topic.name), self._on_message)
         log.info("topic=%s bus unsubscribed", topic.name)
+        left = self._symbols.get(topic.key, 1) - 1
+        if left > 0:
+            self._symbols[topic.key] = left
+        else:
+            self._symbols.pop(topic.key, None)
+            await self.bus.unsubscribe(feed_channel(topic.key), self._on_message)
 
     def _on_message(self, channel: str, data: bytes) -> None:
         self._queue.put_nowait((channel, data))
@@ -86,6 +103,15 @@ class MarketRelay:
         except Exception:
             log.exception("market_status relay failed")
 
+    def _feed_status(self, symbol: str, data: bytes) -> None:
+        if symbol not in self._symbols:
+            return  # arrived after the last local subscriber of the symbol left
+        try:
+            msg = json.loads(data)
+            self.fanout.to_symbol(str(msg["event"]), msg["payload"], symbol)
+        except Exception:
+            log.exception("symbol=%s feed status relay failed", symbol)
+
     async def run(self) -> None:
         """Hand bus messages to the fan-out in arrival order. Runs for the app's lifetime."""
         while True:
@@ -95,6 +121,9 @@ class MarketRelay:
             prices: dict[str, dict[str, Any]] = {}
             for channel, data in batch:
                 topic = channel[len(CHANNEL_PREFIX):]
+                if topic.startswith(FEED_PREFIX):
+                    self._feed_status(topic[len(FEED_PREFIX):], data)
+                    continue
                 if topic not in self._topics:
                     continue  # arrived after the last local subscriber left
                 self.received += 1

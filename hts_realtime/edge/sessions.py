@@ -18,7 +18,7 @@ from hts_realtime.domain.events import PrivateEvent
 from hts_realtime.edge.outbox import Outbox
 from hts_realtime.edge.wire_policy import TokenBucket
 from hts_realtime.identity.tokens import Identity
-from hts_realtime.protocol.topics import Topic, TopicKind
+from hts_realtime.protocol.topics import MARKET_KINDS, Topic, TopicKind
 
 # A request of this connection was refused with (code, event): the wire policy's
 # per-connection budget, through the framing that holds the connection. False: the
@@ -177,6 +177,19 @@ class SessionRegistry:
     def subscribed_symbols(self, kind: TopicKind = TopicKind.PRICE) -> list[str]:
         """Symbols with at least one subscriber to ``kind`` (a market-data topic kind)."""
         return [t.key for t in self._by_topic if t.kind is kind]
+
+    def symbol_sessions(self, symbol: str) -> list[Session]:
+        """Sessions holding any market-data topic of ``symbol``, each once."""
+        sids: set[str] = set()
+        for kind in MARKET_KINDS:
+            sids.update(self._by_topic.get(Topic(kind, symbol), ()))
+        return [self._sessions[sid] for sid in sids if sid in self._sessions]
+
+    def market_demand(self) -> dict[str, int]:
+        """Market-data topics held here: topic name -> how many sessions hold it (what a
+        real feed must register, ``adapters.kis``)."""
+        return {t.name: len(sids) for t, sids in self._by_topic.items()
+                if t.kind in MARKET_KINDS}
 
     def has_subscribers(self, kind: TopicKind) -> bool:
         return any(t.kind is kind for t in self._by_topic)

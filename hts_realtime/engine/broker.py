@@ -140,6 +140,10 @@ class PaperBroker:
     def open_orders(self) -> int:
         return len(self._by_id)
 
+    def open_symbols(self) -> set[str]:
+        """Symbols with open orders (a real feed must stream their prints and book)."""
+        return {symbol for symbol, orders in self._open.items() if orders}
+
     def open_snapshot(self) -> list[Order]:
         """Copies of the in-memory open orders (for consistency checks)."""
         return [dataclasses.replace(o) for orders in self._open.values() for o in orders]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ from hts_realtime.domain.market import KST, MarketSimulator
 from hts_realtime.domain.market_hours import MarketHours, MarketStatus
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.domain.throttle import KeyedLimiter
+from hts_realtime.engine import markets
 from hts_realtime.engine.access import AccessPolicy, Authenticator
 from hts_realtime.engine.access_watch import AccessWatcher
 from hts_realtime.engine.broker import PaperBroker
@@ -55,7 +56,15 @@ from hts_realtime.engine.watchlists import WatchlistStore
 from hts_realtime.identity.tokens import TokenService
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.ops.readiness import Check
-from hts_realtime.ports import ACCESS_CHANNEL, Bus, StreamWriter, access_message
+from hts_realtime.ports import (
+    ACCESS_CHANNEL,
+    Bus,
+    MarketDemand,
+    MarketDriver,
+    MarketSource,
+    StreamWriter,
+    access_message,
+)
 from hts_realtime.settings import Settings
 from hts_realtime.storage.db import Database
 from hts_realtime.storage.sqlite import SqliteStore
@@ -77,7 +86,7 @@ class Engine:
     watcher: AccessWatcher
     master: SymbolMaster
     hours: MarketHours
-    market: MarketSimulator
+    market: MarketSource
     feed: MarketFeed
     journal: Journal
     events: EventBus  # committed private events, in this process
@@ -91,6 +100,7 @@ class Engine:
     store: SqliteStore  # the trading state's writes, through the group commit
     commits: GroupCommit
     stream_every_symbol: bool
+    driver: MarketDriver | None = None  # what feeds an external market (HTS_FEED=kis|replay)
 
     def costs(self) -> dict[str, Any]:
         """The fee and tax rates as decimal strings, exactly what the broker's ``Costs``
@@ -116,6 +126,7 @@ class Engine:
                              "largest_group": self.commits.largest_group,
                              "failed": self.commits.failed_commits,
                              "durability": self.store.durability},
+            "feed": self.driver.status() if self.driver is not None else {"source": "sim"},
         }
         if self.relay is not None:
             body["engine"] = {"outbox": {"backlog": self.relay.outbox.backlog(),
@@ -130,7 +141,10 @@ class Engine:
             return None
 
         async def market_feed() -> str | None:
-            return self.feed.stalled_reason()
+            reason = self.feed.stalled_reason()
+            if reason is None and self.driver is not None:
+                reason = self.driver.stalled_reason()
+            return reason
 
         return {"database": database, "market_feed": market_feed}
 
@@ -139,6 +153,8 @@ class Engine:
                       lambda: {"": self.strategies.running()})
         metrics.gauge("hts_open_orders", "Orders accepted and not yet filled or cancelled",
                       lambda: {"": self.broker.open_orders()})
+        if self.driver is not None:
+            feed_gauges(metrics, self.driver)
 
     async def lifecycle(self) -> AsyncIterator[None]:
         """The engine's background work, for the app's ``cleanup_ctx``: started inside
@@ -152,6 +168,8 @@ class Engine:
         ]
         if self.relay is not None:
             tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        if self.driver is not None:
+            tasks.append(asyncio.create_task(self.driver.run(), name="market-driver"))
         if self.stream_every_symbol:  # a cluster's engine streams every symbol, all the time
             for streamer in self.streams.by_kind.values():
                 streamer.ensure_running()
@@ -201,8 +219,10 @@ def seed_demo_users(users: UserStore) -> None:
 
 
 def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
-                 stream_log: StreamWriter | None, watched: Watched | None) -> Engine:
-    """``watched`` None: stream every symbol (a cluster's engine)."""
+                 stream_log: StreamWriter | None, watched: Watched | None,
+                 demand: MarketDemand | None = None) -> Engine:
+    """``watched`` None: stream every symbol (a cluster's engine). ``demand``: which
+    market topics clients hold across every edge (a real feed registers what is wanted)."""
     db = Database(settings.database)
     users = UserStore(db)
     if settings.demo:
@@ -226,12 +246,18 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
     now = datetime.now(KST)
     candle_store = CandleStore(db)
     candles = CandleBook(candle_store, (s.symbol for s in master))
-    if candle_store.is_empty():  # a fresh database: a seeded history, so charts are never empty
-        candles.add_candles(seed_history(master, now, settings.market_seed,
-                                         always=hours.mode == "always"))
-        candles.flush()
-    market = MarketSimulator(master, seed=settings.market_seed, hours=hours, now=now,
-                             days=day_states(candle_store.last_days(2), now.date()))
+    market: MarketSource
+    if settings.feed == "sim":
+        if candle_store.is_empty():  # a fresh database: a seeded history, so charts are never
+            candles.add_candles(seed_history(master, now, settings.market_seed,  # empty
+                                             always=hours.mode == "always"))
+            candles.flush()
+        market = MarketSimulator(master, seed=settings.market_seed, hours=hours, now=now,
+                                 days=day_states(candle_store.last_days(2), now.date()))
+    else:  # real or recorded prints only: no made-up history under them
+        external = markets.external_market(settings, master)
+        hours = external.hours
+        market = external
     events = EventBus()
     # every write of the trading state goes through one group commit on the engine's
     # store (engine/group_commit.py); the rest still uses the loop's own connection
@@ -282,7 +308,40 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
         await bus.publish(ACCESS_CHANNEL, access_message(user_ids))
 
     watcher = AccessWatcher(auth.access.revocations, announce, settings.revocation_poll_seconds)
+    driver: MarketDriver | None = None
+    if settings.feed != "sim":
+        async def no_demand() -> dict[str, int]:
+            return {}
+
+        driver = markets.driver(
+            settings, external, master, demand or no_demand,
+            lambda: broker.open_symbols() | strategies.symbols(),
+            publisher.feed_status,
+            lambda: datetime.now(KST))
     return Engine(settings, db, users, tokens, auth, logins, writes, watcher, master, hours,
                   market, feed, journal, events, broker, strategies, candles, streams,
                   publisher, WatchlistStore(db, master, settings.max_watchlist), relay,
-                  store, commits, stream_every_symbol=watched is None)
+                  store, commits, stream_every_symbol=watched is None, driver=driver)
+
+
+def feed_gauges(metrics: Metrics, driver: MarketDriver) -> None:
+    """The feed's health, sampled at scrape time (README "Monitoring")."""
+    def sample(key: str) -> Callable[[], dict[str, float]]:
+        def read() -> dict[str, float]:
+            value = driver.status().get(key)
+            return {} if value is None else {"": float(value)}
+        return read
+
+    for name, key, text in (
+            ("hts_feed_connected", "connected", "1 while the market feed's session is up"),
+            ("hts_feed_registrations", "registrations", "Broker registrations in use"),
+            ("hts_feed_registration_budget", "budget", "Broker registrations allowed"),
+            ("hts_feed_last_frame_age_seconds", "last_frame_age_seconds",
+             "Seconds since the feed's last data frame"),
+            ("hts_feed_reconnects", "reconnects", "Feed sessions re-established since start"),
+            ("hts_feed_frames", "frames", "Data frames received since start"),
+            ("hts_feed_frames_dropped", "frames_dropped",
+             "Frames dropped since start (bad field count, garbage, unknown symbol, ...)"),
+            ("hts_feed_limited_symbols", "limited_count",
+             "Wanted symbols served by REST snapshots (no registration slot)")):
+        metrics.gauge(name, text, sample(key))

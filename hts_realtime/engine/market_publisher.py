@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from hts_realtime.ports import MARKET_STATUS_CHANNEL, Bus, market_channel
+from hts_realtime.ports import MARKET_STATUS_CHANNEL, Bus, feed_channel, market_channel
 from hts_realtime.protocol.topics import TopicKind, market_topic
 
 log = logging.getLogger("hts.relay")
@@ -52,6 +52,11 @@ class MarketPublisher:
                     (market_channel(market_topic(kind, symbol)), market_message(event, payload))
                     for symbol, payload in updates.items()])
         return send
+
+    def feed_status(self, symbol: str, payload: dict[str, Any]) -> None:
+        """How ``symbol``'s data reaches us changed (``feed_status``): to everyone who
+        holds any of its market topics, once each (``ports.feed_channel``)."""
+        self._queue.put_nowait([(feed_channel(symbol), market_message("feed_status", payload))])
 
     def status(self, payload: dict[str, Any]) -> None:
         """The market's session changed (``market_status``, for every connection)."""

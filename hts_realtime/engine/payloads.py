@@ -79,3 +79,15 @@ def trade_update(symbol: str, trades: list[Trade]) -> dict[str, Any]:
 
 def market_status(status: MarketStatus, now: datetime) -> dict[str, Any]:
     return {"type": "market_status", "status": status.value, "timestamp": now.isoformat()}
+
+
+def feed_status(symbol: str, feed: str, snapshot_interval: float | None,
+                now: datetime) -> dict[str, Any]:
+    """How the symbol's market data reaches us now: ``live`` (streamed), ``limited`` (REST
+    snapshots every ``snapshot_interval_seconds``: the broker's registrations are used up),
+    ``stale`` (the feed is down: what clients hold is the last known state)."""
+    return {"type": "feed_status", "symbol": symbol,
+            "data": {"feed": feed,
+                     "snapshot_interval_seconds": snapshot_interval if feed == "limited"
+                     else None,
+                     "timestamp": now.isoformat()}}

@@ -169,6 +169,10 @@ class StrategyRunner:
     def running(self) -> int:
         return sum(len(v) for v in self._by_symbol.values())
 
+    def symbols(self) -> set[str]:
+        """Symbols with a running strategy (a real feed must stream their prints)."""
+        return {symbol for symbol, runs in self._by_symbol.items() if runs}
+
     async def start(self, user_id: str, strategy_id: str) -> StrategyRun:
         run = self.get(user_id, strategy_id)
         if run.state == RUNNING:

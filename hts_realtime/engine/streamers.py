@@ -35,10 +35,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from hts_realtime.domain.market import MarketSimulator, Quote
+from hts_realtime.domain.market import Quote
 from hts_realtime.domain.orderbook import Trade
 from hts_realtime.engine.payloads import orderbook_update, price_update, trade_update
 from hts_realtime.ops.metrics import Metrics
+from hts_realtime.ports import MarketSource
 from hts_realtime.protocol.topics import TopicKind
 
 log = logging.getLogger("hts.streamer")
@@ -160,7 +161,7 @@ class TradeTape:
 class MarketStreams:
     """The three market-data streamers, by topic kind."""
 
-    def __init__(self, market: MarketSimulator, metrics: Metrics, publish: Publish,
+    def __init__(self, market: MarketSource, metrics: Metrics, publish: Publish,
                  watched: Watched, *, price_interval: float,
                  orderbook_interval: float) -> None:
         """``publish``: where each kind's rounds go (the bus); ``watched``: the symbols

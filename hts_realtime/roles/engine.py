@@ -18,7 +18,9 @@ from hts_realtime.adapters.engine_http import InternalApi
 from hts_realtime.adapters.local_engine import LocalEngine
 from hts_realtime.adapters.redis_bus import RedisBus
 from hts_realtime.adapters.redis_client import bus_lifecycle, redis_check, redis_client
+from hts_realtime.adapters.redis_demand import RedisDemand
 from hts_realtime.adapters.redis_event_log import RedisEventLog
+from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.edge.sessions import SessionRegistry
 from hts_realtime.engine.build import build_engine
 from hts_realtime.ops.metrics import Metrics
@@ -32,9 +34,11 @@ def create_engine_app(settings: Settings) -> web.Application:
     redis = redis_client(settings.redis_url)
     bus = RedisBus(redis)
     registry = SessionRegistry()
+    # the engine owns the market feed; what its gateways' clients want is in Redis
     engine = build_engine(settings, metrics=metrics, bus=bus,
                           stream_log=RedisEventLog(redis, settings.redis_stream_length),
-                          watched=None)
+                          watched=None,
+                          demand=RedisDemand(redis, [s.symbol for s in SymbolMaster()]))
     edge = local_edge(settings, engine, metrics, registry, bus,
                       checks={"redis": redis_check(redis)})
     api, callers = engine_api(settings, engine, edge)

@@ -21,8 +21,11 @@ def create_single_app(settings: Settings) -> web.Application:
     registry = SessionRegistry()
     bus = MemoryBus()
     # the streamers watch what this process's clients watch
+    async def demand() -> dict[str, int]:  # a real feed registers what these clients hold
+        return registry.market_demand()
+
     engine = build_engine(settings, metrics=metrics, bus=bus, stream_log=None,
-                          watched=registry.subscribed_symbols)
+                          watched=registry.subscribed_symbols, demand=demand)
     edge = local_edge(settings, engine, metrics, registry, bus, checks={})
     api, callers = engine_api(settings, engine, edge)
     return edge.application(api=api, status=process_status(engine, edge, callers),

@@ -32,6 +32,7 @@ def test_never_more_than_the_limit_even_with_replies_in_flight() -> None:
     assert len(first) == 41 and all(a.subscribe for a in first)
     assert b.plan(0.1) == []  # nothing more while the 41 are unanswered
     assert b.used == 41
+    assert len(b.limited()) == 19
     # the most recently wanted got the slots
     assert {a.item for a in first} == set(items(41, 19))
     assert b.limited() == {s for _, s in items(19)}
@@ -116,7 +117,8 @@ def test_disconnect_forgets_registrations_and_a_plan_resubscribes() -> None:
     b.set_demand({i: Want(CLIENT, 1) for i in items(3)}, 0)
     confirm(b, b.plan(0), 0)
     b.on_disconnect()
-    assert b.limited() == {s for _, s in items(3)}
+    assert b.held() == set() and b.used == 0
+    assert b.limited() == set()  # room for all: not "limited" (the feed says "stale")
     assert sorted(a.item for a in b.plan(1)) == items(3)
 
 

@@ -141,6 +141,7 @@ class FakeKis:
         self._rest_window: dict[int, int] = defaultdict(int)
         self.rest_calls_max_per_second = 0
         self.refuse_sessions = False  # set: every new session is refused (appkey in use)
+        self.unavailable = False  # set: the WebSocket endpoint answers 503 (broker down)
         self.app = web.Application()
         self.app.router.add_post("/oauth2/Approval", self._approval)
         self.app.router.add_post("/oauth2/tokenP", self._token)
@@ -283,7 +284,10 @@ class FakeKis:
                                   "output2": out2})
 
     # -- WebSocket ---------------------------------------------------------------------------
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        if self.unavailable:
+            self.stats["refused_unavailable"] += 1
+            return web.Response(status=503, text="service unavailable")
         ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
         session = Session(ws, request.transport)

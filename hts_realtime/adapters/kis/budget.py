@@ -93,10 +93,22 @@ class RegistrationBudget:
         self._wanted = dict(wanted)
 
     def limited(self) -> set[str]:
-        """Symbols with a wanted registration that is neither held nor on its way (a
-        subscribe in flight is not "limited": its data is a reply away)."""
-        return {item[1] for item in self._wanted
-                if not self.is_held(item) and item not in self._subscribing}
+        """Symbols with a wanted registration that is not held and will not be at the next
+        plan either: no free slot for it (or the broker refused it). One that is merely
+        on its way — a subscribe in flight, or first in line for a free slot — is not
+        "limited": its data is a reply away."""
+        waiting = sorted((i for i in self._wanted
+                          if i not in self._held and i not in self._subscribing),
+                         key=self._rank)
+        room = max(0, self.limit - self.used) + len(self._releasing)
+        out: set[str] = set()
+        for item in waiting:
+            if room > 0 and item not in self._refused:
+                room -= 1
+            else:
+                out.add(item[1])
+        out.update(i[1] for i in self._releasing if i in self._wanted)  # evicted, still wanted
+        return out
 
     # -- decisions -------------------------------------------------------------------------
     def plan(self, now: float) -> list[Action]:
@@ -136,6 +148,7 @@ class RegistrationBudget:
     def on_reply(self, item: Item, reply: Reply, now: float) -> None:
         if reply is Reply.SUBSCRIBED:
             self._subscribing.discard(item)
+            self._refused.pop(item, None)
             self._held.setdefault(item, now)
         elif reply is Reply.RELEASED:
             self._releasing.discard(item)
