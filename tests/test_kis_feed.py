@@ -14,6 +14,7 @@ import shutil
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import jsonschema
 import pytest
 
 from hts_realtime.adapters.kis.codec import TR_BOOK, TR_MARKET_OP, TR_TRADE
@@ -68,9 +69,14 @@ async def http(server: Server, method: str, path: str, body: Any = None,
     return status, answer
 
 
+SEEN: list[Client] = []  # every client of the module: their events are checked at the end
+
+
 async def client(server: Server, topics: list[str]) -> Client:
     token = await asyncio.to_thread(server.login)
-    return await Client().connect(server.url, auth={"token": token, "topics": topics})
+    c = await Client().connect(server.url, auth={"token": token, "topics": topics})
+    SEEN.append(c)
+    return c
 
 
 async def open_market(fake: FakeKis, c: Client, symbol: str = SAMSUNG) -> None:
@@ -287,3 +293,17 @@ def _get_text(url: str, token: str) -> str:
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=10) as r:
         return str(r.read().decode())
+
+
+async def test_every_event_the_clients_saw_matches_the_asyncapi(server: Server) -> None:
+    status, asyncapi = await http(server, "GET", "/api/asyncapi.json")
+    assert status == 200
+    messages = asyncapi["components"]["messages"]
+    seen = [(event, payload) for c in SEEN for event, payload in c.order]
+    assert {"feed_status", "price_update", "orderbook_update", "trade_update",
+            "order_update", "market_status"} <= {e for e, _ in seen}
+    for event, payload in seen:
+        assert event in messages, f"the server sent {event!r}, which the AsyncAPI lacks"
+        root = {"components": asyncapi["components"], **messages[event]["payload"]}
+        errors = list(jsonschema.Draft202012Validator(root).iter_errors(payload))
+        assert not errors, (event, errors[0].message, payload)

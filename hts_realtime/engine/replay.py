@@ -130,6 +130,19 @@ class ReplayMarket(ExternalMarket):
         self.loops = 0
         self._next = 0
         self.finished = False
+        self._prime(datetime.now(KST))
+
+    def _prime(self, now: datetime) -> None:
+        """Each symbol's starting figures (its first ``quote``) and the opening session,
+        before the tape runs: prices are known while the replayer holds the tape."""
+        primed: set[str] = set()
+        for ev in self.recording.events:
+            if ev.kind == "quote" and ev.data["s"] not in primed:
+                primed.add(str(ev.data["s"]))
+                self._apply(ev, now)
+            elif ev.kind == "status" and ev.t == 0.0:
+                self._apply(ev, now)
+        self.applied = 0
 
     def step(self, now: datetime) -> list[Quote]:
         if not self.held and not self.finished:

@@ -45,6 +45,8 @@ SERVER_EVENTS: dict[str, str] = {
     "orderbook_update": "to subscribers of orderbook:{symbol}",
     "trade_update": "to subscribers of trade:{symbol}",
     "market_status": "to every connection when the market session changes",
+    "feed_status": "to connections holding any market topic of the symbol, when how its "
+                   "data reaches the server changes (HTS_FEED=kis)",
     "order_update": "private stream: the owner's order changes (order:*, order:{id})",
     "strategy_signal": "private stream: a strategy's signal (strategy:{id})",
     "strategy_status": "private stream: a strategy's state and P&L (strategy:{id})",

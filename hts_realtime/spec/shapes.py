@@ -140,6 +140,14 @@ SHAPES: dict[str, JSON] = {
     "market_status": event("market_status", {
         "status": {"enum": ["pre_open", "open", "closing_auction", "closed"]},
         "timestamp": TIME}, desc="to every connection when the market session changes"),
+    "feed_status": event("feed_status", {"symbol": STR, "data": obj({
+        "feed": {"enum": ["live", "limited", "stale"]},
+        "snapshot_interval_seconds": nullable({"type": "number"}), "timestamp": TIME})},
+        desc="HTS_FEED=kis: how the symbol's data reaches the server changed (live: streamed; "
+             "limited: REST snapshots every snapshot_interval_seconds, the broker's "
+             "registrations are used up; stale: the feed is down), once to every connection "
+             "holding any of the symbol's market topics; repeated every snapshot interval "
+             "while not live"),
     "order_update": event("order_update", {"seq": SEQ, "data": ref("Order")},
                           desc="private stream (topics order:* and order:{id})"),
     "strategy_signal": event("strategy_signal", {"seq": SEQ, "strategy_id": STR,

@@ -494,13 +494,19 @@ class FakeKis:
         return n
 
     async def tape(self, seconds: float, rate: float = 10.0, seed: int = 1) -> int:
-        """A scripted random tape: ``rate`` rounds a second; each round every registered
-        symbol prints 1-4 trades in one frame with probability 0.6 and re-quotes its book.
-        Deterministic for a seed (the prices; when frames leave depends on the clock)."""
+        """A scripted random tape: 장개시 (H0STMKO0 112) to the symbols registered for it,
+        then ``rate`` rounds a second; each round every registered symbol prints 1-4
+        trades in one frame with probability 0.6 and re-quotes its book. Deterministic
+        for a seed (the prices; when frames leave depends on the clock)."""
         rng = random.Random(seed)
         rounds = 0
         end = time.monotonic() + seconds
+        opened: set[str] = set()
         while time.monotonic() < end:
+            for symbol in sorted({key for tr, key in self.registrations()
+                                  if tr == TR_MARKET_OP} - opened):
+                opened.add(symbol)  # 장개시 to each symbol registered for 장운영정보
+                await self.market_op(symbol, session_code="112")
             wanted = sorted({key for _, key in self.registrations()})
             for symbol in wanted:
                 if rng.random() >= 0.6:
