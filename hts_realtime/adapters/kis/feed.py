@@ -132,6 +132,7 @@ class KisFeed:
 
     def refresh_demand(self, topics: Mapping[str, int]) -> None:
         """Recompute what is wanted, tell the budget and the session, announce changes."""
+        self.tape.expire_session(datetime.now(KST))
         now = self.clock()
         clients: dict[Item, int] = {}
         wanted: dict[str, set[str]] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from hts_realtime.adapters.kis import records
 from hts_realtime.adapters.kis.codec import TR_BOOK, TR_MARKET_OP, TR_TRADE, DataFrame, FrameError
@@ -84,6 +84,14 @@ class KisTape:
         self.market = market
         self.symbols: dict[str, KisSymbol] = {}
         self.session_code: str | None = None
+        self.session_day: date | None = None  # the KST day the code was heard
+
+    def expire_session(self, now: datetime) -> None:
+        """A code heard on an earlier day says nothing about today: back to the clock
+        (a missed 장마감 must not keep yesterday's session open)."""
+        if self.session_day is not None and self.session_day != now.astimezone(KST).date():
+            self.session_code = self.session_day = None
+            self.market.set_status(None)
 
     def state(self, symbol: str) -> KisSymbol:
         st = self.symbols.get(symbol)
@@ -92,6 +100,7 @@ class KisTape:
         return st
 
     def apply(self, frame: DataFrame, now: datetime) -> set[str]:
+        self.expire_session(now)
         """Every record of one frame; returns the symbols it touched. A bad record raises
         ``FrameError`` after the good ones before it applied."""
         touched: set[str] = set()
@@ -101,7 +110,7 @@ class KisTape:
             elif frame.tr_id == TR_BOOK:
                 touched.add(self._book(records.book(frame, record), now))
             elif frame.tr_id == TR_MARKET_OP:
-                touched.add(self._market_op(records.market_op(frame, record)))
+                touched.add(self._market_op(records.market_op(frame, record), now))
         return touched
 
     def _known(self, symbol: str) -> str:
@@ -133,13 +142,14 @@ class KisTape:
         st.expected_price, st.expected_quantity = b.expected_price, b.expected_quantity
         return symbol
 
-    def _market_op(self, op: KisMarketOp) -> str:
+    def _market_op(self, op: KisMarketOp, now: datetime) -> str:
         symbol = self._known(op.symbol)
         st = self.state(symbol)
         st.vi, st.halted = op.vi, op.halted
         status = SESSION_CODES.get(op.session_code)
         if status is not None:
             self.session_code = op.session_code
+            self.session_day = now.astimezone(KST).date()
             self.market.set_status(status)
         return symbol
 
