@@ -12,6 +12,7 @@ import asyncio
 import json
 import shutil
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -24,6 +25,8 @@ from tests.support import ROOT, Client, Server
 
 MASTER = {s.symbol: s.prev_close for s in SymbolMaster()}
 SAMSUNG = "005930"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_PRESENT = CHROMIUM.exists()
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
@@ -294,6 +297,42 @@ def _get_text(url: str, token: str) -> str:
     with urllib.request.urlopen(req, timeout=10) as r:
         return str(r.read().decode())
 
+
+async def test_the_dashboard_shows_real_prices_and_greys_a_stalled_feed(
+        server: Server, fake: FakeKis) -> None:
+    """The dashboard, unchanged in use: live 005930 from the fake; the feed stalls and the
+    market data goes grey with its age, as when the server itself is gone; back to live."""
+    from playwright.async_api import async_playwright, expect
+
+    assert CHROMIUM_PRESENT, "apt-get install chromium"
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 720})
+            await page.goto(server.url + "/")
+            await page.get_by_test_id("login-username").fill("testuser")
+            await page.get_by_test_id("login-password").fill("testpass")
+            await page.get_by_test_id("login-submit").click()
+            await expect(page.get_by_test_id("conn-state")).to_have_attribute(
+                "data-state", "connected", timeout=15_000)
+            row = page.locator(f'[data-testid=watch-row][data-symbol="{SAMSUNG}"]')
+            await row.click()
+            await until(lambda: (TR_BOOK, SAMSUNG) in fake.registrations(), what="the book")
+            await fake.trades(SAMSUNG, [(75_500, 3, "1")])
+            await expect(row).to_contain_text("75,500", timeout=15_000)
+            body = page.locator("body")
+            await expect(body).to_have_attribute("data-feed", "live")
+            fake.unavailable = True
+            fake.drop_all()
+            await expect(body).to_have_attribute("data-feed", "stale", timeout=15_000)
+            await expect(page.locator("[data-stale-age]").first).to_contain_text("전 시세")
+            fake.unavailable = False
+            await expect(body).to_have_attribute("data-feed", "live", timeout=40_000)
+            await expect(page.get_by_test_id("conn-state")).to_have_attribute(
+                "data-state", "connected")
+        finally:
+            await browser.close()
 
 async def test_every_event_the_clients_saw_matches_the_asyncapi(server: Server) -> None:
     status, asyncapi = await http(server, "GET", "/api/asyncapi.json")

@@ -113,6 +113,7 @@ function connect() {
   s.on("orderbook_update", (m) => onBook(m.symbol, m.data));
   s.on("trade_update", (m) => onTrades(m.symbol, m.data.trades));
   s.on("market_status", (m) => showMarket(m.status));
+  s.on("feed_status", (m) => { state.feed[m.symbol] = m.data; staleTick(); });
   s.on("order_update", (m) => { onOrder(m.data); debug(); });
   s.on("strategy_status", (m) => { onStrategyStatus(m); debug(); });
   s.on("strategy_signal", (m) => { onStrategySignal(m); debug(); });
@@ -143,10 +144,15 @@ function reasonFor(st) {
   return "서버와 연결이 끊겼습니다 · 재연결되면 주문 가능";
 }
 
-// the age of the newest market data, shown while the connection is not live
+// the age of the newest market data, shown while the connection is not live — or while the
+// server's own feed of the selected symbol is down (feed_status "stale": the same honest
+// grey), and the refresh interval while the broker's registrations are used up ("limited")
 function staleTick() {
-  const stale = document.body.dataset.conn !== "connected";
-  const text = stale && state.lastMarketAt ? `${age((Date.now() - state.lastMarketAt) / 1000)} 전 시세` : stale ? "시세 없음" : "";
+  const feed = (state.selected && state.feed[state.selected]) || { feed: "live" };
+  document.body.dataset.feed = feed.feed;
+  const stale = document.body.dataset.conn !== "connected" || feed.feed === "stale";
+  let text = stale && state.lastMarketAt ? `${age((Date.now() - state.lastMarketAt) / 1000)} 전 시세` : stale ? "시세 없음" : "";
+  if (!stale && feed.feed === "limited") text = `${feed.snapshot_interval_seconds}초 간격 시세 (실시간 등록 한도)`;
   for (const el of document.querySelectorAll("[data-stale-age]")) el.textContent = text;
 }
 setInterval(staleTick, 1000);

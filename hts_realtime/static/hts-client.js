@@ -20,7 +20,7 @@ export const PRIVATE_EVENTS = Object.freeze(["order_update", "strategy_signal", 
 export const AUTH_CODES = Object.freeze(["auth_required", "auth_failed", "token_expired", "auth_revoked"]);
 /** Server events a Stream forwards to `on(...)` handlers. */
 export const SERVER_EVENTS = Object.freeze([
-  "price_update", "orderbook_update", "trade_update", "market_status", "account",
+  "price_update", "orderbook_update", "trade_update", "market_status", "feed_status", "account",
   ...PRIVATE_EVENTS,
 ]);
 
