@@ -111,6 +111,8 @@ class KisFeed:
             "rest_calls": self.rest.calls,
             "rest_errors": dict(self.rest.errors),
             "prints_dropped": self.market.dropped,
+            # what KIS says each wanted symbol is doing (auction, VI, halt, 상한/하한, 예상체결가)
+            "symbols": {s: self.tape.state(s).to_wire() for s in sorted(self._wanted)},
         })
         return body
 
