@@ -21,7 +21,8 @@ from typing import Any
 from bench.common import RESULTS_DIR, WORK_DIR, conditions, pin_self_to_load_core, two_cores
 
 BENCHMARKS = ("connect", "idle_memory", "fanout", "order_latency", "order_rate", "replay",
-              "strategies", "login_flood", "plain_ws", "market_day", "churn", "cluster")
+              "strategies", "login_flood", "plain_ws", "market_day", "churn", "cluster",
+              "kis_feed")
 
 
 def _runner(name: str) -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:

@@ -13,6 +13,7 @@ the frame still applies.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -65,16 +66,22 @@ class KisSymbol:
 def kst(date: str, hhmmss: str, now: datetime) -> datetime:
     """A KIS date and time (KST) as a datetime; what is missing or bad comes from ``now``."""
     local = now.astimezone(KST)
-    day = local.date()
-    if len(date) == 8 and date.isdigit():
-        with contextlib.suppress(ValueError):
-            day = datetime.strptime(date, "%Y%m%d").date()
+    day = _day(date) or local.date()
     at = local.timetz().replace(microsecond=0)
     if len(hhmmss) == 6 and hhmmss.isdigit():
         h, m, s = int(hhmmss[:2]), int(hhmmss[2:4]), int(hhmmss[4:])
         if h < 24 and m < 60 and s < 60:
             at = time(h, m, s, tzinfo=KST)
     return datetime.combine(day, at.replace(tzinfo=None), tzinfo=KST)
+
+
+@functools.lru_cache(maxsize=8)
+def _day(text: str) -> date | None:
+    """A KIS date (YYYYMMDD); cached: every record of a day carries the same one."""
+    if len(text) == 8 and text.isdigit():
+        with contextlib.suppress(ValueError):
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    return None
 
 
 class KisTape:
