@@ -20,11 +20,13 @@ from hts_realtime.domain.market_hours import KST, MarketHours
 from hts_realtime.domain.orders import OrderType, Side
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.engine.broker import OrderRequest, PaperBroker
+from hts_realtime.engine.group_commit import GroupCommit
 from hts_realtime.engine.journal import EventBus, Journal
 from hts_realtime.engine.market_feed import MarketFeed
 from hts_realtime.engine.replay import Recorder, Recording, ReplayMarket
 from hts_realtime.settings import SettingsError
 from hts_realtime.storage.db import Database
+from hts_realtime.storage.sqlite import SqliteStore
 from tests.support import ROOT, Client, Server
 
 SAMPLE = ROOT / "docs" / "recordings" / "sample.jsonl.gz"
@@ -46,47 +48,56 @@ def record_simulator(steps: int, seed: int = 5) -> str:
     return out.getvalue()
 
 
-def replay_fills(tmp: Path, text: str, steps: int) -> tuple[list[Any], list[Any]]:
-    """Replay ``text`` against a fresh broker: orders placed before the tape runs;
-    returns (every print, every fill) in order."""
+async def replay_fills(tmp: Path, text: str, steps: int) -> tuple[list[Any], list[Any]]:
+    """Replay ``text`` against a fresh broker on a real SQLite store: orders placed before
+    the tape runs; returns (every print, every fill) in order."""
     master = SymbolMaster()
     market = ReplayMarket([s.symbol for s in master], MarketHours("always"),
                           Recording.parse(io.StringIO(text)), tick=0.5)
     db = Database(str(tmp / "replay.db"))
-    journal = Journal(db, 10_000)
-    broker = PaperBroker(db, journal, EventBus(), master, market, initial_cash=1_000_000_000,
-                         max_quantity=1_000_000, participation=0.5,
+    store = SqliteStore(str(tmp / "replay.db"))
+    bus = EventBus()
+    commits = GroupCommit(store, bus.publish)
+    serving = asyncio.create_task(commits.serve())
+    broker = PaperBroker(db, Journal(db, 10_000), commits, master, market,
+                         initial_cash=1_000_000_000, max_quantity=1_000_000, participation=0.5,
                          costs=Costs.of("0.00015", {"KOSPI": "0.002", "KOSDAQ": "0.002"}))
     prints: list[Any] = []
     feed = MarketFeed(market, 0.5, [broker.on_quotes,
                                     lambda qs: prints.extend((t.symbol, t.price, t.quantity,
                                                               t.side.value, t.volume)
                                                              for q in qs for t in q.trades)])
-    feed.step(NOW)  # the held tape: nothing yet, but the first quotes are in place after one
-    market.held = False
-    feed.step(NOW)
-    orders = []
-    for symbol in SYMBOLS:
-        q = market.quote(symbol)
-        assert q is not None
-        orders.append(broker.place("1", OrderRequest(symbol, Side.BUY, OrderType.MARKET, 7))[0])
-        orders.append(broker.place("1", OrderRequest(symbol, Side.BUY, OrderType.LIMIT, 30,
-                                                     q.price))[0])
-    for i in range(steps):
-        feed.step(NOW + timedelta(seconds=0.5 * (i + 1)))
-    fills = [(o.symbol, f["price"], f["quantity"])
-             for o in orders for f in broker.fills("1", o.order_id)]
-    db.close()
+    try:
+        market.held = False
+        feed.step(NOW)
+        orders = []
+        for symbol in SYMBOLS:
+            q = market.quote(symbol)
+            assert q is not None
+            orders.append((await broker.place("1", OrderRequest(
+                symbol, Side.BUY, OrderType.MARKET, 7)))[0])
+            orders.append((await broker.place("1", OrderRequest(
+                symbol, Side.BUY, OrderType.LIMIT, 30, q.price)))[0])
+        for i in range(steps):
+            feed.step(NOW + timedelta(seconds=0.5 * (i + 1)))
+            await commits.settle()  # each step's matching commits before the next step
+        fills = [(o.symbol, f["price"], f["quantity"])
+                 for o in orders for f in broker.fills("1", o.order_id)]
+    finally:
+        await commits.settle()
+        serving.cancel()
+        await store.close()
+        db.close()
     return prints, fills
 
 
-def test_the_same_recording_gives_the_same_prints_and_fills(tmp_path: Path) -> None:
+async def test_the_same_recording_gives_the_same_prints_and_fills(tmp_path: Path) -> None:
     text = record_simulator(120)
     assert text.count('"k":"trade"') > 50 and text.count('"k":"book"') > 50
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first = replay_fills(tmp_path / "a", text, 150)
-    second = replay_fills(tmp_path / "b", text, 150)
+    first = await replay_fills(tmp_path / "a", text, 150)
+    second = await replay_fills(tmp_path / "b", text, 150)
     assert first == second
     prints, fills = first
     assert len(prints) > 50 and fills, "the replay traded and the orders filled"
