@@ -95,6 +95,7 @@ def in_process() -> dict[str, Any]:
 
 
 async def end_to_end(fake: FakeKis, rate: int) -> dict[str, Any]:
+    from bench.common import login
     raw = [r for r in frames(fake, 400) if r.startswith("0|H0STCNT0")]
     with HtsServer("kis_feed", feed="kis", kis_app_key=APPKEY, kis_app_secret=APPSECRET,
                    kis_rest_url=fake.url, kis_ws_url=fake.ws_url, kis_rest_per_second=10,
@@ -107,21 +108,40 @@ async def end_to_end(fake: FakeKis, rate: int) -> dict[str, Any]:
             while len(fake.registrations()) < len(SYMBOLS):
                 assert loop.time() < deadline, "registrations"
                 await asyncio.sleep(0.1)
+            admin = login(srv.url, "admin", "adminpass")
+            before = feed_status(srv.url, admin)
             cpu = CpuWindow(srv.pid)
+            cpu_started = loop.time()
             for c in clients:
                 c.events.clear()
             sent = await offer(fake, raw, rate, WINDOW)
+            for _ in range(100):  # until the server has read what was sent (10 s at most)
+                after = feed_status(srv.url, admin)
+                if after["frames"] - before["frames"] >= sent:
+                    break
+                await asyncio.sleep(0.1)
             await asyncio.sleep(0.5)  # the last step's trades
-            cpu_pct = cpu.percent()
+            cpu_seconds = cpu.percent() / 100 * (loop.time() - cpu_started)
+            cpu_pct = 100 * cpu_seconds / WINDOW
             prints = [sum(len(e["data"]["trades"]) for e in c.events["trade_update"])
                       for c in clients]
         finally:
             for c in clients:
                 await c.disconnect()
     return {"rate": rate, "frames_sent": sent, "prints_offered": sent * RECORDS,
+            "frames_received": after["frames"] - before["frames"],
+            "prints_dropped_in_market": after["prints_dropped"] - before["prints_dropped"],
             "prints_per_client_min": min(prints), "prints_per_client_max": max(prints),
             "server_cpu_pct": cpu_pct,
-            "server_cpu_us_per_frame": 1e6 * (cpu_pct / 100 * (WINDOW + 0.5)) / max(sent, 1)}
+            "server_cpu_us_per_frame": 1e6 * cpu_seconds / max(sent, 1)}
+
+
+def feed_status(url: str, token: str) -> dict[str, Any]:
+    from bench.common import http_json
+    status, body = http_json("GET", url + "/api/ws/status", token=token)
+    assert status == 200, body
+    feed: dict[str, Any] = body["feed"]
+    return feed
 
 
 async def connect(srv: HtsServer) -> list[Client]:
@@ -183,17 +203,20 @@ async def run() -> dict[str, Any]:
             results.append(r)
             rows.append([f"kis, {rate} frames/s ({rate * RECORDS:,} prints/s)",
                          f"{r['frames_sent'] / WINDOW:,.0f}",
+                         f"{r['frames_received']:,} / {r['frames_sent']:,}",
                          f"{r['prints_per_client_min']:,} / {r['prints_offered']:,}",
                          f"{r['server_cpu_pct']:.0f} %",
                          f"{r['server_cpu_us_per_frame']:.0f}"])
         sim = await sim_beside()
-        rows.append(["simulator, 60 symbols, 0.1 s tick", "", f"{sim['prints_per_client_min']:,}",
+        rows.append(["simulator, 60 symbols, 0.1 s tick", "", "",
+                     f"{sim['prints_per_client_min']:,}",
                      f"{sim['server_cpu_pct']:.0f} %", ""])
     finally:
         await fake.stop()
     print_table(f"end to end: {CLIENTS} python-socketio clients on price+trade of 20 symbols, "
-                f"{WINDOW:.0f} s", ["feed", "frames/s sent", "prints per client (min) / offered",
-                                    "server CPU", "CPU µs/frame"], rows)
+                f"{WINDOW:.0f} s", ["feed", "frames/s sent", "received by the server",
+                                    "prints per client (min) / offered",
+                                    "server CPU (of the window)", "CPU µs/frame"], rows)
     note("server CPU includes fanning the trades and prices out to the clients")
     data = {"in_process": local, "end_to_end": results, "simulator": sim}
     write_result("kis_feed", data)
