@@ -24,6 +24,7 @@ from hts_realtime.protocol.errors import AuthFailed, NotFound
 from hts_realtime.settings import Secret
 
 INTERNAL_HEADER = "X-HTS-Internal"
+CLIENT_HEADER = "X-HTS-Client"  # a forwarded request's client address (with the key)
 
 
 def internal_key(secret: Secret) -> str:
@@ -98,3 +99,21 @@ class InternalApi:
     async def status(self, request: web.Request) -> web.Response:
         self._check(request)
         return web.json_response(self.status_of())
+
+
+def gateway_client_middleware(secret: Secret) -> Any:
+    """On the engine: a request a gateway forwarded carries the cluster's key and the
+    client's address (``RemoteEngine.forward``); the engine then sees that client, as
+    one process sees its own, so per-address login throttling counts clients, not the
+    gateway's address. Without the key the header is ignored: it could be forged."""
+    key = internal_key(secret)
+
+    @web.middleware
+    async def gateway_client(request: web.Request, handler: Any) -> web.StreamResponse:
+        client = request.headers.get(CLIENT_HEADER)
+        if client and hmac.compare_digest(request.headers.get(INTERNAL_HEADER, ""), key):
+            request = request.clone(remote=client)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return gateway_client

@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from hts_realtime.adapters.engine_http import INTERNAL_HEADER
+from hts_realtime.adapters.engine_http import CLIENT_HEADER, INTERNAL_HEADER
 from hts_realtime.identity.tokens import Identity
 from hts_realtime.protocol.errors import HtsError, Unavailable, error_for
 from hts_realtime.protocol.topics import TopicKind, parse_topic
@@ -159,6 +159,10 @@ class RemoteEngine:
         """Send a public ``/api/...`` request to the engine and answer with its response."""
         headers = {h: request.headers[h] for h in FORWARDED_REQUEST_HEADERS if h in request.headers}
         headers["X-Forwarded-For"] = request.remote or ""
+        # the client's address, vouched for by the cluster's key: the engine's per-address
+        # limits (login throttling) must count clients, not the gateway they came through
+        headers[INTERNAL_HEADER] = self._key
+        headers[CLIENT_HEADER] = request.remote or ""
         body = await request.read() if request.body_exists else None  # read (bounded) by body_guard
         try:
             async with self.session.request(request.method, self.base_url + request.rel_url.path,

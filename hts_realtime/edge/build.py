@@ -139,13 +139,16 @@ class Edge:
 
     # -- the HTTP application ---------------------------------------------------------------
     def application(self, *, api: Sequence[Routes], status: StatusReport,
-                    lifecycles: Sequence[Lifecycle] = ()) -> web.Application:
+                    lifecycles: Sequence[Lifecycle] = (),
+                    middlewares: Sequence[Any] = ()) -> web.Application:
         """The role's app: the edge's own routes first, then ``api`` (the engine's REST
         routes, or a gateway's forwarder to them); ``lifecycles`` run before the edge's
-        own (started in order, stopped in reverse: the engine outlives its clients)."""
+        own (started in order, stopped in reverse: the engine outlives its clients);
+        ``middlewares`` are the role's own, after the proxy's address is taken."""
         s = self.settings
         app = web.Application(
-            middlewares=[forwarded_middleware(s.trusted_proxies), error_middleware,
+            middlewares=[forwarded_middleware(s.trusted_proxies), *middlewares,
+                         error_middleware,
                          body_guard(s.max_payload_bytes, s.request_read_timeout_seconds)],
             client_max_size=s.max_payload_bytes)
         install_bad_http_filter(self.policy.bad_log)

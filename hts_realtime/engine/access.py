@@ -85,6 +85,18 @@ class AccessPolicy:
 
     def _decide(self, user_id: str, token_id: str,
                 issued_at: int) -> tuple[User | None, HtsError | None]:
+        user, refusal = self._verdict(user_id, token_id, issued_at)
+        if refusal is not None and self.cached:
+            # a refusal is rare and final for the caller: confirm it against the stores, so
+            # a cached answer never refuses what another process already allowed again
+            # (``hts-realtime user enable`` right before a login and a connect)
+            self.forget({user_id})
+            self._revoked.pop(token_id, None)
+            user, refusal = self._verdict(user_id, token_id, issued_at)
+        return user, refusal
+
+    def _verdict(self, user_id: str, token_id: str,
+                 issued_at: int) -> tuple[User | None, HtsError | None]:
         user = self._user(user_id)
         if user is None:
             return None, AuthFailed("the token's user does not exist")

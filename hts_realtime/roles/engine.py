@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hts_realtime.adapters.engine_http import InternalApi
+from hts_realtime.adapters.engine_http import InternalApi, gateway_client_middleware
 from hts_realtime.adapters.local_engine import LocalEngine
 from hts_realtime.adapters.redis_bus import RedisBus
 from hts_realtime.adapters.redis_client import bus_lifecycle, redis_check, redis_client
@@ -49,4 +49,5 @@ def create_engine_app(settings: Settings) -> web.Application:
 
     return edge.application(api=[*api, internal],
                             status=process_status(engine, edge, callers),
-                            lifecycles=[lambda: bus_lifecycle(redis, bus), engine.lifecycle])
+                            lifecycles=[lambda: bus_lifecycle(redis, bus), engine.lifecycle],
+                            middlewares=[gateway_client_middleware(settings.jwt_secret)])

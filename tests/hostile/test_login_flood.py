@@ -115,3 +115,20 @@ def test_an_ipv6_client_is_one_address_per_64() -> None:
     assert key("2001:db8:1:3::1") != key("2001:db8:1:2::1")
     assert key("::ffff:192.0.2.7") == key("192.0.2.7") == "192.0.2.7"
     assert key(None) == "unknown"
+
+
+def test_a_client_cannot_claim_another_address(make_server: Callable[..., Server]) -> None:
+    """Only a gateway (with the cluster's key) tells the engine a forwarded request's
+    client address: the same header from a client is ignored, on every role."""
+    srv = make_server({"HTS_LOGIN_FAILURES_PER_ADDRESS": "2",
+                       "HTS_LOGIN_FAILURE_WINDOW_SECONDS": "300"}).start()
+    for i in range(3):
+        status, _, _ = srv.http("POST", "/api/auth/login",
+                                {"username": f"user{i}", "password": "whatever"},
+                                headers={"X-HTS-Client": f"203.0.113.{i}",
+                                         "X-HTS-Internal": "guessed"})
+    assert status == 429
+    status, body, _ = srv.http("POST", "/api/auth/login",
+                               {"username": "testuser", "password": "testpass"},
+                               headers={"X-HTS-Client": "198.51.100.9"})
+    assert (status, body["error"]["code"]) == (429, "rate_limited"), body
