@@ -2,7 +2,8 @@
 aiohttp WebSocket and REST server in this test's event loop) on one side, real
 python-socketio and socket.io-client clients on the other.
 
-One server for the module; the tests run in file order and each leaves the
+One server per role (one process; a gateway in front of an engine that owns the one
+KIS session); the tests run in file order and each leaves the
 subscriptions it made behind it released.
 """
 
@@ -20,6 +21,7 @@ import pytest
 
 from hts_realtime.adapters.kis.codec import TR_BOOK, TR_MARKET_OP, TR_TRADE
 from hts_realtime.domain.symbols import SymbolMaster
+from tests.cluster import ROLES, GatewayFront, front
 from tests.fakes.kis import APPKEY, APPSECRET, FakeKis
 from tests.support import ROOT, Client, Server
 
@@ -44,9 +46,15 @@ async def fake() -> AsyncIterator[FakeKis]:
     await f.stop()
 
 
-@pytest.fixture(scope="module")
-async def server(fake: FakeKis, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("kis"), {
+@pytest.fixture(scope="module", params=ROLES)
+async def server(request: pytest.FixtureRequest, fake: FakeKis,
+                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    """One process, or a gateway in front of an engine (with its Redis): in a cluster
+    the engine owns the one KIS session and learns what the gateways' clients hold
+    from Redis."""
+    snapshots = fake.stats["rest_price"]
+    fake.reset_market()  # each server starts on a fresh day at the fake
+    srv = front(request.param, tmp_path_factory.mktemp(f"kis-{request.param}"), {
         "HTS_FEED": "kis",
         "HTS_KIS_APP_KEY": APPKEY,
         "HTS_KIS_APP_SECRET": APPSECRET,
@@ -60,10 +68,15 @@ async def server(fake: FakeKis, tmp_path_factory: pytest.TempPathFactory) -> Asy
         "HTS_ORDERBOOK_INTERVAL_SECONDS": "0.2",
     })
     await asyncio.to_thread(srv.start)
-    await until(lambda: fake.stats["rest_price"] >= len(MASTER), timeout=30,
+    await until(lambda: fake.stats["rest_price"] >= snapshots + len(MASTER), timeout=30,
                 what="the start-up snapshots of every symbol")
     yield srv
     await asyncio.to_thread(srv.stop)
+
+
+def engine(server: Server) -> Server:
+    """Where the feed lives: the process itself, or a gateway's engine."""
+    return server.engine if isinstance(server, GatewayFront) else server
 
 
 async def http(server: Server, method: str, path: str, body: Any = None,
@@ -215,7 +228,7 @@ async def test_bad_frames_are_dropped_and_logged_once_the_feed_goes_on(
         await fake.trades(SAMSUNG, [(75_400, 2, "1")])
         await until(lambda: any(t["price"] == 75_400 for e in c.events["trade_update"]
                                 for t in e["data"]["trades"]), what="the feed goes on")
-        log = server.log()
+        log = engine(server).log()
         assert log.count("KIS frame dropped (field_count)") == 1
         assert log.count("KIS frame dropped (garbage)") == 1
         admin = await asyncio.to_thread(server.login, "admin", "adminpass")
@@ -268,9 +281,9 @@ async def test_paper_orders_fill_against_the_real_book_and_prints(
 async def test_health_in_status_readyz_and_metrics_and_a_stall_shows(
         server: Server, fake: FakeKis) -> None:
     admin = await asyncio.to_thread(server.login, "admin", "adminpass")
-    status, ready = await http(server, "GET", "/readyz")
+    status, ready = await http(engine(server), "GET", "/readyz")
     assert status == 200 and ready["checks"]["market_feed"] == "ok"
-    metrics = await asyncio.to_thread(_get_text, server.url + "/metrics", admin)
+    metrics = await asyncio.to_thread(_get_text, engine(server).url + "/metrics", admin)
     assert "hts_feed_connected 1.0" in metrics and "hts_feed_registration_budget 41.0" in metrics
     c = await client(server, [f"price:{SAMSUNG}"])
     try:
@@ -280,12 +293,12 @@ async def test_health_in_status_readyz_and_metrics_and_a_stall_shows(
         await c.wait_for("feed_status")
         await until(lambda: any(e["data"]["feed"] == "stale" for e in c.events["feed_status"]),
                     what="clients told the data is stale")
-        status, ready = await http(server, "GET", "/readyz")
+        status, ready = await http(engine(server), "GET", "/readyz")
         assert status == 503 and "KIS" in ready["checks"]["market_feed"]
         fake.unavailable = False
         await until(lambda: c.events["feed_status"][-1]["data"]["feed"] == "live",
                     timeout=40, what="live again")
-        status, _ = await http(server, "GET", "/readyz")
+        status, _ = await http(engine(server), "GET", "/readyz")
         assert status == 200
     finally:
         await c.disconnect()
@@ -318,7 +331,11 @@ async def test_the_dashboard_shows_real_prices_and_greys_a_stalled_feed(
                 "data-state", "connected", timeout=15_000)
             row = page.locator(f'[data-testid=watch-row][data-symbol="{SAMSUNG}"]')
             await row.click()
-            await until(lambda: (TR_BOOK, SAMSUNG) in fake.registrations(), what="the book")
+            await until(lambda: {(TR_BOOK, SAMSUNG), (TR_TRADE, SAMSUNG)}
+                        <= fake.registrations(), what="호가 and 체결 registered")
+            await asyncio.sleep(1.5)  # past the minimum hold: not a lingering registration
+            await until(lambda: {(TR_BOOK, SAMSUNG), (TR_TRADE, SAMSUNG)}
+                        <= fake.registrations(), what="호가 and 체결 still registered")
             await fake.trades(SAMSUNG, [(75_500, 3, "1")])
             await expect(row).to_contain_text("75,500", timeout=15_000)
             body = page.locator("body")
@@ -333,6 +350,7 @@ async def test_the_dashboard_shows_real_prices_and_greys_a_stalled_feed(
                 "data-state", "connected")
         finally:
             await browser.close()
+
 
 async def test_every_event_the_clients_saw_matches_the_asyncapi(server: Server) -> None:
     status, asyncapi = await http(server, "GET", "/api/asyncapi.json")

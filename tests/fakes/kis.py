@@ -181,6 +181,10 @@ class FakeKis:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    def reset_market(self) -> None:
+        """Every symbol back to its previous close, no volume (a new trading day)."""
+        self.symbols = {s: SymbolState(st.prev_close) for s, st in self.symbols.items()}
+
     # -- what a test looks at ----------------------------------------------------------------
     def registrations(self) -> set[tuple[str, str]]:
         return {r for s in self.sessions for r in s.registrations}
