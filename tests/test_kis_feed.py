@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from datetime import datetime
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import jsonschema
 import pytest
 
 from hts_realtime.adapters.kis.codec import TR_BOOK, TR_MARKET_OP, TR_TRADE
+from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.symbols import SymbolMaster
 from tests.cluster import ROLES, GatewayFront, front
 from tests.fakes.kis import APPKEY, APPSECRET, FakeKis
@@ -113,8 +115,9 @@ async def test_quotes_books_and_trades_carry_what_kis_sent(server: Server, fake:
         bids = [(75_000 - 100 * i, 20 + i) for i in range(10)]
         await fake.book(SAMSUNG, asks=asks, bids=bids)
         # three prints in ONE frame (0|H0STCNT0|003|...), as KIS batches a busy moment
+        at = datetime.now(KST).replace(microsecond=0)
         assert await fake.trades(SAMSUNG, [(75_100, 7, "1"), (75_200, 3, "1"),
-                                           (75_000, 4, "5")]) == 1
+                                           (75_000, 4, "5")], at=at) == 1
         await until(lambda: sum(len(e["data"]["trades"]) for e in c.events["trade_update"]) >= 3)
         trades = [t for ev in c.events["trade_update"] for t in ev["data"]["trades"]]
         assert [(t["price"], t["quantity"], t["side"]) for t in trades] == [
@@ -135,6 +138,11 @@ async def test_quotes_books_and_trades_carry_what_kis_sent(server: Server, fake:
         ack = await c.call("get_price", {"symbol": SAMSUNG})
         assert ack["ok"] and ack["data"]["prev_close"] == prev and ack["data"]["high"] == 75_200
         assert not any(e["data"]["feed"] != "live" for e in c.events["feed_status"])
+        # candles are built from the real prints: this fresh day's only ones, at their time
+        _, body = await http(server, "GET", f"/api/candles?symbol={SAMSUNG}&interval=1m")
+        assert body["candles"][-1] == {
+            "time": at.replace(second=0).isoformat(), "open": 75_100, "high": 75_200,
+            "low": 75_000, "close": 75_000, "volume": 14}
     finally:
         await c.disconnect()
 
@@ -204,12 +212,13 @@ async def test_a_dropped_session_comes_back_with_its_registrations(
         server: Server, fake: FakeKis) -> None:
     c = await client(server, [f"price:{SAMSUNG}", f"trade:{SAMSUNG}"])
     try:
-        await until(lambda: (TR_TRADE, SAMSUNG) in fake.registrations(), what="registered")
-        before = fake.registrations()
+        # exactly what is wanted (what earlier tests left lingers for the minimum hold)
+        wanted = {(TR_TRADE, SAMSUNG), (TR_MARKET_OP, SAMSUNG)}
+        await until(lambda: fake.registrations() == wanted, what="registered")
         connections = fake.stats["connections"]
         assert fake.drop_all() == 1  # abrupt: no close frame, as a network failure
         await until(lambda: fake.stats["connections"] > connections
-                    and fake.registrations() == before, what="re-established and re-registered")
+                    and fake.registrations() == wanted, what="re-established and re-registered")
         await fake.trades(SAMSUNG, [(75_300, 1, "1")])
         await until(lambda: any(t["price"] == 75_300 for e in c.events["trade_update"]
                                 for t in e["data"]["trades"]), what="a print after the drop")

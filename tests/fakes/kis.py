@@ -467,9 +467,11 @@ class FakeKis:
             with contextlib.suppress(ConnectionError):
                 await session.ws.send_str(raw)
 
-    async def trades(self, symbol: str, prints: list[tuple[int, int, str]]) -> int:
-        """Several prints of one symbol in ONE frame (as KIS batches a busy second)."""
-        records = [self.trade_record(symbol, p, q, side) for p, q, side in prints]
+    async def trades(self, symbol: str, prints: list[tuple[int, int, str]],
+                     at: datetime | None = None) -> int:
+        """Several prints of one symbol in ONE frame (as KIS batches a busy second), at
+        ``at`` (KST; default now)."""
+        records = [self.trade_record(symbol, p, q, side, at) for p, q, side in prints]
         return await self.send_records(TR_TRADE, records)
 
     async def book(self, symbol: str, asks: list[tuple[int, int]] | None = None,
