@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from datetime import datetime
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
