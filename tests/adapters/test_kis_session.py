@@ -188,3 +188,28 @@ async def test_garbage_and_wrong_field_counts_are_dropped_once_logged(
         assert h.session.connected
     finally:
         await h.stop()
+
+
+async def test_already_subscribed_not_found_and_invalid_key_replies_are_each_handled(
+        fake: FakeKis) -> None:
+    """OPSP0002 (already subscribed) counts as held; OPSP0003 (not found) on a release
+    frees the slot; OPSP8992 (invalid tr_key) is refused without taking a slot, and the
+    other registrations go on."""
+    h = Harness(fake).start()
+    try:
+        h.want(trades(["000001"]))
+        await until(lambda: h.budget.used == 1 and bool(fake.sessions))
+        # the broker already has 000002 on this session (e.g. our reply was lost)
+        fake.sessions[0].registrations.add((TR_TRADE, "000002"))
+        h.want(trades(["000001", "000002", "999999"]))  # 999999: no such symbol at KIS
+        await until(lambda: h.session.replies["OPSP0002"] == 1
+                    and h.session.replies["OPSP8992"] >= 1)
+        await until(lambda: h.budget.held() == {(TR_TRADE, "000001"), (TR_TRADE, "000002")})
+        assert h.budget.used == 2  # the refused pair holds no slot
+        # the broker forgot 000001; our release of it is answered "not found": freed
+        fake.sessions[0].registrations.discard((TR_TRADE, "000001"))
+        h.want(trades(["000002"]))
+        await until(lambda: h.session.replies["OPSP0003"] == 1 and h.budget.used == 1)
+        assert h.budget.held() == {(TR_TRADE, "000002")} and h.session.connected
+    finally:
+        await h.stop()
