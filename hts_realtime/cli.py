@@ -6,6 +6,7 @@ Settings come from flags and ``HTS_*`` variables, read here once.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import getpass
 import logging
@@ -13,12 +14,18 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from hts_realtime.ops import logs
-from hts_realtime.settings import Settings, SettingsError
+from hts_realtime.settings import Secret, Settings, SettingsError
 from hts_realtime.storage.db import Database
+from hts_realtime.storage.factory import store_for
+from hts_realtime.storage.store import Store
+
+if TYPE_CHECKING:
+    from hts_realtime.engine.users import User
 
 log = logging.getLogger("hts.cli")
 DEMO_SECRET_KEY = "demo_jwt_secret"  # where `serve --demo` keeps its generated secret
@@ -106,7 +113,8 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     if settings.demo and not env.get("HTS_JWT_SECRET"):
         # The demo keeps its generated secret in its database, so tokens minted
         # by `hts-realtime token --demo` work against `serve --demo`.
-        from hts_realtime.settings import Secret
+        if settings.database_url:
+            raise SettingsError("--demo on PostgreSQL (HTS_DATABASE_URL) needs HTS_JWT_SECRET")
 
         db = Database(settings.database)
         try:
@@ -151,8 +159,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _feed(args: argparse.Namespace) -> int:
-    import asyncio
-
     from hts_realtime.engine.record import record
 
     # secrets are not needed to record; the settings object insists on one
@@ -172,45 +178,70 @@ def _read_password(args: argparse.Namespace) -> str:
     return password
 
 
-def _user(args: argparse.Namespace) -> int:
-    from hts_realtime.engine.users import build_user_store
-
-    password = _read_password(args) if args.user_command in ("add", "passwd") else ""
+def _store(database: str | None) -> Store:
+    """The database the user commands work on: ``HTS_DATABASE_URL`` (PostgreSQL) when set,
+    else ``--database`` / ``HTS_DATABASE`` (SQLite)."""
     env = dict(os.environ)
-    database = args.database or env.get("HTS_DATABASE") or Settings.database
-    users, db = build_user_store(database)
+    path = database or env.get("HTS_DATABASE") or Settings.database
+    url = env.get("HTS_DATABASE_URL") or None
+    return store_for(Settings(jwt_secret=Secret("x" * 48), database=path, database_url=url,
+                              database_pool_size=1))
+
+
+def _user(args: argparse.Namespace) -> int:
+    password = _read_password(args) if args.user_command in ("add", "passwd") else ""
+    return asyncio.run(_user_command(args, password))
+
+
+async def _user_command(args: argparse.Namespace, password: str) -> int:
+    from hts_realtime.engine.users import UserStore
+
+    store = _store(args.database)
+    await store.start()
+    users = UserStore(store)
     try:
         if args.user_command == "add":
-            user = users.add(args.name, password, admin=args.admin)
+            user = await users.add(args.name, password, admin=args.admin)
             print(f"created user {user.username} "
                   f"(id {user.user_id}{', admin' if user.is_admin else ''})")
         elif args.user_command == "passwd":
-            user = users.set_password(args.name, password)
+            user = await users.set_password(args.name, password)
             print(f"changed the password of {user.username}; older tokens are revoked")
         elif args.user_command == "disable":
-            user = users.set_disabled(args.name, True)
+            user = await users.set_disabled(args.name, True)
             print(f"disabled {user.username}; its tokens are revoked")
         elif args.user_command == "enable":
-            user = users.set_disabled(args.name, False)
+            user = await users.set_disabled(args.name, False)
             print(f"enabled {user.username}")
         else:
-            user = users.revoke_tokens(args.name)
+            user = await users.revoke_tokens(args.name)
             print(f"revoked every token of {user.username}")
     finally:
-        db.close()
+        await store.close()
     return 0
+
+
+async def _by_username(database: str | None, name: str) -> User | None:
+    from hts_realtime.engine.users import UserStore
+
+    store = _store(database)
+    await store.start()
+    try:
+        return await UserStore(store).by_username(name)
+    finally:
+        await store.close()
 
 
 def _token(args: argparse.Namespace) -> int:
     from hts_realtime.engine.build import token_service
-    from hts_realtime.engine.users import build_user_store
 
     database = args.database or os.environ.get("HTS_DATABASE") or Settings.database
-    if not os.path.exists(database):
+    if not os.environ.get("HTS_DATABASE_URL") and not os.path.exists(database):
         print(f"hts-realtime: no database at {database}: run this where the server runs "
               "(its working directory), or pass --database / HTS_DATABASE", file=sys.stderr)
         return 1
-    if not args.demo and not os.environ.get("HTS_JWT_SECRET") and _is_demo(database):
+    if not args.demo and not os.environ.get("HTS_JWT_SECRET") and \
+            not os.environ.get("HTS_DATABASE_URL") and _is_demo(database):
         print(f"hts-realtime: {database} belongs to a `serve --demo` server, which signs with "
               "a secret it generated and keeps in the database. Either\n"
               f"  hts-realtime token --demo {args.name}\n"
@@ -221,11 +252,7 @@ def _token(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     settings = _settings(args)
-    users, db = build_user_store(settings.database)
-    try:
-        user = users.by_username(args.name)
-    finally:
-        db.close()
+    user = asyncio.run(_by_username(settings.database, args.name))
     if user is None:
         print(f"no user {args.name!r}", file=sys.stderr)
         return 1

@@ -12,16 +12,16 @@ implementation of a port.
 | port | what it carries | implementations |
 | --- | --- | --- |
 | ``Bus`` | bytes on named channels between processes (at most once) | memory, Redis pub/sub |
-| ``EventLog`` | one user's private stream, read by ``seq`` | SQLite journal, Redis Streams |
+| ``EventLog`` | one user's private stream, read by ``seq`` | the journal, Redis Streams |
 | ``StreamWriter`` | committed events appended for other processes | Redis Streams |
 | ``UserStreams`` | a user's first session opened / last one closed | in process, bus relay |
 | ``EngineView`` | what the edge asks of the trading engine | local, remote (HTTP) |
-| ``RevocationStore`` | revoked token ids and the access-change feed | SQLite |
+| ``RevocationStore`` | revoked token ids and the access-change feed | the engine's store |
 | ``MarketSource`` | quotes, books and trades of a market | the simulator, an external market |
 | ``MarketDriver`` | keeps an external market fed | the KIS session, a replay |
 | ``MarketDemand`` | which market topics clients hold, across edges | sessions, Redis |
 | ``QuoteFeed`` | a market on a clock, handing each step to listeners | ``engine.market_feed`` |
-| ``CandleStorage`` | stored candles | SQLite |
+| ``CandleStorage`` | stored candles | the engine's store |
 """
 
 from __future__ import annotations
@@ -181,18 +181,18 @@ class EngineView(Protocol):
 
 
 class RevocationStore(Protocol):
-    def revoke_token(self, jti: str, user_id: str, expires_at: int) -> None:
+    async def revoke_token(self, jti: str, user_id: str, expires_at: int) -> None:
         """Refuse this token id until ``expires_at`` (after which it is expired anyway)."""
 
-    def is_revoked(self, jti: str) -> bool: ...
+    async def is_revoked(self, jti: str) -> bool: ...
 
-    def head(self) -> int:
+    async def head(self) -> int:
         """The position of the latest access change (a cursor for ``changes_after``)."""
 
-    def changes_after(self, cursor: int, limit: int = 1000) -> tuple[int, set[str]]:
+    async def changes_after(self, cursor: int, limit: int = 1000) -> tuple[int, set[str]]:
         """The users whose access changed after ``cursor``, and the new cursor."""
 
-    def purge(self, now: int) -> int:
+    async def purge(self, now: int) -> int:
         """Forget revocations of tokens expired before ``now`` and old changes."""
 
 
@@ -255,10 +255,11 @@ StatusListener = Callable[[MarketStatus, datetime], None]
 
 
 class CandleStorage(Protocol):
-    def latest(self, symbols: Iterable[str], intervals: Iterable[str]) -> list[Candle]: ...
+    async def latest(self, symbols: Iterable[str], intervals: Iterable[str]) -> list[Candle]: ...
 
-    def read(self, symbol: str, interval: str, limit: int) -> list[Candle]: ...
+    async def read(self, symbol: str, interval: str, limit: int) -> list[Candle]: ...
 
-    def write(self, candles: Iterable[Candle]) -> None: ...
+    def writes(self, candles: Iterable[Candle]) -> list[tuple[str, Sequence[Any]]]:
+        """The statements that store ``candles`` (the caller commits them, fenced)."""
 
-    def is_empty(self) -> bool: ...
+    async def is_empty(self) -> bool: ...

@@ -72,6 +72,15 @@ class Settings:
     # what an acknowledged write survives on SQLite: FULL fsyncs every (group) commit
     # (a power loss), NORMAL only a process crash (storage/sqlite.py)
     database_synchronous: str = "FULL"
+    # PostgreSQL instead of the SQLite file (a cluster's engines share it): postgresql://...
+    database_url: str | None = None
+    # what an acknowledged write survives on PostgreSQL: on (flushed to its WAL on disk)
+    # or off (a server crash may lose the last commits; storage/postgres.py)
+    database_synchronous_commit: str = "on"
+    database_pool_size: int = 8
+    # a cluster's engines: the leader's lease, renewed every third of it; a standby takes
+    # over once it has run out (engine/leadership.py)
+    lease_seconds: float = 3.0
     redis_url: str | None = None
     # scale-out: "single" (one process), or a cluster's "engine" (one) and "gateway"s (any)
     role: str = "single"
@@ -181,6 +190,15 @@ class Settings:
                 raise SettingsError(f"{name} must be positive")
         if self.database_synchronous not in ("FULL", "NORMAL"):
             raise SettingsError("database_synchronous must be FULL or NORMAL")
+        if self.database_url is not None and not self.database_url.startswith(
+                ("postgresql://", "postgres://")):
+            raise SettingsError("HTS_DATABASE_URL must be a postgresql:// URL")
+        if self.database_synchronous_commit not in ("on", "off"):
+            raise SettingsError("database_synchronous_commit must be on or off")
+        if self.database_pool_size < 1:
+            raise SettingsError("database_pool_size must be at least 1")
+        if not 0.3 <= self.lease_seconds <= 60:
+            raise SettingsError("lease_seconds must be between 0.3 and 60")
         if self.log_format not in ("text", "json"):
             raise SettingsError("log_format must be 'text' or 'json'")
         if self.role not in ROLES:
@@ -268,6 +286,11 @@ class Settings:
         if "jwt_secret" not in values and demo:
             values["jwt_secret"] = Secret(secrets.token_urlsafe(48))
         return cls(**values)
+
+    @property
+    def engine_urls(self) -> tuple[str, ...]:
+        """A gateway's engines (``HTS_ENGINE_URL``, comma-separated): it follows the leader."""
+        return tuple(u.strip() for u in (self.engine_url or "").split(",") if u.strip())
 
     def with_(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

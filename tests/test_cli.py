@@ -115,23 +115,28 @@ def test_demo_flag_is_explained_in_help(tmp_path: Path) -> None:
 
 
 def test_user_passwd_disable_enable_logout(tmp_path: Path) -> None:
+    import asyncio
+
     from hts_realtime.engine.users import UserStore
-    from hts_realtime.storage.db import Database
+    from hts_realtime.storage.sqlite import SqliteStore
 
     env = _env(tmp_path, HTS_JWT_SECRET=SECRET)
     assert run(["user", "add", "fay", "--password", "first-pw"], env).returncode == 0
 
-    def fay() -> tuple[bool, int, bool, bool]:
-        db = Database(env["HTS_DATABASE"])
+    async def read() -> tuple[bool, int, bool, bool]:
+        store = SqliteStore(env["HTS_DATABASE"])
         try:
-            users = UserStore(db)
-            user = users.by_username("fay")
+            users = UserStore(store)
+            user = await users.by_username("fay")
             assert user is not None
             return (user.disabled, user.tokens_valid_after,
-                    users.authenticate("fay", "first-pw") is not None,
-                    users.authenticate("fay", "second-pw") is not None)
+                    await users.authenticate("fay", "first-pw") is not None,
+                    await users.authenticate("fay", "second-pw") is not None)
         finally:
-            db.close()
+            await store.close()
+
+    def fay() -> tuple[bool, int, bool, bool]:
+        return asyncio.run(read())
 
     assert fay() == (False, 0, True, False)
     r = run(["user", "passwd", "fay"], env, stdin="second-pw\n")

@@ -25,7 +25,6 @@ from hts_realtime.engine.journal import EventBus, Journal
 from hts_realtime.engine.market_feed import MarketFeed
 from hts_realtime.engine.replay import Recorder, Recording, ReplayMarket
 from hts_realtime.settings import SettingsError
-from hts_realtime.storage.db import Database
 from hts_realtime.storage.sqlite import SqliteStore
 from tests.support import ROOT, Client, Server
 
@@ -54,14 +53,14 @@ async def replay_fills(tmp: Path, text: str, steps: int) -> tuple[list[Any], lis
     master = SymbolMaster()
     market = ReplayMarket([s.symbol for s in master], MarketHours("always"),
                           Recording.parse(io.StringIO(text)), tick=0.5)
-    db = Database(str(tmp / "replay.db"))
     store = SqliteStore(str(tmp / "replay.db"))
     bus = EventBus()
     commits = GroupCommit(store, bus.publish)
     serving = asyncio.create_task(commits.serve())
-    broker = PaperBroker(db, Journal(db, 10_000), commits, master, market,
+    broker = PaperBroker(store, Journal(store, 10_000), commits, master, market,
                          initial_cash=1_000_000_000, max_quantity=1_000_000, participation=0.5,
                          costs=Costs.of("0.00015", {"KOSPI": "0.002", "KOSDAQ": "0.002"}))
+    await broker.load()
     prints: list[Any] = []
     feed = MarketFeed(market, 0.5, [broker.on_quotes,
                                     lambda qs: prints.extend((t.symbol, t.price, t.quantity,
@@ -82,12 +81,11 @@ async def replay_fills(tmp: Path, text: str, steps: int) -> tuple[list[Any], lis
             feed.step(NOW + timedelta(seconds=0.5 * (i + 1)))
             await commits.settle()  # each step's matching commits before the next step
         fills = [(o.symbol, f["price"], f["quantity"])
-                 for o in orders for f in broker.fills("1", o.order_id)]
+                 for o in orders for f in await broker.fills("1", o.order_id)]
     finally:
         await commits.settle()
         serving.cancel()
         await store.close()
-        db.close()
     return prints, fills
 
 

@@ -55,7 +55,7 @@ class InternalApi:
     async def owners(self, request: web.Request) -> web.Response:
         """``?order=ID&strategy=ID...`` → the owner of each id that exists."""
         self._check(request)
-        orders = {i: self.engine.order_owner(i) for i in request.query.getall("order", [])}
+        orders = await self.engine.broker.owners_of(request.query.getall("order", []))
         strategies = {i: self.engine.strategy_owner(i)
                       for i in request.query.getall("strategy", [])}
         return web.json_response({
@@ -72,7 +72,7 @@ class InternalApi:
             user_id, jti, iat = q["user_id"], q["jti"], int(q["iat"])
         except (KeyError, ValueError):
             raise NotFound("user_id, jti and iat are required") from None
-        user, refusal = self.engine.auth.access.decide(user_id, jti, iat)
+        user, refusal = await self.engine.auth.access.decide(user_id, jti, iat)
         if refusal is not None or user is None:
             error = refusal or AuthFailed("the token's user does not exist")
             return web.json_response({"error": error.to_dict()})

@@ -1,4 +1,4 @@
-"""``EventLog`` over the SQLite journal: one process, or a cluster's engine."""
+"""``EventLog`` over the engine's journal: one process, or a cluster's engine."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ from hts_realtime.engine.journal import Journal
 
 
 class JournalLog:
-    """``EventLog`` over the SQLite journal (one process, or the engine)."""
+    """``EventLog`` over the journal (one process, or the engine)."""
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
 
     async def head(self, user_id: str) -> int:
-        return self.journal.last_seq(user_id)
+        return await self.journal.head(user_id)
 
     async def first_kept(self, user_id: str) -> int | None:
-        return self.journal.first_kept_seq(user_id)
+        return await self.journal.first_kept_seq(user_id)
 
     async def read_after(
         self, user_id: str, after: int, upto: int
     ) -> AsyncIterator[JournalRow]:
-        for row in self.journal.read_after_json(user_id, after, upto):
+        async for row in self.journal.read_after_json(user_id, after, upto):
             yield row

@@ -22,6 +22,7 @@ from hts_realtime.engine.strategy_runner import StrategyRunner
 from hts_realtime.identity.tokens import Identity
 from hts_realtime.ports import MarketSource
 from hts_realtime.protocol.errors import HtsError
+from hts_realtime.protocol.topics import TopicKind, parse_topic
 
 
 class LocalEngine:
@@ -40,17 +41,27 @@ class LocalEngine:
         return self.strategies.owner_of(strategy_id)
 
     async def prime_owners(self, raws: Iterable[object]) -> None:
-        pass
+        """Closed orders are not in memory: their owners are read (and kept a while)."""
+        wanted = []
+        for raw in raws:
+            try:
+                topic = parse_topic(raw)
+            except Exception:
+                continue  # the authorizer refuses it with the right error
+            if topic.kind is TopicKind.ORDER and self.broker.owner_of(topic.key) is None:
+                wanted.append(topic.key)
+        if wanted:
+            await self.broker.owners_of(wanted)
 
     async def confirm(self, identity: Identity) -> Identity:
-        user = self.auth.access.check(identity.user_id, identity.token_id, identity.issued_at)
+        user = await self.auth.access.check(identity.user_id, identity.token_id, identity.issued_at)
         return replace(identity, username=user.username, roles=user.roles)
 
     async def refusal(self, identity: Identity) -> HtsError | None:
-        return self.auth.refusal(identity)
+        return await self.auth.refusal(identity)
 
     async def account(self, user_id: str) -> dict[str, Any]:
-        return self.broker.account(user_id)
+        return await self.broker.account(user_id)
 
     async def orderbook(self, symbol: str) -> dict[str, Any] | None:
         book = self.market.book(symbol)

@@ -105,18 +105,23 @@ class MarketSimulator:
         self.hours = hours or MarketHours("always")
         self._rng = random.Random(seed)
         self._activity = activity
-        start = now or datetime.now(KST)
-        today = start.astimezone(KST).date()
-        self._status = self.hours.status(start)
         self._syms: dict[str, _Symbol] = {}
-        for s in master:
-            d = (days or {}).get(s.symbol)
+        self.restore(days or {}, now or datetime.now(KST))
+
+    def restore(self, days: dict[str, DayState], now: datetime) -> None:
+        """Each symbol's quote from where its day stands (``days``: the stored state a
+        restart or a new leader continues from), with a fresh book around it."""
+        today = now.astimezone(KST).date()
+        self._status = self.hours.status(now)
+        self._syms = {}
+        for s in self.master:
+            d = days.get(s.symbol)
             if d is not None and d.day == today:
                 q = Quote(s.symbol, d.close, d.open, d.high, d.low, d.prev_close, d.volume, 0,
-                          start)
+                          now)
             else:
                 prev = d.close if d is not None else s.prev_close
-                q = Quote(s.symbol, prev, prev, prev, prev, prev, 0, 0, start)
+                q = Quote(s.symbol, prev, prev, prev, prev, prev, 0, 0, now)
             st = _Symbol(q, today, q.limits)
             self._rebuild(st)
             self._syms[s.symbol] = st

@@ -9,8 +9,8 @@ on every authenticated HTTP request, and again for every open socket of a
 user whose access changed (``engine.access_watch``).
 
 ``RevocationStore`` is the port for revoked token ids and the change feed;
-``engine.revocation_store.SqliteRevocations`` implements it on the server's
-database, so changes made by another process (the CLI) are seen too. A
+``engine.revocation_store.StoreRevocations`` implements it on the engine's
+store, so changes made by another process (the CLI) are seen too. A
 scale-out backend (Redis: a key per revoked jti with its expiry, a stream
 for the changes) implements the same five methods.
 """
@@ -49,55 +49,51 @@ class AccessPolicy:
             self._users.pop(user_id, None)
         self._revoked.clear()  # revocations are rare; which jti is whose is not kept
 
-    def _user(self, user_id: str) -> User | None:
+    async def _user(self, user_id: str) -> User | None:
         if not self.cached:
-            return self.users.get(user_id)
+            return await self.users.get(user_id)
         if user_id in self._users:
             return self._users[user_id]
-        user = self.users.get(user_id)
+        user = await self.users.get(user_id)
         _bounded_put(self._users, user_id, user)
         return user
 
-    def _is_revoked(self, token_id: str) -> bool:
+    async def _is_revoked(self, token_id: str) -> bool:
         if not self.cached:
-            return self.revocations.is_revoked(token_id)
+            return await self.revocations.is_revoked(token_id)
         revoked = self._revoked.get(token_id)
         if revoked is None:
-            revoked = self.revocations.is_revoked(token_id)
+            revoked = await self.revocations.is_revoked(token_id)
             _bounded_put(self._revoked, token_id, revoked)
         return revoked
 
-    def check(self, user_id: str, token_id: str, issued_at: int) -> User:
+    async def check(self, user_id: str, token_id: str, issued_at: int) -> User:
         """The token's user, as the store knows it now; raises when the token no longer counts."""
-        user, refusal = self._decide(user_id, token_id, issued_at)
+        user, refusal = await self.decide(user_id, token_id, issued_at)
         if refusal is not None:
             raise refusal
         assert user is not None
         return user
 
-    def refusal(self, user_id: str, token_id: str, issued_at: int) -> HtsError | None:
-        return self._decide(user_id, token_id, issued_at)[1]
+    async def refusal(self, user_id: str, token_id: str, issued_at: int) -> HtsError | None:
+        return (await self.decide(user_id, token_id, issued_at))[1]
 
-    def decide(self, user_id: str, token_id: str,
-               issued_at: int) -> tuple[User | None, HtsError | None]:
+    async def decide(self, user_id: str, token_id: str,
+                     issued_at: int) -> tuple[User | None, HtsError | None]:
         """The user and the refusal at once (a cluster gateway asks the engine this)."""
-        return self._decide(user_id, token_id, issued_at)
-
-    def _decide(self, user_id: str, token_id: str,
-                issued_at: int) -> tuple[User | None, HtsError | None]:
-        user, refusal = self._verdict(user_id, token_id, issued_at)
+        user, refusal = await self._verdict(user_id, token_id, issued_at)
         if refusal is not None and self.cached:
             # a refusal is rare and final for the caller: confirm it against the stores, so
             # a cached answer never refuses what another process already allowed again
             # (``hts-realtime user enable`` right before a login and a connect)
             self.forget({user_id})
             self._revoked.pop(token_id, None)
-            user, refusal = self._verdict(user_id, token_id, issued_at)
+            user, refusal = await self._verdict(user_id, token_id, issued_at)
         return user, refusal
 
-    def _verdict(self, user_id: str, token_id: str,
-                 issued_at: int) -> tuple[User | None, HtsError | None]:
-        user = self._user(user_id)
+    async def _verdict(self, user_id: str, token_id: str,
+                       issued_at: int) -> tuple[User | None, HtsError | None]:
+        user = await self._user(user_id)
         if user is None:
             return None, AuthFailed("the token's user does not exist")
         if user.disabled:
@@ -105,7 +101,7 @@ class AccessPolicy:
         if issued_at < user.tokens_valid_after:
             return user, AuthRevoked("the token was revoked (logged out everywhere, "
                                      "or the password changed)")
-        if self._is_revoked(token_id):
+        if await self._is_revoked(token_id):
             return user, AuthRevoked("the token was revoked (logged out)")
         return user, None
 
@@ -118,20 +114,21 @@ class Authenticator:
         self.tokens = tokens
         self.access = access
 
-    def identify(self, token: object) -> Identity:
+    async def identify(self, token: object) -> Identity:
         """The caller's identity; raises auth_failed / token_expired / auth_revoked."""
         claimed = self.tokens.verify(token)
-        user = self.access.check(claimed.user_id, claimed.token_id, claimed.issued_at)
+        user = await self.access.check(claimed.user_id, claimed.token_id, claimed.issued_at)
         return replace(claimed, username=user.username, roles=user.roles)
 
-    def refusal(self, identity: Identity) -> HtsError | None:
+    async def refusal(self, identity: Identity) -> HtsError | None:
         """Why ``identity`` (already verified) no longer counts, or None."""
-        return self.access.refusal(identity.user_id, identity.token_id, identity.issued_at)
+        return await self.access.refusal(identity.user_id, identity.token_id,
+                                          identity.issued_at)
 
-    def revoke(self, identity: Identity) -> None:
+    async def revoke(self, identity: Identity) -> None:
         """Log out: this token stops working (on every process sharing the store)."""
-        self.access.revocations.revoke_token(identity.token_id, identity.user_id,
-                                             identity.expires_at)
+        await self.access.revocations.revoke_token(identity.token_id, identity.user_id,
+                                                   identity.expires_at)
         self.access.forget({identity.user_id})
 
 

@@ -1,25 +1,27 @@
 """Paper accounts and positions: the engine's ledger, in memory and on disk.
 
-The engine is the only writer of accounts and positions, so it keeps them in
-memory (each user's read from the database on first use) and decides on
-them there: a hold, a fill, the P&L of a sale need no read inside the
-transaction. Each change stages a copy on the group commit's ``Tx`` and
-records the SQL (as deltas, so the statement is right whatever the row
-holds); the committed ledger changes only after that commit
-(``apply_staged``). ``view`` is the account as clients see it, from memory.
+The leading engine is the only writer of accounts and positions, so it keeps
+them in memory and decides on them there: a hold, a fill, the P&L of a sale
+need no read inside the transaction. A user's account and positions are read
+from the database by ``prepare`` before any work of that user is queued (at
+the lead for every user with open orders or strategies, then on first use).
+Each change stages a copy on the group commit's ``Tx`` and records the SQL
+(as deltas, so the statement is right whatever the row holds); the committed
+ledger changes only after that commit (``apply_staged``). ``view`` is the
+account as clients see it, from memory.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.engine.group_commit import Tx
 from hts_realtime.ports import MarketSource
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.store import Store, chunks, placeholders
 
 
 @dataclass(slots=True)
@@ -42,9 +44,9 @@ _ACCOUNT_COLUMNS = "cash, reserved_cash, realized_pnl, fees_paid, taxes_paid"
 
 
 class Accounts:
-    def __init__(self, db: Database, market: MarketSource, master: SymbolMaster,
+    def __init__(self, store: Store, market: MarketSource, master: SymbolMaster,
                  initial_cash: int) -> None:
-        self.db = db
+        self.store = store
         self.market = market
         self.master = master
         self.initial_cash = initial_cash
@@ -53,25 +55,37 @@ class Accounts:
         self._positions: dict[str, dict[str, Position]] = {}
 
     # -- the committed ledger -----------------------------------------------------------------
+    async def prepare(self, user_ids: Iterable[str]) -> None:
+        """Read the account and positions of each of these users not in memory yet."""
+        missing = sorted({u for u in user_ids if u not in self._positions})
+        for part in chunks(missing):
+            marks = placeholders(len(part))
+            accounts = await self.store.fetch(
+                f"SELECT user_id, {_ACCOUNT_COLUMNS} FROM accounts WHERE user_id IN ({marks})",
+                tuple(part))
+            positions = await self.store.fetch(
+                "SELECT user_id, symbol, quantity, cost, reserved_quantity FROM positions "
+                f"WHERE user_id IN ({marks})", tuple(part))
+            held: dict[str, dict[str, Position]] = {u: {} for u in part}
+            for r in positions:
+                held[str(r[0])][str(r[1])] = Position(int(r[2]), int(r[3]), int(r[4]))
+            for r in accounts:
+                # setdefault: a commit that landed while we read is newer than the row
+                self._accounts.setdefault(str(r[0]), Account(*(int(r[i]) for i in range(1, 6))))
+            for user_id in part:
+                self._positions.setdefault(user_id, held[user_id])
+
+    def prepared(self, user_id: str) -> bool:
+        return user_id in self._positions
+
     def _account(self, user_id: str) -> Account | None:
-        acc = self._accounts.get(user_id)
-        if acc is None:
-            row = self.db.conn.execute(
-                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user_id = ?", (user_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            acc = self._accounts[user_id] = Account(*(int(v) for v in row))
-        return acc
+        self._user_positions(user_id)  # raises for a user not prepared
+        return self._accounts.get(user_id)
 
     def _user_positions(self, user_id: str) -> dict[str, Position]:
         held = self._positions.get(user_id)
         if held is None:
-            rows = self.db.conn.execute(
-                "SELECT symbol, quantity, cost, reserved_quantity FROM positions "
-                "WHERE user_id = ?", (user_id,)).fetchall()
-            held = self._positions[user_id] = {
-                str(r[0]): Position(int(r[1]), int(r[2]), int(r[3])) for r in rows}
+            raise LookupError(f"the ledger of user {user_id!r} was not prepared")
         return held
 
     def apply_staged(self, key: Hashable, value: Any) -> None:
@@ -210,9 +224,10 @@ class Accounts:
         return pnl
 
     # -- reads -----------------------------------------------------------------------------
-    def view(self, user_id: str) -> dict[str, Any]:
+    async def view(self, user_id: str) -> dict[str, Any]:
         """The account as the wire shows it (committed state; positions valued at the
         latest price). A user without an account yet sees the one it will get."""
+        await self.prepare((user_id,))
         acc = self._account(user_id) or Account(self.initial_cash)
         positions = []
         market_value = unrealized = 0

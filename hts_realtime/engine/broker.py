@@ -25,7 +25,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Hashable
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -49,11 +50,19 @@ from hts_realtime.protocol.errors import (
     InsufficientHoldings,
     InvalidOrder,
     InvalidPrice,
+    NotFound,
     OrderNotCancellable,
     UnknownSymbol,
 )
 from hts_realtime.protocol.topics import order_topics
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.store import Store
+
+# order id -> owner, for topic authorization (open orders are always known; closed ones
+# are read from the database on demand, and the newest kept)
+OWNER_CACHE = 100_000
+# idempotency keys this engine committed lately: the database's answer is read before a
+# work is queued, so memory only has to cover what committed since that read
+RECENT_KEYS = 50_000
 
 
 class FillListener(Protocol):
@@ -84,7 +93,7 @@ class OrderRequest:
 class PaperBroker:
     def __init__(
         self,
-        db: Database,
+        store: Store,
         journal: Journal,
         commits: GroupCommit,
         master: SymbolMaster,
@@ -95,7 +104,6 @@ class PaperBroker:
         participation: float,
         costs: Costs | None = None,
     ) -> None:
-        self.db = db
         self.journal = journal
         self.commits = commits
         self.master = master
@@ -104,38 +112,70 @@ class PaperBroker:
         self.participation = participation
         self.costs = costs or Costs()
         self.fill_listeners: list[FillListener] = []
-        self.store = OrderStore(db)
-        self.accounts = Accounts(db, market, master, initial_cash)
+        self.store = OrderStore(store)
+        self.accounts = Accounts(store, market, master, initial_cash)
         self._open: dict[str, list[Order]] = {}  # symbol -> open orders, time priority
         self._by_id: dict[str, Order] = {}  # open orders by id
-        self._owner: dict[str, str] = {}  # order id -> user id (topic authorization)
-        self.load()
+        self._owner: OrderedDict[str, str] = OrderedDict()  # order id -> user id (bounded)
+        # (user id, key) -> (order, fingerprint), committed by this engine (bounded)
+        self._keys: OrderedDict[tuple[str, str], tuple[Order, str]] = OrderedDict()
 
-    def load(self) -> None:
-        """(Re)build the in-memory state from the database."""
-        self.accounts.forget()
-        self.journal.forget()
-        self._owner = self.store.owners()
-        self._open, self._by_id = {}, {}
-        for order in self.store.open_orders():
+    async def load(self) -> None:
+        """(Re)build the in-memory state from the database: the open orders, and the
+        ledger and stream of every user who has one (at start, and when this engine
+        takes the lead)."""
+        self.forget()
+        for order in await self.store.open_orders():
             self._open.setdefault(order.symbol, []).append(order)
             self._by_id[order.order_id] = order
+        await self.prepare(o.user_id for o in self._by_id.values())
+
+    def forget(self) -> None:
+        """Drop every piece of trading state memory holds (stepping down)."""
+        self.accounts.forget()
+        self.journal.forget()
+        self._owner.clear()
+        self._keys.clear()
+        self._open, self._by_id = {}, {}
+
+    async def prepare(self, user_ids: Iterable[str]) -> None:
+        """Read the ledger and stream of these users, before a work of theirs is queued."""
+        users = set(user_ids)
+        await self.accounts.prepare(users)
+        await self.journal.prepare(users)
 
     # -- accounts and queries -------------------------------------------------------------
-    def account(self, user_id: str) -> dict[str, Any]:
-        return self.accounts.view(user_id)
+    async def account(self, user_id: str) -> dict[str, Any]:
+        return await self.accounts.view(user_id)
 
-    def get(self, user_id: str, order_id: str) -> Order:
-        return self.store.get(user_id, order_id)
+    async def get(self, user_id: str, order_id: str) -> Order:
+        return await self.store.get(user_id, order_id)
 
-    def fills(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
-        return self.store.fills(user_id, order_id)
+    async def fills(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
+        return await self.store.fills(user_id, order_id)
 
-    def list_orders(self, user_id: str, status: str | None = None) -> list[Order]:
-        return self.store.list_for(user_id, status)
+    async def list_orders(self, user_id: str, status: str | None = None) -> list[Order]:
+        return await self.store.list_for(user_id, status)
 
     def owner_of(self, order_id: str) -> str | None:
-        return self._owner.get(order_id)
+        """The owner of an open order, or of one ``owners_of`` read lately."""
+        live = self._by_id.get(order_id)
+        return live.user_id if live is not None else self._owner.get(order_id)
+
+    async def owners_of(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """The owner of each of these order ids that exists (kept for ``owner_of``)."""
+        out = {i: owner for i in order_ids if (owner := self.owner_of(i)) is not None}
+        missing = [i for i in order_ids if i not in out]
+        if missing:
+            for order_id, owner in (await self.store.owners(missing)).items():
+                out[order_id] = owner
+                self._remember_owner(order_id, owner)
+        return out
+
+    def _remember_owner(self, order_id: str, owner: str) -> None:
+        self._owner[order_id] = owner
+        if len(self._owner) > OWNER_CACHE:
+            self._owner.popitem(last=False)
 
     def open_orders(self) -> int:
         return len(self._by_id)
@@ -155,6 +195,18 @@ class PaperBroker:
         """Accept an order. Returns (order, created); ``created`` is False when an
         ``idempotency_key`` already placed it. Returns once the order is committed."""
         order = self.new_order(user_id, req)
+        if idempotency_key is not None:
+            # what the database knows of the key (an earlier leader's commit included);
+            # what commits from now on, memory knows (``_by_key``)
+            stored = await self.store.by_idempotency_key(user_id, idempotency_key)
+            if stored is not None:
+                fingerprint, placed = stored
+                if fingerprint != req.fingerprint():
+                    raise Conflict("this Idempotency-Key was used for a different order")
+                if placed is None:
+                    raise NotFound("the order of this Idempotency-Key is gone")
+                return placed, False
+        await self.prepare((user_id,))
         return await self.commits.run(lambda tx: self.stage_place(tx, order, req,
                                                                   idempotency_key))
 
@@ -231,31 +283,34 @@ class PaperBroker:
         return order, True
 
     def _by_key(self, tx: Tx, user_id: str, key: str, req: OrderRequest) -> Order | None:
-        staged = tx.get(self, ("key", user_id, key))  # the same key earlier in this group
-        if staged is not Tx.MISSING:
-            order, fingerprint = staged
-        else:
-            stored = self.store.by_idempotency_key(user_id, key)
-            if stored is None:
+        """The order this key placed since ``place`` read the database: earlier in this
+        group, or committed since (None: the key is new)."""
+        found = tx.get(self, ("key", user_id, key))  # the same key earlier in this group
+        if found is Tx.MISSING:
+            found = self._keys.get((user_id, key))
+            if found is None:
                 return None
-            order_id, _, fingerprint = stored.partition("|")
-            order = None
+        order, fingerprint = found
         if fingerprint != req.fingerprint():
             raise Conflict("this Idempotency-Key was used for a different order")
-        return order if order is not None else self.get(user_id, order_id)
+        return order  # type: ignore[no-any-return]
 
     async def cancel(self, user_id: str, order_id: str,
                      reason: str = "cancelled by user") -> Order:
+        live = self._by_id.get(order_id)
+        if live is None or live.user_id != user_id:
+            stored = await self.get(user_id, order_id)  # not_found for others' ids
+            raise OrderNotCancellable(f"order {order_id} is {stored.status.value}")
         return await self.commits.run(lambda tx: self.stage_cancel(tx, user_id, order_id,
                                                                    reason))
 
     def stage_cancel(self, tx: Tx, user_id: str, order_id: str, reason: str) -> Order:
         live = self._by_id.get(order_id)
-        staged = self._staged(tx, live) if live is not None else None
-        if staged is None or staged.user_id != user_id or not staged.status.is_open:
-            stored = self.get(user_id, order_id)  # raises not_found for others' ids
-            status = staged.status if staged is not None else stored.status
-            raise OrderNotCancellable(f"order {order_id} is {status.value}")
+        if live is None or live.user_id != user_id:  # closed since ``cancel`` looked
+            raise OrderNotCancellable(f"order {order_id} is no longer open")
+        staged = self._staged(tx, live)
+        if not staged.status.is_open:
+            raise OrderNotCancellable(f"order {order_id} is {staged.status.value}")
         self._close(tx, staged, OrderStatus.CANCELLED, reason)
         tx.publish([self._journal(tx, staged)])
         return staged
@@ -317,13 +372,16 @@ class PaperBroker:
         kind = key[0]
         if kind == "new":
             order: Order = value
-            self._owner[order.order_id] = order.user_id
+            self._remember_owner(order.order_id, order.user_id)
             if order.status.is_open and order.order_id not in self._by_id:
                 self._open.setdefault(order.symbol, []).append(order)
                 self._by_id[order.order_id] = order
             return
-        if kind != "order":
-            return  # an idempotency key: nothing to keep beyond the database
+        if kind == "key":
+            self._keys[(key[1], key[2])] = value
+            if len(self._keys) > RECENT_KEYS:
+                self._keys.popitem(last=False)
+            return
         live = self._by_id.get(key[1])
         if live is None:
             return

@@ -44,10 +44,11 @@ from hts_realtime.engine.journal import EventBus, Journal
 from hts_realtime.engine.login import LoginService
 from hts_realtime.engine.market_feed import MarketFeed
 from hts_realtime.engine.market_publisher import MarketPublisher
+from hts_realtime.engine.market_state import MarketState
 from hts_realtime.engine.outbox_relay import OutboxRelay
 from hts_realtime.engine.payloads import market_status
 from hts_realtime.engine.pending_events import PendingEvents
-from hts_realtime.engine.revocation_store import SqliteRevocations
+from hts_realtime.engine.revocation_store import StoreRevocations
 from hts_realtime.engine.signal_history import SignalHistory
 from hts_realtime.engine.strategy_runner import StrategyRunner
 from hts_realtime.engine.streamers import MarketStreams, Watched
@@ -66,8 +67,8 @@ from hts_realtime.ports import (
     access_message,
 )
 from hts_realtime.settings import Settings
-from hts_realtime.storage.db import Database
-from hts_realtime.storage.sqlite import SqliteStore
+from hts_realtime.storage.factory import store_for
+from hts_realtime.storage.store import Store
 
 log = logging.getLogger("hts.engine")
 
@@ -77,7 +78,7 @@ DEMO_USERS = (("testuser", "testpass", False), ("admin", "adminpass", True))
 @dataclass
 class Engine:
     settings: Settings
-    db: Database
+    store: Store  # every read and write of the engine (SQLite, or PostgreSQL)
     users: UserStore
     tokens: TokenService
     auth: Authenticator
@@ -87,18 +88,20 @@ class Engine:
     master: SymbolMaster
     hours: MarketHours
     market: MarketSource
+    sim: MarketSimulator | None  # the simulated market (continued from the database)
+    market_state: MarketState
     feed: MarketFeed
     journal: Journal
     events: EventBus  # committed private events, in this process
     broker: PaperBroker
     strategies: StrategyRunner
     candles: CandleBook
+    candle_store: CandleStore
     streams: MarketStreams
     publisher: MarketPublisher
     watchlists: WatchlistStore
     relay: OutboxRelay | None  # a cluster's engine: pending events to Redis Streams
-    store: SqliteStore  # the trading state's writes, through the group commit
-    commits: GroupCommit
+    commits: GroupCommit  # every write of the trading state
     stream_every_symbol: bool
     driver: MarketDriver | None = None  # what feeds an external market (HTS_FEED=kis|replay)
 
@@ -129,7 +132,7 @@ class Engine:
             "feed": self.driver.status() if self.driver is not None else {"source": "sim"},
         }
         if self.relay is not None:
-            body["engine"] = {"outbox": {"backlog": self.relay.outbox.backlog(),
+            body["engine"] = {"outbox": {"backlog": self.relay.backlog,
                                          "sent": self.relay.sent,
                                          "redis_connected": self.relay.connected,
                                          "refills": self.relay.refills}}
@@ -137,7 +140,7 @@ class Engine:
 
     def readiness_checks(self) -> dict[str, Check]:
         async def database() -> str | None:
-            self.db.ping()
+            await self.store.fetchrow("SELECT 1")
             return None
 
         async def market_feed() -> str | None:
@@ -156,11 +159,34 @@ class Engine:
         if self.driver is not None:
             feed_gauges(metrics, self.driver)
 
+    async def load(self) -> None:
+        """Everything memory holds, read from the database (the committer must run: a
+        fresh database's seeded history is written through it)."""
+        if self.settings.demo:
+            await seed_demo_users(self.users)
+        if self.sim is not None:
+            now = datetime.now(KST)
+            if await self.candle_store.is_empty():  # a fresh database: a seeded history,
+                self.candles.add_candles(seed_history(  # so charts are never empty
+                    self.master, now, self.settings.market_seed,
+                    always=self.hours.mode == "always"))
+                await self.candles.flush()
+            # prices continue from the last step a leader committed (market_state), else
+            # from the candles
+            days = day_states(await self.candle_store.last_days(2), now.date())
+            days.update(await self.market_state.load())
+            self.sim.restore(days, now)
+        await self.candles.load()
+        await self.broker.load()
+        await self.strategies.load()
+
     async def lifecycle(self) -> AsyncIterator[None]:
         """The engine's background work, for the app's ``cleanup_ctx``: started inside
         the running loop, cancelled and awaited on exit, then the last writes."""
+        await self.store.start()
+        committer = asyncio.create_task(self.commits.serve(), name="group-commit")
+        await self.load()
         tasks = [
-            asyncio.create_task(self.commits.serve(), name="group-commit"),
             asyncio.create_task(self.feed.run(), name="market-feed"),
             asyncio.create_task(self.watcher.run(), name="access-watch"),
             asyncio.create_task(self._flush_candles(), name="candle-flush"),
@@ -176,29 +202,35 @@ class Engine:
         log.info("engine started")
         yield
         await self.streams.stop()
-        with contextlib.suppress(TimeoutError):  # what was accepted commits before we go
-            await asyncio.wait_for(self.commits.settle(), 2.0)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.logins.close()
         try:
-            self.candles.flush()
-        except Exception:
-            log.exception("candles: final flush failed")
+            await asyncio.wait_for(self.candles.flush(), 2.0)
+        except Exception as exc:
+            log.warning("candles: final flush failed: %r", exc)
+        with contextlib.suppress(TimeoutError):  # what was accepted commits before we go
+            await asyncio.wait_for(self.commits.settle(), 2.0)
+        committer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await committer
+        self.logins.close()
         await self.store.close()
-        self.db.close()
 
     async def _flush_candles(self) -> None:
         """Write the candles the trades changed, every ``candle_flush_seconds``."""
+        failures = 0
         while True:
             await asyncio.sleep(self.settings.candle_flush_seconds)
             try:
-                self.candles.flush()
-            except Exception:  # kept in memory: the next flush tries again
-                log.exception("candles: flush failed")
+                await self.candles.flush()
+                failures = 0
+            except Exception as exc:  # kept in memory: the next flush tries again
+                failures += 1
+                if failures == 1 or failures % 100 == 0:
+                    log.warning("candles: flush failed (%d in a row): %r", failures, exc)
 
 
 def token_service(settings: Settings) -> TokenService:
@@ -211,25 +243,26 @@ def token_service(settings: Settings) -> TokenService:
     )
 
 
-def seed_demo_users(users: UserStore) -> None:
+async def seed_demo_users(users: UserStore) -> None:
     for name, password, admin in DEMO_USERS:
-        if users.by_username(name) is None:
+        if await users.by_username(name) is None:
             with contextlib.suppress(UserError):
-                users.add(name, password, admin=admin)
+                await users.add(name, password, admin=admin)
 
 
 def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
                  stream_log: StreamWriter | None, watched: Watched | None,
                  demand: MarketDemand | None = None) -> Engine:
     """``watched`` None: stream every symbol (a cluster's engine). ``demand``: which
-    market topics clients hold across every edge (a real feed registers what is wanted)."""
-    db = Database(settings.database)
-    users = UserStore(db)
-    if settings.demo:
-        seed_demo_users(users)
+    market topics clients hold across every edge (a real feed registers what is wanted).
+
+    Nothing is read from the database here: ``Engine.load`` does that inside the
+    running loop (at start, or when this engine takes the lead)."""
+    store = store_for(settings)
+    users = UserStore(store)
     tokens = token_service(settings)
     # cached: the access watcher below tells the policy whose access changed
-    auth = Authenticator(tokens, AccessPolicy(users, SqliteRevocations(db), cached=True))
+    auth = Authenticator(tokens, AccessPolicy(users, StoreRevocations(store), cached=True))
     window = settings.login_failure_window_seconds
     logins = LoginService(
         users,
@@ -244,36 +277,31 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
     master = SymbolMaster()
     hours = MarketHours(settings.market_hours)
     now = datetime.now(KST)
-    candle_store = CandleStore(db)
-    candles = CandleBook(candle_store, (s.symbol for s in master))
+    events = EventBus()
+    # every write of the trading state goes through one group commit on the engine's
+    # store (engine/group_commit.py)
+    commits = GroupCommit(store, events.publish)
+    candle_store = CandleStore(store)
+    candles = CandleBook(candle_store, commits, (s.symbol for s in master))
     market: MarketSource
-    if settings.feed == "sim":
-        if candle_store.is_empty():  # a fresh database: a seeded history, so charts are never
-            candles.add_candles(seed_history(master, now, settings.market_seed,  # empty
-                                             always=hours.mode == "always"))
-            candles.flush()
-        market = MarketSimulator(master, seed=settings.market_seed, hours=hours, now=now,
-                                 days=day_states(candle_store.last_days(2), now.date()))
+    sim: MarketSimulator | None = None
+    if settings.feed == "sim":  # restored from the database by Engine.load
+        market = sim = MarketSimulator(master, seed=settings.market_seed, hours=hours, now=now)
     else:  # real or recorded prints only: no made-up history under them
         external = markets.external_market(settings, master)
         hours = external.hours
         market = external
-    events = EventBus()
-    # every write of the trading state goes through one group commit on the engine's
-    # store (engine/group_commit.py); the rest still uses the loop's own connection
-    store = SqliteStore(settings.database, settings.database_synchronous)
-    commits = GroupCommit(store, events.publish)
     relay: OutboxRelay | None = None
     if stream_log is not None:
-        pending = PendingEvents(db)
-        journal = Journal(db, settings.journal_retention, pending)
+        pending = PendingEvents(store)
+        journal = Journal(store, settings.journal_retention, pending)
         relay = OutboxRelay(pending, journal, stream_log, settings.outbox_batch)
         events.subscribe(relay.notify)
     else:
-        journal = Journal(db, settings.journal_retention)
+        journal = Journal(store, settings.journal_retention)
     events.subscribe(lambda ev: metrics.on_private_event(ev.event, ev.payload))
     broker = PaperBroker(
-        db, journal, commits, master, market,
+        store, journal, commits, master, market,
         initial_cash=settings.initial_cash,
         max_quantity=settings.max_order_quantity,
         participation=settings.fill_participation,
@@ -281,12 +309,13 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
             "KOSPI": settings.sell_tax_rate_kospi, "KOSDAQ": settings.sell_tax_rate_kosdaq}),
     )
     strategies = StrategyRunner(
-        db, journal, commits, master, broker,
+        store, journal, commits, master, broker,
         status_interval=settings.strategy_status_interval_seconds,
         max_per_user=settings.max_strategies_per_user,
         max_quantity=settings.max_order_quantity,
-        history=SignalHistory(db, settings.strategy_signal_history),
+        history=SignalHistory(store, settings.strategy_signal_history),
     )
+    market_state = MarketState(store, commits)
     publisher = MarketPublisher(bus)
     every = [s.symbol for s in master]
     streams = MarketStreams(market, metrics, publisher.sender,
@@ -299,7 +328,7 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
 
     feed = MarketFeed(market, settings.market_tick_seconds,
                       stages=[broker.on_quotes, strategies.on_quotes, candles.on_quotes,
-                              streams.on_quotes],
+                              streams.on_quotes, market_state.on_quotes],
                       on_status=[on_status])
 
     async def announce(user_ids: set[str]) -> None:
@@ -318,10 +347,11 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
             lambda: broker.open_symbols() | strategies.symbols(),
             publisher.feed_status,
             lambda: datetime.now(KST))
-    return Engine(settings, db, users, tokens, auth, logins, writes, watcher, master, hours,
-                  market, feed, journal, events, broker, strategies, candles, streams,
-                  publisher, WatchlistStore(db, master, settings.max_watchlist), relay,
-                  store, commits, stream_every_symbol=watched is None, driver=driver)
+    return Engine(settings, store, users, tokens, auth, logins, writes, watcher, master, hours,
+                  market, sim, market_state, feed, journal, events, broker, strategies,
+                  candles, candle_store, streams, publisher,
+                  WatchlistStore(store, commits, master, settings.max_watchlist), relay,
+                  commits, stream_every_symbol=watched is None, driver=driver)
 
 
 def feed_gauges(metrics: Metrics, driver: MarketDriver) -> None:

@@ -1,5 +1,6 @@
 """The live candles: every trade folded into its 1m, 5m, 1h and 1d candle, flushed
-to ``CandleStorage`` (``engine.candle_store``) every ``candle_flush_seconds``."""
+to ``CandleStorage`` (``engine.candle_store``) every ``candle_flush_seconds``, in a
+work of the group commit (so a leader that lost its lease writes none)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,25 @@ from collections.abc import Iterable
 from hts_realtime.domain.candles import INTERVALS, Candle, bucket, c_key
 from hts_realtime.domain.market import Quote
 from hts_realtime.domain.orderbook import Trade
+from hts_realtime.engine.group_commit import GroupCommit, Tx
 from hts_realtime.ports import CandleStorage
 
 
 class CandleBook:
-    def __init__(self, store: CandleStorage, symbols: Iterable[str]) -> None:
+    def __init__(self, store: CandleStorage, commits: GroupCommit,
+                 symbols: Iterable[str]) -> None:
         self.store = store
-        self._live: dict[tuple[str, str], Candle] = {
-            c_key(c): c for c in store.latest(list(symbols), INTERVALS)}
+        self.commits = commits
+        self.symbols = list(symbols)
+        self._live: dict[tuple[str, str], Candle] = {}
         self._dirty: dict[tuple[str, str, int], Candle] = {}
+
+    async def load(self) -> None:
+        """The newest stored candle of each symbol and interval, to continue from (at
+        start, and when this engine takes the lead); unflushed changes are dropped."""
+        latest = await self.store.latest(self.symbols, INTERVALS)
+        self._live = {c_key(c): c for c in latest}
+        self._dirty = {}
 
     def on_quotes(self, quotes: list[Quote]) -> None:
         """Market-feed listener: fold each step's trades in."""
@@ -47,13 +58,19 @@ class CandleBook:
                 self._live[c_key(c)] = c
             self._dirty[(c.symbol, c.interval, c.start)] = c
 
-    def flush(self) -> int:
+    async def flush(self) -> int:
         """Write what changed since the last flush; returns how many candles."""
         if not self._dirty:
             return 0
         dirty, self._dirty = self._dirty, {}
+        writes = self.store.writes(list(dirty.values()))
+
+        def work(tx: Tx) -> None:
+            for sql, params in writes:
+                tx.execute(sql, params)
+
         try:
-            self.store.write(dirty.values())
+            await self.commits.run(work)
         except BaseException:
             # nothing was written: keep them for the next flush (newer changes win)
             dirty.update(self._dirty)
@@ -61,9 +78,9 @@ class CandleBook:
             raise
         return len(dirty)
 
-    def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
+    async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
         """The latest ``limit`` candles, oldest first, the live one last."""
-        rows = {c.start: c for c in self.store.read(symbol, interval, limit)}
+        rows = {c.start: c for c in await self.store.read(symbol, interval, limit)}
         for (sym, iv, start), c in self._dirty.items():
             if sym == symbol and iv == interval:
                 rows[start] = c

@@ -16,13 +16,13 @@ events (``engine.pending_events``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hts_realtime.domain.events import JournalRow, PrivateEvent
 from hts_realtime.engine.group_commit import Tx
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.store import Store, chunks, placeholders
 
 if TYPE_CHECKING:
     from hts_realtime.engine.pending_events import PendingEvents
@@ -50,13 +50,15 @@ class Journal:
     """The durable per-user event stream.
 
     The last ``seq`` of each user is kept in memory (read from ``user_streams``
-    on first use; only the engine writes it), so an append inside a group
-    commit needs no read: it stages the next ``seq`` on the ``Tx`` and the
-    committed value moves only when that commit returns.
+    by ``prepare`` before any work of that user is queued; only the leading
+    engine writes it), so an append inside a group commit needs no read: it
+    stages the next ``seq`` on the ``Tx`` and the committed value moves only
+    when that commit returns.
     """
 
-    def __init__(self, db: Database, retention: int, outbox: PendingEvents | None = None) -> None:
-        self.db = db
+    def __init__(self, store: Store, retention: int,
+                 outbox: PendingEvents | None = None) -> None:
+        self.store = store
         self.retention = retention
         self.outbox = outbox  # a cluster's engine: every entry also goes to Redis
         self._last: dict[str, int] = {}  # committed last seq per user
@@ -106,47 +108,60 @@ class Journal:
         """Drop what memory holds (a new leader reads it again from the database)."""
         self._last.clear()
 
+    async def prepare(self, user_ids: Iterable[str]) -> None:
+        """Read the last seq of each of these users not in memory yet (before a work
+        that appends to their streams is queued)."""
+        missing = sorted({u for u in user_ids if u not in self._last})
+        for part in chunks(missing):
+            rows = await self.store.fetch(
+                f"SELECT user_id, last_seq FROM user_streams WHERE user_id IN "
+                f"({placeholders(len(part))})", tuple(part))
+            found = {str(r["user_id"]): int(r["last_seq"]) for r in rows}
+            for user_id in part:
+                # setdefault: a commit that landed while we read is newer than the row
+                self._last.setdefault(user_id, found.get(user_id, 0))
+
     def last_seq(self, user_id: str) -> int:
-        """The committed last seq of ``user_id`` (0: none yet)."""
+        """The committed last seq of ``user_id`` (0: none yet); ``prepare`` first."""
         seq = self._last.get(user_id)
         if seq is None:
-            row = self.db.conn.execute(
-                "SELECT last_seq FROM user_streams WHERE user_id = ?", (user_id,)
-            ).fetchone()
-            seq = self._last[user_id] = int(row[0]) if row else 0
+            raise LookupError(f"the stream of user {user_id!r} was not prepared")
         return seq
 
-    def streams(self) -> list[tuple[str, int]]:
+    async def head(self, user_id: str) -> int:
+        await self.prepare((user_id,))
+        return self._last[user_id]
+
+    async def streams(self) -> list[tuple[str, int]]:
         """Every user with a stream, and its last seq."""
-        rows = self.db.conn.execute("SELECT user_id, last_seq FROM user_streams").fetchall()
+        rows = await self.store.fetch("SELECT user_id, last_seq FROM user_streams")
         return [(str(r[0]), int(r[1])) for r in rows]
 
-    def first_kept_seq(self, user_id: str) -> int | None:
-        row = self.db.conn.execute(
-            "SELECT MIN(seq) FROM events WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        return int(row[0]) if row and row[0] is not None else None
+    async def first_kept_seq(self, user_id: str) -> int | None:
+        row = await self.store.fetchrow(
+            "SELECT MIN(seq) AS first FROM events WHERE user_id = ?", (user_id,))
+        return int(row["first"]) if row is not None and row["first"] is not None else None
 
-    def read_after(
+    async def read_after(
         self, user_id: str, after: int, upto: int, batch: int = 1000
-    ) -> Iterator[PrivateEvent]:
+    ) -> AsyncIterator[PrivateEvent]:
         """Events with after < seq <= upto, in order, read in batches."""
-        for row in self.read_after_json(user_id, after, upto, batch):
+        async for row in self.read_after_json(user_id, after, upto, batch):
             yield PrivateEvent(user_id, row.seq, row.event, row.topics, json.loads(row.payload))
 
-    def read_after_json(
+    async def read_after_json(
         self, user_id: str, after: int, upto: int, batch: int = 200
-    ) -> Iterator[JournalRow]:
+    ) -> AsyncIterator[JournalRow]:
         """Like ``read_after``, with the payload as the stored JSON text (a replay
         sends it as is). Reads ``batch`` rows at a time, so a consumer that pauses
         between rows holds at most one batch."""
         cursor = after
         while cursor < upto:
-            rows = self.db.conn.execute(
+            rows = await self.store.fetch(
                 "SELECT seq, event, topics, payload FROM events "
                 "WHERE user_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
                 (user_id, cursor, upto, batch),
-            ).fetchall()
+            )
             if not rows:
                 return
             for r in rows:

@@ -68,7 +68,7 @@ class LoginService:
             raise InvalidMessage(str(exc)) from None
         await self.login(username, current, address)
         encoded = await self._hash(hash_password, new)
-        return self.users.set_password_hash(username, encoded)
+        return await self.users.set_password_hash(username, encoded)
 
     async def _checked(self, username: str, password: str, address: str) -> User:
         # Each check takes a token from both buckets up front and gives them back
@@ -82,8 +82,8 @@ class LoginService:
             self.refused_throttled += 1
             raise RateLimited("too many failed logins; wait before trying again", wait)
         try:
-            # the database is read and written on the loop's thread; only hashing leaves it
-            user, encoded = self.users.login_record(username)
+            # the database is read without blocking the loop; hashing runs in the pool
+            user, encoded = await self.users.login_record(username)
             ok = await self._hash(verify_password, password, encoded)
         except RateLimited:
             self._refund(username, address)

@@ -1,20 +1,20 @@
 """Orders and fills on disk: the SQL for the ``orders`` and ``fills`` tables.
 
-Reads run on the shared connection; writes take the caller's open
-transaction, so they commit together with the account change and the
-journal entry that go with them.
+Reads are async on the engine's store (a network round trip on
+PostgreSQL); writes are staged on the caller's ``Tx``, so they commit
+together with the account change and the journal entry that go with them.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from hts_realtime.domain.orders import Order, OrderStatus, OrderType, Side
 from hts_realtime.engine.group_commit import Tx
 from hts_realtime.protocol.errors import NotFound
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.store import Row, Store, chunks, placeholders
 
 
 def now_iso() -> str:
@@ -22,63 +22,73 @@ def now_iso() -> str:
 
 
 class OrderStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     # -- reads ----------------------------------------------------------------------------
-    def get(self, user_id: str, order_id: str) -> Order:
+    async def get(self, user_id: str, order_id: str) -> Order:
         """One of ``user_id``'s orders; someone else's id is ``not_found`` too."""
-        row = self.db.conn.execute(
-            "SELECT * FROM orders WHERE order_id = ? AND user_id = ?", (order_id, user_id)
-        ).fetchone()
+        row = await self.store.fetchrow(
+            "SELECT * FROM orders WHERE order_id = ? AND user_id = ?", (order_id, user_id))
         if row is None:
             raise NotFound(f"no order {order_id!r}")
         return order_from_row(row)
 
-    def list_for(self, user_id: str, status: str | None = None, limit: int = 500
-                 ) -> list[Order]:
+    async def list_for(self, user_id: str, status: str | None = None, limit: int = 500
+                       ) -> list[Order]:
         if status is not None:
-            rows = self.db.conn.execute(
+            rows = await self.store.fetch(
                 "SELECT * FROM orders WHERE user_id = ? AND status = ? "
                 "ORDER BY created_at DESC LIMIT ?",
                 (user_id, status, limit),
-            ).fetchall()
+            )
         else:
-            rows = self.db.conn.execute(
+            rows = await self.store.fetch(
                 "SELECT * FROM orders WHERE user_id = ? ORDER BY created_at DESC LIMIT ?",
                 (user_id, limit),
-            ).fetchall()
+            )
         return [order_from_row(r) for r in rows]
 
-    def fills(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
-        self.get(user_id, order_id)  # not_found for someone else's order
-        rows = self.db.conn.execute(
-            "SELECT fill_id, quantity, price, fee, tax, created_at FROM fills WHERE order_id = ? "
-            "ORDER BY fill_id",
+    async def fills(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
+        await self.get(user_id, order_id)  # not_found for someone else's order
+        rows = await self.store.fetch(
+            "SELECT fill_id, quantity, price, fee, tax, created_at FROM fills "
+            "WHERE order_id = ? ORDER BY fill_id",
             (order_id,),
-        ).fetchall()
-        return [{"fill_id": r["fill_id"], "quantity": r["quantity"], "price": r["price"],
-                 "amount": r["quantity"] * r["price"], "fee": r["fee"], "tax": r["tax"],
-                 "time": r["created_at"]} for r in rows]
+        )
+        return [{"fill_id": int(r["fill_id"]), "quantity": int(r["quantity"]),
+                 "price": int(r["price"]), "amount": int(r["quantity"]) * int(r["price"]),
+                 "fee": int(r["fee"]), "tax": int(r["tax"]), "time": r["created_at"]}
+                for r in rows]
 
-    def by_idempotency_key(self, user_id: str, key: str) -> str | None:
-        """``"order_id|fingerprint"`` stored for this key, or None."""
-        row = self.db.conn.execute(
+    async def by_idempotency_key(self, user_id: str, key: str) -> tuple[str, Order | None] | None:
+        """The fingerprint stored for this key and the order it placed (None: that order
+        is gone), or None when the key is unused (one indexed read, the common case)."""
+        row = await self.store.fetchrow(
             "SELECT order_id FROM idempotency_keys WHERE user_id = ? AND key = ?",
-            (user_id, key),
-        ).fetchone()
-        return None if row is None else str(row[0])
+            (user_id, key))
+        if row is None:
+            return None
+        order_id, _, fingerprint = str(row["order_id"]).partition("|")
+        found = await self.store.fetchrow(
+            "SELECT * FROM orders WHERE order_id = ? AND user_id = ?", (order_id, user_id))
+        return fingerprint, (order_from_row(found) if found is not None else None)
 
-    def open_orders(self) -> list[Order]:
-        rows = self.db.conn.execute(
+    async def open_orders(self) -> list[Order]:
+        rows = await self.store.fetch(
             "SELECT * FROM orders WHERE status IN ('accepted', 'partially_filled') "
-            "ORDER BY created_at"
-        ).fetchall()
+            "ORDER BY created_at")
         return [order_from_row(r) for r in rows]
 
-    def owners(self) -> dict[str, str]:
-        return {r["order_id"]: r["user_id"]
-                for r in self.db.conn.execute("SELECT order_id, user_id FROM orders")}
+    async def owners(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """The owner of each of these order ids that exists."""
+        out: dict[str, str] = {}
+        for part in chunks(order_ids):
+            rows = await self.store.fetch(
+                f"SELECT order_id, user_id FROM orders WHERE order_id IN "
+                f"({placeholders(len(part))})", tuple(part))
+            out.update({str(r["order_id"]): str(r["user_id"]) for r in rows})
+        return out
 
     # -- writes (inside the caller's transaction) ------------------------------------------
     @staticmethod
@@ -121,7 +131,7 @@ class OrderStore:
         )
 
 
-def order_from_row(row: sqlite3.Row) -> Order:
+def order_from_row(row: Row) -> Order:
     return Order(
         order_id=row["order_id"],
         user_id=row["user_id"],

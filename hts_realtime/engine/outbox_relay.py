@@ -1,4 +1,4 @@
-"""The engine's outbox relay: committed private events, from SQLite to Redis.
+"""The engine's outbox relay: committed private events, from the database to Redis.
 
 One task, so events reach Redis in commit order. It wakes when the journal
 commits (``notify``) and also once a second, which is when it checks the
@@ -21,6 +21,7 @@ from hts_realtime.domain.events import PrivateEvent
 from hts_realtime.engine.journal import Journal
 from hts_realtime.engine.pending_events import PendingEvents
 from hts_realtime.ports import StreamWriter
+from hts_realtime.storage.store import StoreUnavailable
 
 log = logging.getLogger("hts.outbox")
 
@@ -41,6 +42,7 @@ class OutboxRelay:
         self.refills = 0
         self.failures = 0
         self.connected = False
+        self.backlog = 0  # rows the last read found waiting (status; a count would scan)
 
     def notify(self, ev: PrivateEvent) -> None:
         """Subscribed to the domain's EventBus: something was committed."""
@@ -55,10 +57,10 @@ class OutboxRelay:
                 self.connected = True
                 backoff = 0.05
                 await self._drain_forever()
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, StoreUnavailable) as exc:
                 if self.connected:
-                    log.warning("redis unreachable (%s); %d events wait in the outbox", exc,
-                                self.outbox.backlog())
+                    log.warning("redis or the database unreachable (%r); committed events "
+                                "wait in the outbox", exc)
                 self.connected = False
                 self.failures += 1
                 await asyncio.sleep(backoff)
@@ -66,10 +68,11 @@ class OutboxRelay:
 
     async def _drain_forever(self) -> None:
         while True:
-            upto, events = self.outbox.pending(self.batch)
+            upto, events = await self.outbox.pending(self.batch)
+            self.backlog = len(events)
             if upto:
                 self.sent += await self.log.append_many(events)
-                self.outbox.done(upto)
+                await self.outbox.done(upto)
                 continue
             self._wake.clear()
             try:
@@ -80,12 +83,12 @@ class OutboxRelay:
 
     async def _refill(self) -> None:
         """Give a fresh Redis each user's last ``max_length`` events, then an epoch."""
-        users = self.journal.streams()
+        users = await self.journal.streams()
         n = 0
         for user_id, last in users:
             after = max(0, last - self.log.max_length)
             pending: list[PrivateEvent] = []
-            for ev in self.journal.read_after(user_id, after, last):
+            async for ev in self.journal.read_after(user_id, after, last):
                 pending.append(ev)
                 if len(pending) >= self.batch:
                     n += await self.log.append_many(pending)

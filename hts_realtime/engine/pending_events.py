@@ -12,26 +12,26 @@ import json
 
 from hts_realtime.domain.events import PrivateEvent
 from hts_realtime.engine.group_commit import Tx
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.store import Store
 
 
 class PendingEvents:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     @staticmethod
     def add(tx: Tx, user_id: str, seq: int) -> None:
         """Within the journal's transaction."""
         tx.execute("INSERT INTO outbox (user_id, seq) VALUES (?, ?)", (user_id, seq))
 
-    def pending(self, limit: int) -> tuple[int, list[PrivateEvent]]:
+    async def pending(self, limit: int) -> tuple[int, list[PrivateEvent]]:
         """Up to ``limit`` unsent events in commit order, and the last row id read (0: none)."""
-        rows = self.db.conn.execute(
+        rows = await self.store.fetch(
             "SELECT o.id, o.user_id, o.seq, e.event, e.topics, e.payload FROM outbox o "
             "LEFT JOIN events e ON e.user_id = o.user_id AND e.seq = o.seq "
             "ORDER BY o.id LIMIT ?",
             (limit,),
-        ).fetchall()
+        )
         events = [
             PrivateEvent(str(r[1]), int(r[2]), str(r[3]), tuple(json.loads(r[4])),
                          json.loads(r[5]))
@@ -40,9 +40,9 @@ class PendingEvents:
         ]
         return (int(rows[-1][0]) if rows else 0), events
 
-    def done(self, upto_id: int) -> None:
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM outbox WHERE id <= ?", (upto_id,))
+    async def done(self, upto_id: int) -> None:
+        await self.store.execute("DELETE FROM outbox WHERE id <= ?", (upto_id,))
 
-    def backlog(self) -> int:
-        return int(self.db.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+    async def backlog(self) -> int:
+        row = await self.store.fetchrow("SELECT COUNT(*) AS n FROM outbox")
+        return int(row["n"]) if row is not None else 0

@@ -11,12 +11,12 @@ import json
 from typing import Any
 
 from hts_realtime.engine.group_commit import Tx
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.store import Store
 
 
 class SignalHistory:
-    def __init__(self, db: Database, keep: int) -> None:
-        self.db = db
+    def __init__(self, store: Store, keep: int) -> None:
+        self.store = store
         self.keep = keep
 
     def record(self, tx: Tx, strategy_id: str, seq: int,
@@ -33,13 +33,13 @@ class SignalHistory:
             (strategy_id, strategy_id, self.keep),
         )
 
-    def recent(self, strategy_id: str, limit: int) -> list[dict[str, Any]]:
+    async def recent(self, strategy_id: str, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` signals, newest first, each with its ``seq``."""
-        rows = self.db.conn.execute(
+        rows = await self.store.fetch(
             "SELECT seq, data FROM strategy_signals WHERE strategy_id = ? "
             "ORDER BY seq DESC LIMIT ?",
             (strategy_id, limit),
-        ).fetchall()
+        )
         return [{"seq": int(r["seq"]), **json.loads(r["data"])} for r in rows]
 
     def forget(self, tx: Tx, strategy_id: str) -> None:

@@ -65,7 +65,7 @@ from hts_realtime.protocol.errors import (
     UnknownSymbol,
 )
 from hts_realtime.protocol.topics import strategy_topics
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.store import Store
 
 log = logging.getLogger("hts.strategies")
 
@@ -80,7 +80,7 @@ def _now() -> str:
 class StrategyRunner:
     def __init__(
         self,
-        db: Database,
+        store: Store,
         journal: Journal,
         commits: GroupCommit,
         master: SymbolMaster,
@@ -93,7 +93,6 @@ class StrategyRunner:
         clock: Callable[[], float] = time.monotonic,
         history: SignalHistory | None = None,
     ) -> None:
-        self.db = db
         self.journal = journal
         self.commits = commits
         self.master = master
@@ -103,16 +102,22 @@ class StrategyRunner:
         self.max_quantity = max_quantity
         self.factory = factory
         self.clock = clock
-        self.history = history or SignalHistory(db, keep=100)
+        self.history = history or SignalHistory(store, keep=100)
         self._runs: dict[str, StrategyRun] = {}
         self._by_symbol: dict[str, list[StrategyRun]] = {}
-        self.store = StrategyStore(db)
+        self.store = StrategyStore(store)
         broker.fill_listeners.append(self)
-        self._load()
 
     # -- lifecycle ---------------------------------------------------------------------
-    def _load(self) -> None:
-        for run in self.store.all():
+    def forget(self) -> None:
+        """Drop every run from memory (stepping down)."""
+        self._runs, self._by_symbol = {}, {}
+
+    async def load(self) -> None:
+        """Every stored run, and the running ones scheduled again (at start, and when
+        this engine takes the lead; their indicators warm up anew from live prices)."""
+        self.forget()
+        for run in await self.store.all():
             self._runs[run.strategy_id] = run
             if run.state == RUNNING:
                 try:
@@ -121,9 +126,10 @@ class StrategyRunner:
                     run.state, run.reason = ERROR, f"cannot restart: {exc}"
                     continue
                 self._by_symbol.setdefault(run.symbol, []).append(run)
-        for strategy_id, order_id in self.store.open_orders().items():
+        for strategy_id, order_id in (await self.store.open_orders()).items():
             if strategy_id in self._runs:
                 self._runs[strategy_id].open_order_id = order_id
+        await self.broker.prepare({run.user_id for run in self._runs.values()})
 
     async def create(self, user_id: str, kind: str, symbol: str,
                      params: Mapping[str, object], quantity: int,
@@ -142,6 +148,8 @@ class StrategyRunner:
             symbol=symbol, params=rule.params(), quantity=quantity, auto_trade=auto_trade,
             state=CREATED, created_at=now, updated_at=now,
         )
+
+        await self.broker.prepare((user_id,))
 
         def work(tx: Tx) -> StrategyRun:
             if sum(1 for r in self._runs.values() if r.user_id == user_id) >= self.max_per_user:
@@ -391,7 +399,8 @@ class StrategyRunner:
         self.history.record(tx, run.strategy_id, event.seq, data)
         return event
 
-    def signals(self, user_id: str, strategy_id: str, limit: int) -> list[dict[str, object]]:
+    async def signals(self, user_id: str, strategy_id: str,
+                      limit: int) -> list[dict[str, object]]:
         """The run's newest signals (newest first); someone else's id is ``not_found``."""
         self.get(user_id, strategy_id)
-        return self.history.recent(strategy_id, limit)
+        return await self.history.recent(strategy_id, limit)

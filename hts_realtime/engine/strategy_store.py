@@ -1,7 +1,7 @@
 """Strategy runs on disk: the SQL for the ``strategies`` table.
 
-Reads run on the shared connection; writes take the caller's open
-transaction, so they commit with the journal entry that reports them.
+Reads are async on the engine's store; writes are staged on the caller's
+``Tx``, so they commit with the journal entry that reports them.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import json
 
 from hts_realtime.domain.strategy_run import StrategyRun
 from hts_realtime.engine.group_commit import Tx
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.store import Store
 
 
 class StrategyStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-    def all(self) -> list[StrategyRun]:
+    async def all(self) -> list[StrategyRun]:
         """Every stored run, oldest first."""
         return [
             StrategyRun(
@@ -28,15 +28,14 @@ class StrategyStore:
                 reason=row["reason"], position=int(row["position"]), cost=int(row["cost"]),
                 realized_pnl=int(row["realized_pnl"]),
             )
-            for row in self.db.conn.execute("SELECT * FROM strategies ORDER BY created_at")
+            for row in await self.store.fetch("SELECT * FROM strategies ORDER BY created_at")
         ]
 
-    def open_orders(self) -> dict[str, str]:
+    async def open_orders(self) -> dict[str, str]:
         """strategy id -> its open order's id."""
-        rows = self.db.conn.execute(
+        rows = await self.store.fetch(
             "SELECT order_id, strategy_id FROM orders WHERE strategy_id IS NOT NULL "
-            "AND status IN ('accepted', 'partially_filled')"
-        ).fetchall()
+            "AND status IN ('accepted', 'partially_filled')")
         return {r["strategy_id"]: r["order_id"] for r in rows}
 
     @staticmethod

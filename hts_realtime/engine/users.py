@@ -19,12 +19,11 @@ import hashlib
 import hmac
 import os
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.store import Row, Store
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _N, _R, _P = 2**14, 8, 1
@@ -79,88 +78,86 @@ _DUMMY_HASH = hash_password("not-a-real-password")
 
 
 class UserStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    """Users on the engine's store (SQLite or PostgreSQL): every call is async, so a
+    network round trip never blocks the event loop. The server's own writes (a new
+    password, log out everywhere) and the CLI's go straight to the database; the
+    access-change triggers tell every server about them."""
 
-    def add(self, username: str, password: str, *, admin: bool = False) -> User:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def add(self, username: str, password: str, *, admin: bool = False) -> User:
+        """Hashes on the calling thread (the CLI, the demo's seed at start-up)."""
         if not USERNAME_RE.match(username):
             raise UserError("username must be 1-64 letters, digits, '_', '.' or '-'")
         check_password(password)
         roles = "admin" if admin else ""
-        try:
-            with self.db.transaction() as conn:
-                cur = conn.execute(
-                    "INSERT INTO users (username, password_hash, roles, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (username, hash_password(password), roles, datetime.now(UTC).isoformat()),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise UserError(f"user {username!r} already exists") from exc
-        return User(str(cur.lastrowid), username, tuple(r for r in roles.split(",") if r))
+        row = await self.store.write_returning(
+            "INSERT INTO users (username, password_hash, roles, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (username) DO NOTHING RETURNING id",
+            (username, hash_password(password), roles, datetime.now(UTC).isoformat()))
+        if row is None:
+            raise UserError(f"user {username!r} already exists")
+        return User(str(row["id"]), username, tuple(r for r in roles.split(",") if r))
 
-    def authenticate(self, username: str, password: str) -> User | None:
+    async def authenticate(self, username: str, password: str) -> User | None:
         """The user if the password is right (disabled or not: the caller decides).
 
         Hashes on the calling thread: the server uses ``login_record`` and
         ``verify_password`` off the loop instead (``engine.login``).
         """
-        user, encoded = self.login_record(username)
+        user, encoded = await self.login_record(username)
         return user if verify_password(password, encoded) and user is not None else None
 
-    def login_record(self, username: str) -> tuple[User | None, str]:
+    async def login_record(self, username: str) -> tuple[User | None, str]:
         """The user and its password hash; for an unknown name, None and a dummy
         hash, so checking it costs the same time as a wrong password."""
-        row = self.db.conn.execute(
-            f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?", (username,)
-        ).fetchone()
+        row = await self.store.fetchrow(
+            f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?", (username,))
         if row is None:
             return None, _DUMMY_HASH
         return _user(row), str(row["password_hash"])
 
-    def by_username(self, username: str) -> User | None:
-        row = self.db.conn.execute(
-            f"SELECT {_COLUMNS} FROM users WHERE username = ?", (username,)
-        ).fetchone()
+    async def by_username(self, username: str) -> User | None:
+        row = await self.store.fetchrow(
+            f"SELECT {_COLUMNS} FROM users WHERE username = ?", (username,))
         return _user(row) if row else None
 
-    def get(self, user_id: str) -> User | None:
+    async def get(self, user_id: str) -> User | None:
         """The user with this id, or None (also for an id that is not a number)."""
         if not user_id.isdigit() or len(user_id) > 18:
             return None
-        row = self.db.conn.execute(
-            f"SELECT {_COLUMNS} FROM users WHERE id = ?", (int(user_id),)
-        ).fetchone()
+        row = await self.store.fetchrow(
+            f"SELECT {_COLUMNS} FROM users WHERE id = ?", (int(user_id),))
         return _user(row) if row else None
 
     # -- who may hold a token --------------------------------------------------------
-    def set_password(self, username: str, password: str) -> User:
+    async def set_password(self, username: str, password: str) -> User:
         """A new password; every token issued before now stops working."""
         check_password(password)
-        return self.set_password_hash(username, hash_password(password))
+        return await self.set_password_hash(username, hash_password(password))
 
-    def set_password_hash(self, username: str, encoded: str) -> User:
-        return self._update(username, "password_hash = ?, tokens_valid_after = ?",
-                            encoded, revoke_before())
+    async def set_password_hash(self, username: str, encoded: str) -> User:
+        return await self._update(username, "password_hash = ?, tokens_valid_after = ?",
+                                  encoded, revoke_before())
 
-    def set_disabled(self, username: str, disabled: bool) -> User:
+    async def set_disabled(self, username: str, disabled: bool) -> User:
         """Disable (which also revokes every token) or enable a user."""
         if disabled:
-            return self._update(username, "disabled = 1, tokens_valid_after = ?",
-                                revoke_before())
-        return self._update(username, "disabled = 0")
+            return await self._update(username, "disabled = 1, tokens_valid_after = ?",
+                                      revoke_before())
+        return await self._update(username, "disabled = 0")
 
-    def revoke_tokens(self, username: str) -> User:
+    async def revoke_tokens(self, username: str) -> User:
         """Log out everywhere: every token issued before now stops working."""
-        return self._update(username, "tokens_valid_after = ?", revoke_before())
+        return await self._update(username, "tokens_valid_after = ?", revoke_before())
 
-    def _update(self, username: str, assignments: str, *args: object) -> User:
-        with self.db.transaction() as conn:
-            cur = conn.execute(f"UPDATE users SET {assignments} WHERE username = ?",
-                               (*args, username))
-            if cur.rowcount != 1:
-                raise UserError(f"no user {username!r}")
-            row = conn.execute(f"SELECT {_COLUMNS} FROM users WHERE username = ?",
-                               (username,)).fetchone()
+    async def _update(self, username: str, assignments: str, *args: object) -> User:
+        row = await self.store.write_returning(
+            f"UPDATE users SET {assignments} WHERE username = ? RETURNING {_COLUMNS}",
+            (*args, username))
+        if row is None:
+            raise UserError(f"no user {username!r}")
         return _user(row)
 
 
@@ -182,13 +179,7 @@ def check_password(password: str) -> None:
 _COLUMNS = "id, username, roles, disabled, tokens_valid_after"
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row: Row) -> User:
     roles = tuple(r for r in str(row["roles"]).split(",") if r)
     return User(str(row["id"]), str(row["username"]), roles, bool(row["disabled"]),
                 int(row["tokens_valid_after"]))
-
-
-def build_user_store(database: str) -> tuple[UserStore, Database]:
-    """A user store on ``database`` for the CLI (the caller closes the db)."""
-    db = Database(database)
-    return UserStore(db), db

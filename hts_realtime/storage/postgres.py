@@ -64,31 +64,46 @@ class PostgresStore:
     dialect = "postgresql"
     now_ms = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
-    def __init__(self, pool: asyncpg.Pool, synchronous_commit: str) -> None:
-        self._pool = pool
+    def __init__(self, url: str, *, synchronous_commit: str = "on", pool_size: int = 8,
+                 idle_in_transaction_ms: int = 2000, connect_timeout: float = 2.0) -> None:
+        """Nothing connects until ``start`` (inside the running loop)."""
+        if synchronous_commit not in DURABILITY:
+            raise ValueError(f"synchronous_commit must be one of {', '.join(DURABILITY)}")
+        self._url = url
         self.synchronous_commit = synchronous_commit
+        self._pool_size = pool_size
+        self._idle_ms = idle_in_transaction_ms
+        self._connect_timeout = connect_timeout
+        self._pool_or_none: asyncpg.Pool | None = None
         self._sql: dict[str, str] = {}
         self.commits = 0
 
     @classmethod
-    async def open(cls, url: str, *, synchronous_commit: str = "on", pool_size: int = 8,
-                   idle_in_transaction_ms: int = 2000,
-                   connect_timeout: float = 2.0) -> PostgresStore:
-        if synchronous_commit not in DURABILITY:
-            raise ValueError(f"synchronous_commit must be one of {', '.join(DURABILITY)}")
+    async def open(cls, url: str, **options: Any) -> PostgresStore:
+        store = cls(url, **options)
+        await store.start()
+        return store
+
+    async def start(self) -> None:
+        if self._pool_or_none is not None:
+            return
         try:
-            pool = await asyncpg.create_pool(
-                url, min_size=0, max_size=pool_size, timeout=connect_timeout,
+            self._pool_or_none = await asyncpg.create_pool(
+                self._url, min_size=0, max_size=self._pool_size, timeout=self._connect_timeout,
                 command_timeout=10, server_settings={
                     "application_name": "hts-realtime",
-                    "synchronous_commit": synchronous_commit,
-                    "idle_in_transaction_session_timeout": str(idle_in_transaction_ms),
+                    "synchronous_commit": self.synchronous_commit,
+                    "idle_in_transaction_session_timeout": str(self._idle_ms),
                 })
         except CONNECTION_ERRORS as exc:
             raise StoreUnavailable(f"PostgreSQL unreachable: {exc}") from exc
-        store = cls(pool, synchronous_commit)
-        await store.migrate()
-        return store
+        await self.migrate()
+
+    @property
+    def _pool(self) -> asyncpg.Pool:
+        if self._pool_or_none is None:
+            raise StoreUnavailable("the PostgreSQL store was not started")
+        return self._pool_or_none
 
     @property
     def durability(self) -> str:
@@ -162,4 +177,5 @@ class PostgresStore:
             raise StoreUnavailable(f"PostgreSQL: {exc!r}") from exc
 
     async def close(self) -> None:
-        await self._pool.close()
+        if self._pool_or_none is not None:
+            await self._pool_or_none.close()

@@ -59,6 +59,9 @@ class SqliteStore:
         self._rconn = _connect(path, synchronous)
         self.commits = 0
 
+    async def start(self) -> None:
+        pass  # connected and migrated in the constructor (a local file)
+
     @property
     def durability(self) -> str:
         return DURABILITY[self.synchronous]

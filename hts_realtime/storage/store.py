@@ -52,6 +52,9 @@ class Store(Protocol):
     dialect: str
     now_ms: str  # SQL: the database's clock, in ms since the Unix epoch
 
+    async def start(self) -> None:
+        """Connect and bring the schema to this version (idempotent)."""
+
     @property
     def durability(self) -> str:
         """What a returned ``commit`` promises, in words (status pages, README)."""
@@ -74,6 +77,16 @@ class Store(Protocol):
     async def fetchrow(self, sql: str, params: Params = ()) -> Row | None: ...
 
     async def close(self) -> None: ...
+
+
+def placeholders(n: int) -> str:
+    """``?, ?, ?`` for an ``IN (...)`` of ``n`` values (both dialects)."""
+    return ", ".join("?" * n)
+
+
+def chunks(values: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
+    """``values`` in slices of at most ``size`` (SQLite allows 32,766 parameters)."""
+    return [values[i:i + size] for i in range(0, len(values), size)]
 
 
 def grouped(writes: Sequence[Write]) -> list[tuple[str, list[Params]]]:

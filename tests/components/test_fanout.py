@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from hts_realtime.engine.journal import Journal
 from hts_realtime.identity.tokens import Identity
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.protocol.topics import Topic, TopicKind
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.sqlite import SqliteStore
 
 USER = "7"
 ORDERS = Topic(TopicKind.ORDERS, "*")
@@ -69,13 +69,13 @@ class FakeConnection:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    d = Database(str(tmp_path / "fanout.db"))
+async def db(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    d = SqliteStore(str(tmp_path / "fanout.db"))
     yield d
-    d.close()
+    await d.close()
 
 
-def make_fanout(db: Database, limits: OutboxLimits | None = None) -> Fanout:
+def make_fanout(db: SqliteStore, limits: OutboxLimits | None = None) -> Fanout:
     return Fanout(None, SessionRegistry(), JournalLog(Journal(db, 100_000)), Metrics(),
                   limits or OutboxLimits(max_bytes=1 << 20, max_age=5.0), OutboxFlusher())
 
@@ -86,15 +86,14 @@ def journal_of(fanout: Fanout) -> Journal:
     return log.journal
 
 
-def commit(fanout: Fanout, db: Database, n: int = 1) -> list[PrivateEvent]:
+async def commit(fanout: Fanout, db: SqliteStore, n: int = 1) -> list[PrivateEvent]:
     """``n`` journaled order_updates for USER (committed, not yet published)."""
     journal = journal_of(fanout)
+    await journal.prepare((USER,))
     tx = Tx()
     out = [journal.append(tx, USER, "order_update", ("order:*",),
                           {"data": {"status": "accepted"}}) for _ in range(n)]
-    with db.transaction() as conn:  # what the group commit does, on the test's connection
-        for sql, params in tx.writes:
-            conn.execute(sql, params)
+    await db.commit(tx.writes)  # what the group commit does
     for (owner, key), value in tx.values.items():
         owner.apply_staged(key, value)
     return out
@@ -128,9 +127,9 @@ def drain_queue(fanout: Fanout) -> None:
 
 # -- the replay / live merge ------------------------------------------------------------
 async def test_an_event_committed_before_the_head_and_still_queued_is_sent_once(
-        db: Database) -> None:
+        db: SqliteStore) -> None:
     fanout = make_fanout(db)
-    evs = commit(fanout, db, 5)
+    evs = await commit(fanout, db, 5)
     for ev in evs[:4]:
         fanout.publish(ev)
     drain_queue(fanout)  # seq 1-4 delivered to nobody (no session yet)
@@ -140,16 +139,16 @@ async def test_an_event_committed_before_the_head_and_still_queued_is_sent_once(
     await fanout.open_session(s, 3, hello, enter_rooms)
     assert s.live and conn.seqs() == [4, 5]
     drain_queue(fanout)  # now the queue delivers seq 5 again: it must not go out twice
-    (later,) = commit(fanout, db)
+    (later,) = await commit(fanout, db)
     fanout.publish(later)
     drain_queue(fanout)
     assert conn.seqs() == [4, 5, 6]
     assert conn.events()[0] == hello(5)
 
 
-async def test_events_published_during_the_replay_follow_it_in_order(db: Database) -> None:
+async def test_events_published_during_the_replay_follow_it_in_order(db: SqliteStore) -> None:
     fanout = make_fanout(db)
-    *_, third = commit(fanout, db, 3)
+    *_, third = await commit(fanout, db, 3)
     fanout.publish(third)  # committed before the head is read, still queued
     s, conn = session(fanout)
 
@@ -157,7 +156,7 @@ async def test_events_published_during_the_replay_follow_it_in_order(db: Databas
         # after `connected`, before the replay: the queue hands seq 3 to the session (not
         # live yet: it waits in `pending`, and the replay sends it too), and events
         # committed after the head was read (4, 5) wait in `pending` as well
-        for ev in commit(fanout, db, 2):
+        for ev in await commit(fanout, db, 2):
             fanout.publish(ev)
         drain_queue(fanout)
         assert [ev.seq for ev in sess.pending] == [3, 4, 5]
@@ -166,20 +165,20 @@ async def test_events_published_during_the_replay_follow_it_in_order(db: Databas
     assert conn.seqs() == [1, 2, 3, 4, 5]
 
 
-async def test_a_resume_from_the_head_replays_nothing_and_goes_live(db: Database) -> None:
+async def test_a_resume_from_the_head_replays_nothing_and_goes_live(db: SqliteStore) -> None:
     fanout = make_fanout(db)
-    commit(fanout, db, 2)
+    await commit(fanout, db, 2)
     s, conn = session(fanout)
     await fanout.open_session(s, 2, hello, enter_rooms)
-    (ev,) = commit(fanout, db)
+    (ev,) = await commit(fanout, db)
     fanout.publish(ev)
     drain_queue(fanout)
     assert conn.seqs() == [3]
 
 
-async def test_a_resume_past_the_head_gets_resync_required(db: Database) -> None:
+async def test_a_resume_past_the_head_gets_resync_required(db: SqliteStore) -> None:
     fanout = make_fanout(db)
-    commit(fanout, db, 2)
+    await commit(fanout, db, 2)
     s, conn = session(fanout)
     await fanout.open_session(s, 9, hello, enter_rooms)
     assert conn.events("resync_required") == [
@@ -188,9 +187,9 @@ async def test_a_resume_past_the_head_gets_resync_required(db: Database) -> None
 
 
 # -- replay pacing ----------------------------------------------------------------------
-async def test_a_replay_waits_for_the_client_to_drain(db: Database) -> None:
+async def test_a_replay_waits_for_the_client_to_drain(db: SqliteStore) -> None:
     fanout = make_fanout(db)
-    commit(fanout, db, 50)
+    await commit(fanout, db, 50)
     s, conn = session(fanout)
     conn.open = False  # the client does not read: the transport is full
     task = asyncio.create_task(fanout.open_session(s, 0, hello, enter_rooms))
@@ -206,9 +205,9 @@ async def test_a_replay_waits_for_the_client_to_drain(db: Database) -> None:
     assert conn.seqs() == list(range(1, 51)) and s.live
 
 
-async def test_a_replay_the_client_never_drains_ends_as_slow_consumer(db: Database) -> None:
+async def test_a_replay_the_client_never_drains_ends_as_slow_consumer(db: SqliteStore) -> None:
     fanout = make_fanout(db, OutboxLimits(max_bytes=1 << 20, max_age=0.05))
-    commit(fanout, db, 50)
+    await commit(fanout, db, 50)
     s, conn = session(fanout)
     conn.open = False
     await asyncio.wait_for(fanout.open_session(s, 0, hello, enter_rooms), 5)
@@ -297,7 +296,7 @@ async def test_a_tick_is_one_transport_write_per_client() -> None:
 
 
 # -- batching -------------------------------------------------------------------------------
-async def test_a_batching_client_gets_one_price_batch_per_tick(db: Database) -> None:
+async def test_a_batching_client_gets_one_price_batch_per_tick(db: SqliteStore) -> None:
     fanout = make_fanout(db)
     single, conn1 = session(fanout, "s1")
     batched, conn2 = session(fanout, "s2", batch=True)

@@ -49,17 +49,19 @@ def verify(token: str) -> Identity:
 async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Subject]:
     if request.param == "local":
         engine: Engine = request.getfixturevalue("local_engine")
-        user = engine.users.by_username("testuser")
+        committer = asyncio.create_task(engine.commits.serve())
+        await engine.store.start()
+        await engine.load()  # what the engine's lifecycle does first
+        user = await engine.users.by_username("testuser")
         assert user is not None
         token, _ = engine.tokens.issue(user)
-        committer = asyncio.create_task(engine.commits.serve())
         order, _ = await engine.broker.place(user.user_id, OrderRequest(
             "005930", Side.BUY, OrderType.LIMIT, 3, 52_500), None)
         run = await engine.strategies.create(user.user_id, "ma_crossover", "005930", {}, 1,
                                              False)
 
         async def revoke_local(tok: str) -> None:
-            engine.auth.revoke(engine.auth.identify(tok))
+            await engine.auth.revoke(await engine.auth.identify(tok))
 
         yield Subject(LocalEngine(engine.master, engine.market, engine.broker,
                                   engine.strategies, engine.auth),
@@ -93,7 +95,7 @@ def local_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = build_engine(settings, metrics=Metrics(), bus=MemoryBus(), stream_log=None,
                           watched=None)
     yield engine
-    engine.db.close()
+    asyncio.run(engine.store.close())
 
 
 @pytest.fixture(scope="module")

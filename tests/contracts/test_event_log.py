@@ -22,7 +22,7 @@ from hts_realtime.domain.events import PrivateEvent
 from hts_realtime.engine.group_commit import Tx
 from hts_realtime.engine.journal import Journal
 from hts_realtime.ports import EventLog
-from hts_realtime.storage.db import Database
+from hts_realtime.storage.sqlite import SqliteStore
 from tests.cluster import RedisServer
 
 KEEP = 600  # both keep the newest events of a user (journal retention, stream MAXLEN)
@@ -37,22 +37,21 @@ class Subject:
 @pytest.fixture(params=[pytest.param("journal", marks=pytest.mark.fast), "redis"])
 async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Subject]:
     if request.param == "journal":
-        db = Database(str(tmp_path / "journal.db"))
+        db = SqliteStore(str(tmp_path / "journal.db"))
         journal = Journal(db, KEEP)
 
         async def append_journal(user: str, n: int) -> list[PrivateEvent]:
-            tx = Tx()  # what a group commit does, on the test's own connection
+            await journal.prepare((user,))
+            tx = Tx()  # what a group commit does
             events = [journal.append(tx, user, "order_update", ("order:*",),
                                      {"data": {"n": i}}) for i in range(n)]
-            with db.transaction() as conn:
-                for sql, params in tx.writes:
-                    conn.execute(sql, params)
+            await db.commit(tx.writes)
             for (owner, key), value in tx.values.items():
                 owner.apply_staged(key, value)
             return events
 
         yield Subject(JournalLog(journal), append_journal)
-        db.close()
+        await db.close()
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     redis: Redis = redis_client(server.url)

@@ -54,20 +54,27 @@ class World:
         self.store = SqliteStore(str(path / "hts.db"))
         self.master = SymbolMaster()
         self.market = MarketSimulator(self.master, seed=3, now=NOW)
-        self.journal = Journal(self.db, 10_000)
+        self.journal = Journal(self.store, 10_000)
         self.bus = EventBus()
         self.events: list[PrivateEvent] = []
         self.bus.subscribe(self.events.append)
         self.commits = GroupCommit(self.store, self.bus.publish)
         self.serving = asyncio.create_task(self.commits.serve())
-        self.broker = PaperBroker(self.db, self.journal, self.commits, self.master, self.market,
+        self.broker = PaperBroker(self.store, self.journal, self.commits, self.master, self.market,
                                   initial_cash=100_000_000, max_quantity=1_000_000,
                                   participation=1.0,
                                   costs=Costs.of("0.00015", {"KOSPI": "0.002"}))
-        self.runner = StrategyRunner(self.db, self.journal, self.commits, self.master,
+        self.runner = StrategyRunner(self.store, self.journal, self.commits, self.master,
                                      self.broker, clock=lambda: 0.0)
         self.feed = MarketFeed(self.market, 0.1, [self.broker.on_quotes, self.runner.on_quotes])
         self.t = NOW
+
+    @classmethod
+    async def make(cls, path: Path) -> World:
+        w = cls(path)
+        await w.broker.load()
+        await w.runner.load()
+        return w
 
     async def trade(self, price: int) -> None:
         self.t += timedelta(seconds=1)
@@ -109,14 +116,14 @@ def consistent(w: World) -> dict[str, Any]:
 
 
 async def test_a_fill_whose_commit_fails_changes_nothing_in_memory(tmp_path: Path) -> None:
-    w = World(tmp_path)
+    w = await World.make(tmp_path)
     run = await w.runner.create("1", "breakout", "005930", {"window": 2}, 7, True)
     await w.runner.start("1", run.strategy_id)
     for px in (75_000, 75_100, 75_000, 75_200):  # breakout: the run places a market buy
         await w.trade(px)
-    (order,) = w.broker.list_orders("1")
+    (order,) = await w.broker.list_orders("1")
     assert order.status.value == "accepted" and run.open_order_id == order.order_id
-    account_before = w.broker.account("1")
+    account_before = (await w.broker.account("1"))
     events_before = len(w.events)
     before = consistent(w)
 
@@ -128,7 +135,7 @@ async def test_a_fill_whose_commit_fails_changes_nothing_in_memory(tmp_path: Pat
     assert w.commits.failed_commits == 1  # "FOREIGN KEY constraint failed" at COMMIT
     assert consistent(w) == before  # the order, its run: as the database has them
     assert run.position == 0 and run.open_order_id == order.order_id
-    assert w.broker.account("1") == account_before
+    assert (await w.broker.account("1")) == account_before
     assert len(w.events) == events_before  # nothing published
     assert w.market.book("005930") == book_before  # no liquidity taken
     # the next step fails the same way and changes nothing either; the order is still
@@ -143,21 +150,21 @@ async def test_a_fill_whose_commit_fails_changes_nothing_in_memory(tmp_path: Pat
     w.feed.step(w.t)
     await w.commits.settle()
     after = consistent(w)
-    filled = w.broker.get("1", order.order_id)
+    filled = await w.broker.get("1", order.order_id)
     assert filled.status.value == "filled" and after["memory_open"] == []
-    fills = w.broker.fills("1", order.order_id)
+    fills = await w.broker.fills("1", order.order_id)
     assert sum(f["quantity"] for f in fills) == 7
     paid = sum(f["amount"] + f["fee"] for f in fills)
     assert run.position == 7 and run.cost == paid
-    assert w.broker.account("1")["cash"] == 100_000_000 - paid
+    assert (await w.broker.account("1"))["cash"] == 100_000_000 - paid
     await w.close()
 
 
 async def test_a_cancel_whose_commit_fails_leaves_the_order_open(tmp_path: Path) -> None:
-    w = World(tmp_path)
+    w = await World.make(tmp_path)
     req = OrderRequest("005930", Side.BUY, OrderType.LIMIT, 10, 70_000)
     order, _ = await w.broker.place("1", req)
-    held = w.broker.account("1")["reserved_cash"]
+    held = (await w.broker.account("1"))["reserved_cash"]
     arm(w.db, "orders", "UPDATE")
     with pytest.raises(sqlite3.IntegrityError):
         await w.broker.cancel("1", order.order_id)
@@ -166,13 +173,13 @@ async def test_a_cancel_whose_commit_fails_leaves_the_order_open(tmp_path: Path)
     disarm(w.db)
     assert (await w.broker.cancel("1", order.order_id)).status.value == "cancelled"
     assert w.broker.open_orders() == 0 and held > 0
-    assert w.broker.account("1")["reserved_cash"] == 0
+    assert (await w.broker.account("1"))["reserved_cash"] == 0
     consistent(w)
     await w.close()
 
 
 async def test_a_strategy_state_change_whose_commit_fails_is_not_applied(tmp_path: Path) -> None:
-    w = World(tmp_path)
+    w = await World.make(tmp_path)
     run = await w.runner.create("1", "breakout", "005930", {"window": 2}, 7, False)
     arm(w.db, "strategies", "UPDATE")
     with pytest.raises(sqlite3.IntegrityError):
@@ -193,22 +200,29 @@ async def test_a_strategy_state_change_whose_commit_fails_is_not_applied(tmp_pat
     await w.close()
 
 
-def test_candles_whose_flush_fails_are_kept_for_the_next_one(tmp_path: Path) -> None:
+async def test_candles_whose_flush_fails_are_kept_for_the_next_one(tmp_path: Path) -> None:
     from hts_realtime.engine.candle_store import CandleStore
     from hts_realtime.engine.candles import CandleBook
 
     db = Database(str(tmp_path / "c.db"))
-    book = CandleBook(CandleStore(db), [s.symbol for s in SymbolMaster()])
+    store = SqliteStore(str(tmp_path / "c.db"))
+    commits = GroupCommit(store, lambda events: None)
+    serving = asyncio.create_task(commits.serve())
+    candles = CandleStore(store)
+    book = CandleBook(candles, commits, [s.symbol for s in SymbolMaster()])
+    await book.load()
     market = MarketSimulator(SymbolMaster(), seed=5, now=NOW)
     for i in range(20):
         book.on_quotes(market.step(NOW + timedelta(seconds=i)))
-    live = [c.to_wire() for c in book.candles("005930", "1m", 10)]
+    live = [c.to_wire() for c in await book.candles("005930", "1m", 10)]
     arm(db, "candles")
     with pytest.raises(sqlite3.IntegrityError):
-        book.flush()
-    assert CandleStore(db).read("005930", "1m", 10) == []  # nothing half-written
-    assert [c.to_wire() for c in book.candles("005930", "1m", 10)] == live  # still served
+        await book.flush()
+    assert await candles.read("005930", "1m", 10) == []  # nothing half-written
+    assert [c.to_wire() for c in await book.candles("005930", "1m", 10)] == live  # served
     disarm(db)
-    assert book.flush() > 0
-    assert [c.to_wire() for c in CandleStore(db).read("005930", "1m", 10)] == live
+    assert await book.flush() > 0
+    assert [c.to_wire() for c in await candles.read("005930", "1m", 10)] == live
+    serving.cancel()
+    await store.close()
     db.close()

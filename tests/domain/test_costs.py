@@ -15,7 +15,6 @@ from hts_realtime.engine.broker import OrderRequest, PaperBroker
 from hts_realtime.engine.group_commit import GroupCommit
 from hts_realtime.engine.journal import EventBus, Journal
 from hts_realtime.settings import Settings
-from hts_realtime.storage.db import Database
 from hts_realtime.storage.sqlite import SqliteStore
 
 COSTS = Costs.of("0.00015", {"KOSPI": "0.002", "KOSDAQ": "0.002"})
@@ -42,25 +41,25 @@ def test_default_settings_are_the_documented_rates() -> None:
 
 
 async def test_known_fills_book_fees_tax_and_realized_pnl_to_the_won(tmp_path: Path) -> None:
-    db = Database(str(tmp_path / "hts.db"))
     store = SqliteStore(str(tmp_path / "hts.db"))
     commits = GroupCommit(store, EventBus().publish)
     serving = asyncio.create_task(commits.serve())
     master = SymbolMaster()
     market = MarketSimulator(master, seed=1, now=NOW)
-    broker = PaperBroker(db, Journal(db, 1000), commits, master, market,
+    broker = PaperBroker(store, Journal(store, 1000), commits, master, market,
                          initial_cash=100_000_000, max_quantity=1_000_000, participation=1.0,
                          costs=COSTS)
+    await broker.load()
     t = NOW + timedelta(seconds=1)
     # the book after this trade: bids from 75,000 down, asks from 75,100 up
     q = market.replay_trade("005930", 75_000, 1_000, Side.SELL, t)
     buy, _ = await broker.place("1", OrderRequest("005930", Side.BUY, OrderType.MARKET, 10))
     broker.on_quotes([q], t)
     await commits.settle()
-    assert broker.fills("1", buy.order_id) == [
+    assert await broker.fills("1", buy.order_id) == [
         {"fill_id": 1, "quantity": 10, "price": 75_100, "amount": 751_000, "fee": 112, "tax": 0,
-         "time": broker.fills("1", buy.order_id)[0]["time"]}]
-    acc = broker.account("1")
+         "time": (await broker.fills("1", buy.order_id))[0]["time"]}]
+    acc = await broker.account("1")
     assert acc["cash"] == 100_000_000 - 751_000 - 112
     assert acc["positions"][0]["cost"] == 751_112
     assert (acc["fees_paid"], acc["taxes_paid"], acc["realized_pnl"]) == (112, 0, 0)
@@ -69,19 +68,18 @@ async def test_known_fills_book_fees_tax_and_realized_pnl_to_the_won(tmp_path: P
     sell, _ = await broker.place("1", OrderRequest("005930", Side.SELL, OrderType.MARKET, 4))
     broker.on_quotes([q], t + timedelta(seconds=1))
     await commits.settle()
-    (fill,) = broker.fills("1", sell.order_id)
+    (fill,) = await broker.fills("1", sell.order_id)
     # 4 at the best bid 76,000: amount 304,000; fee ⌊45.6⌋ = 45; tax ⌊608⌋ = 608
     assert (fill["price"], fill["amount"], fill["fee"], fill["tax"]) == (76_000, 304_000, 45, 608)
-    assert broker.get("1", sell.order_id).fees == 653
+    assert (await broker.get("1", sell.order_id)).fees == 653
     cost_out = 751_112 * 4 // 10  # 300,444
-    acc = broker.account("1")
+    acc = await broker.account("1")
     assert acc["cash"] == 100_000_000 - 751_112 + 304_000 - 45 - 608
     assert acc["realized_pnl"] == 304_000 - 45 - 608 - cost_out == 2_903
     assert (acc["fees_paid"], acc["taxes_paid"]) == (157, 608)
     assert acc["positions"][0]["cost"] == 751_112 - cost_out
     serving.cancel()
     await store.close()
-    db.close()
 
 
 def test_market_and_cost_settings_are_checked() -> None:

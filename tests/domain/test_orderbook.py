@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,8 @@ from hts_realtime.domain.orders import Side
 from hts_realtime.domain.symbols import Symbol, SymbolMaster
 from hts_realtime.engine.candle_store import CandleStore
 from hts_realtime.engine.candles import CandleBook
-from hts_realtime.storage.db import Database
+from hts_realtime.engine.group_commit import GroupCommit
+from hts_realtime.storage.sqlite import SqliteStore
 
 MONDAY = datetime(2026, 1, 5, 10, 0, tzinfo=KST)
 
@@ -137,9 +139,11 @@ def test_krx_auctions_print_once_and_nothing_trades_outside_continuous_hours() -
     assert q is not None and q.prev_close == last["005930"] and q.volume == 0
 
 
-def test_candles_agree_with_the_trades_that_built_them(tmp_path: Path) -> None:
-    db = Database(str(tmp_path / "c.db"))
-    book = CandleBook(CandleStore(db), [s.symbol for s in SymbolMaster()])
+async def test_candles_agree_with_the_trades_that_built_them(tmp_path: Path) -> None:
+    db = SqliteStore(str(tmp_path / "c.db"))
+    commits = GroupCommit(db, lambda events: None)
+    serving = asyncio.create_task(commits.serve())
+    book = CandleBook(CandleStore(db), commits, [s.symbol for s in SymbolMaster()])
     sim = MarketSimulator(SymbolMaster(), seed=4, now=MONDAY)
     seen = []
     for i in range(2_000):  # 2,000 steps 0.5 s apart: 16+ minutes
@@ -147,7 +151,7 @@ def test_candles_agree_with_the_trades_that_built_them(tmp_path: Path) -> None:
         book.on_quotes(quotes)
         seen += [t for q in quotes if q.symbol == "005930" for t in q.trades]
         if i % 300 == 0:
-            book.flush()  # some candles on disk, some in memory: reads merge both
+            await book.flush()  # some candles on disk, some in memory: reads merge both
     for interval, seconds in INTERVALS.items():
         expect: dict[int, list[int]] = {}
         for t in seen:
@@ -155,25 +159,28 @@ def test_candles_agree_with_the_trades_that_built_them(tmp_path: Path) -> None:
             c = expect.setdefault(start, [t.price, t.price, t.price, t.price, 0])
             c[1], c[2], c[3] = max(c[1], t.price), min(c[2], t.price), t.price
             c[4] += t.quantity
-        got = book.candles("005930", interval, 1000)
+        got = await book.candles("005930", interval, 1000)
         assert {c.start: [c.open, c.high, c.low, c.close, c.volume] for c in got} == expect
-    assert len(book.candles("005930", "1m", 1000)) >= 16
+    assert len(await book.candles("005930", "1m", 1000)) >= 16
     # KST boundaries: a 1h candle starts on the hour in Korea time, 1d at KST midnight
-    day = book.candles("005930", "1d", 5)[-1].to_wire()["time"]
+    day = (await book.candles("005930", "1d", 5))[-1].to_wire()["time"]
     assert day == "2026-01-05T00:00:00+09:00"
-    assert book.candles("005930", "1h", 5)[0].to_wire()["time"] == "2026-01-05T10:00:00+09:00"
-    db.close()
+    assert (await book.candles("005930", "1h", 5))[0].to_wire()["time"] == \
+        "2026-01-05T10:00:00+09:00"
+    serving.cancel()
+    await db.close()
 
 
-def test_seeded_history_is_plausible_and_the_market_continues_from_it(tmp_path: Path) -> None:
+async def test_seeded_history_is_plausible_and_the_market_continues_from_it(
+        tmp_path: Path) -> None:
     master = SymbolMaster()
     now = datetime(2026, 1, 7, 11, 0, 30, tzinfo=KST)  # a Wednesday, 11:00 KST
     candles = seed_history(master, now, seed=9, always=False)
-    db = Database(str(tmp_path / "h.db"))
+    db = SqliteStore(str(tmp_path / "h.db"))
     store = CandleStore(db)
-    store.write(candles)
+    await db.commit(store.writes(candles))
     for s in master:
-        daily = store.read(s.symbol, "1d", 1000)
+        daily = await store.read(s.symbol, "1d", 1000)
         assert len(daily) == DAYS + 1  # 120 past trading days and today
         past, today = daily[:-1], daily[-1]
         assert past[-1].close == s.prev_close
@@ -181,25 +188,25 @@ def test_seeded_history_is_plausible_and_the_market_continues_from_it(tmp_path: 
             lower, upper = price_limits(a.close)
             assert lower <= b.low <= b.open <= b.high and b.low <= b.close <= b.high <= upper
             assert all(on_grid(p) for p in (b.open, b.high, b.low, b.close)) and b.volume > 0
-        minutes = store.read(s.symbol, "1m", 1000)
+        minutes = await store.read(s.symbol, "1m", 1000)
         assert len(minutes) == 120  # 09:00-10:59, the current minute is the live one
         assert minutes[0].to_wire()["time"] == "2026-01-07T09:00:00+09:00"
         assert today.volume == sum(m.volume for m in minutes)
         assert today.close == minutes[-1].close
         lower, upper = price_limits(s.prev_close)
         assert lower <= today.low and today.high <= upper
-    states = day_states(store.last_days(2), now.date())
+    states = day_states(await store.last_days(2), now.date())
     sim = MarketSimulator(master, seed=1, now=now, days=states)
     q = sim.quote("005930")
-    today = store.read("005930", "1d", 1)[0]
+    today = (await store.read("005930", "1d", 1))[0]
     assert q is not None and q.prev_close == 75_000 and q.price == today.close
     assert q.volume == today.volume and (q.open, q.high, q.low) == (
         today.open, today.high, today.low)
     # a later day: the stored last close becomes the previous close
-    later = day_states(store.last_days(2), now.date() + timedelta(days=1))
+    later = day_states(await store.last_days(2), now.date() + timedelta(days=1))
     assert later["005930"].prev_close == today.close
     assert tick_up(1) == 2
-    db.close()
+    await db.close()
 
 
 def test_the_feed_reports_each_session_change_once() -> None:

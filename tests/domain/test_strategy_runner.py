@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,8 @@ from hts_realtime.engine.group_commit import GroupCommit
 from hts_realtime.engine.journal import EventBus, Journal
 from hts_realtime.engine.strategy_runner import StrategyRunner
 from hts_realtime.protocol.errors import InvalidStrategy, NotFound, UnknownSymbol
-from hts_realtime.storage.db import Database
 from hts_realtime.storage.sqlite import SqliteStore
+from hts_realtime.storage.store import Store
 
 
 class Boom(Strategy):
@@ -56,24 +56,30 @@ def factory(kind: str, params: Mapping[str, object]) -> Strategy:
 class World:
     """The engine's trading state on a real SQLite store (made inside the test's loop)."""
 
-    def __init__(self, path: Path, status_interval: float = 1.0) -> None:
-        self.db = Database(str(path / "hts.db"))
-        self.store = SqliteStore(str(path / "hts.db"))
+    def __init__(self, store: Store, status_interval: float = 1.0) -> None:
+        self.store = store
         self.master = SymbolMaster()
         self.market = MarketSimulator(self.master, seed=1)
-        self.journal = Journal(self.db, 10_000)
+        self.journal = Journal(self.store, 10_000)
         self.bus = EventBus()
         self.events: list[PrivateEvent] = []
         self.bus.subscribe(self.events.append)
         self.commits = GroupCommit(self.store, self.bus.publish)
         self.serving = asyncio.create_task(self.commits.serve())
-        self.broker = PaperBroker(self.db, self.journal, self.commits, self.master, self.market,
+        self.broker = PaperBroker(self.store, self.journal, self.commits, self.master, self.market,
                                   initial_cash=100_000_000, max_quantity=1_000_000,
                                   participation=1.0)
         self.now = 0.0
-        self.runner = StrategyRunner(self.db, self.journal, self.commits, self.master,
+        self.runner = StrategyRunner(self.store, self.journal, self.commits, self.master,
                                      self.broker, status_interval=status_interval,
                                      factory=factory, clock=lambda: self.now)
+
+    @classmethod
+    async def make(cls, open_store: OpenStore, status_interval: float = 1.0) -> World:
+        w = cls(await open_store(), status_interval)
+        await w.broker.load()
+        await w.runner.load()
+        return w
 
     async def trade(self, symbol: str, price: int, volume: int = 1_000) -> None:
         """A trade at ``price``; the book after it bids ``price`` and offers a tick above."""
@@ -87,15 +93,26 @@ class World:
         await self.commits.settle()
         self.serving.cancel()
         await self.store.close()
-        self.db.close()
 
     def of(self, event: str) -> list[dict[str, Any]]:
         return [e.payload for e in self.events if e.event == event]
 
 
+OpenStore = Callable[[], Awaitable[Store]]
+
+
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = World(tmp_path)
+def open_store(tmp_path: Path) -> OpenStore:
+    """Opens the test's database (again: a restart); ``tests/test_engine_stores.py``
+    gives these tests a PostgreSQL one."""
+    async def open_() -> Store:
+        return SqliteStore(str(tmp_path / "hts.db"))
+    return open_
+
+
+@pytest.fixture
+async def world(open_store: OpenStore) -> AsyncIterator[World]:
+    w = await World.make(open_store)
     yield w
     await w.close()
 
@@ -137,7 +154,7 @@ async def test_signals_move_a_hypothetical_position_without_auto_trade(world: Wo
     assert status["position"] == 0 and status["realized_pnl"] == -3_000
     assert status["state"] == "running"
     # no orders were placed
-    assert world.broker.list_orders("1") == []
+    assert await world.broker.list_orders("1") == []
 
 
 async def test_auto_trade_places_orders_and_follows_fills(world: World) -> None:
@@ -145,12 +162,12 @@ async def test_auto_trade_places_orders_and_follows_fills(world: World) -> None:
     await world.runner.start("1", run.strategy_id)
     for px in (75_000, 75_100, 75_000, 75_200):
         await world.trade("005930", px)
-    (order,) = world.broker.list_orders("1")
+    (order,) = await world.broker.list_orders("1")
     assert order.strategy_id == run.strategy_id and order.side.value == "buy"
     assert order.quantity == 7 and order.status.value == "accepted"
     assert run.position == 0  # not filled yet: fills follow the next trade
     await world.trade("005930", 75_300)  # the market buy takes the best ask, a tick above
-    order = world.broker.get("1", order.order_id)
+    order = await world.broker.get("1", order.order_id)
     assert order.status.value == "filled"
     assert run.position == 7 and run.cost == 7 * 75_400
     statuses = [s["data"] for s in world.of("strategy_status")]
@@ -159,7 +176,7 @@ async def test_auto_trade_places_orders_and_follows_fills(world: World) -> None:
     await world.trade("005930", 74_100)  # the sell fills here, at the best bid
     assert run.position == 0
     assert run.realized_pnl == 7 * (74_100 - 75_400)
-    acc = world.broker.account("1")
+    acc = await world.broker.account("1")
     assert acc["realized_pnl"] == run.realized_pnl
     assert acc["cash"] == 100_000_000 + run.realized_pnl
     # every event of the user is one gapless stream: order updates and strategy events
@@ -169,8 +186,8 @@ async def test_auto_trade_places_orders_and_follows_fills(world: World) -> None:
     assert kinds == {"order_update", "strategy_signal", "strategy_status"}
 
 
-async def test_pnl_only_status_is_conflated(tmp_path: Path) -> None:
-    w = World(tmp_path, status_interval=1.0)
+async def test_pnl_only_status_is_conflated(open_store: OpenStore) -> None:
+    w = await World.make(open_store, status_interval=1.0)
     run = await w.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
     await w.runner.start("1", run.strategy_id)
     for px in (75_000, 75_100, 75_000, 75_200):
@@ -202,15 +219,15 @@ async def test_a_failing_strategy_stops_alone(world: World) -> None:
     assert bad.state == "running"
 
 
-async def test_state_survives_a_restart(tmp_path: Path) -> None:
-    w = World(tmp_path)
+async def test_state_survives_a_restart(open_store: OpenStore) -> None:
+    w = await World.make(open_store)
     run = await w.runner.create("1", "breakout", "005930", {"window": 2}, 10, False)
     stopped = await w.runner.create("1", "rsi", "000660", {}, 5, False)
     await w.runner.start("1", run.strategy_id)
     for px in (75_000, 75_100, 75_000, 75_200):
         await w.trade("005930", px)
     await w.close()
-    w2 = World(tmp_path)
+    w2 = await World.make(open_store)
     again = w2.runner.get("1", run.strategy_id)
     assert again.state == "running" and again.position == 10 and again.cost == 752_000
     assert w2.runner.get("1", stopped.strategy_id).state == "created"

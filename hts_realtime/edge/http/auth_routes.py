@@ -58,20 +58,20 @@ class AuthRoutes:
         })
 
     async def logout(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
+        identity = await self.callers.identify(request)
         data = schemas.load(schemas.LOGOUT, await read_optional_json(request))
         if data["everywhere"]:
-            self.logins.users.revoke_tokens(identity.username)
+            await self.logins.users.revoke_tokens(identity.username)
             self.callers.auth.access.forget({identity.user_id})  # counts at once, here
         else:
-            self.callers.auth.revoke(identity)
+            await self.callers.auth.revoke(identity)
         self.watcher.poke()  # this process's sockets close now, not at the next poll
         log.info("user=%s logged out%s", identity.user_id,
                  " everywhere" if data["everywhere"] else "")
         return web.Response(status=204)
 
     async def change_password(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
+        identity = await self.callers.identify(request)
         data = schemas.load(schemas.PASSWORD, await read_json(request))
         user = await self.logins.change_password(identity.username, data["current_password"],
                                                  data["new_password"], client_address(request))

@@ -97,16 +97,16 @@ class Callers:
         self.writes = writes
         self.writes_refused = 0
 
-    def identify(self, request: web.Request) -> Identity:
-        return self.auth.identify(bearer(request))
+    async def identify(self, request: web.Request) -> Identity:
+        return await self.auth.identify(bearer(request))
 
-    def writer(self, request: web.Request, budget: str = "") -> Identity:
+    async def writer(self, request: web.Request, budget: str = "") -> Identity:
         """``identify``, for a route that writes the caller's journal: rate limited per user.
 
         Cancels have a ``budget`` of their own (the same size): a client throttled
         on placing orders can still take its risk off the book.
         """
-        identity = self.identify(request)
+        identity = await self.identify(request)
         wait = self.writes.take(f"{identity.user_id}{budget}")
         if wait > 0:
             self.writes_refused += 1

@@ -40,7 +40,7 @@ class MarketRoutes:
         q = schemas.load(schemas.CANDLES, dict(request.query))
         if q["symbol"] not in self.master:
             raise UnknownSymbol(f"unknown symbol {q['symbol']!r}")
-        rows = self.candle_book.candles(q["symbol"], q["interval"], q["limit"])
+        rows = await self.candle_book.candles(q["symbol"], q["interval"], q["limit"])
         return json_response({"symbol": q["symbol"], "interval": q["interval"],
                               "candles": [c.to_wire() for c in rows]})
 

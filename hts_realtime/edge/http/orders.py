@@ -15,7 +15,7 @@ from hts_realtime.edge.http.common import Callers, json_response, read_json
 from hts_realtime.engine.broker import OrderRequest, PaperBroker
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.protocol import schemas
-from hts_realtime.protocol.errors import InvalidMessage, NotFound
+from hts_realtime.protocol.errors import InvalidMessage
 
 log = logging.getLogger("hts.http")
 
@@ -39,12 +39,12 @@ class OrderRoutes:
         ]
 
     async def account(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
-        return json_response(self.broker.account(identity.user_id))
+        identity = await self.callers.identify(request)
+        return json_response(await self.broker.account(identity.user_id))
 
     async def place_order(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        identity = self.callers.writer(request)
+        identity = await self.callers.writer(request)
         data = schemas.load(schemas.ORDER, await read_json(request))
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
@@ -67,27 +67,24 @@ class OrderRoutes:
         return json_response(order.to_wire(), status=201, headers=headers)
 
     async def list_orders(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
+        identity = await self.callers.identify(request)
         status = request.query.get("status")
         if status is not None and status not in {s.value for s in OrderStatus}:
             raise InvalidMessage(f"unknown status {status!r}")
-        orders = self.broker.list_orders(identity.user_id, status)
+        orders = await self.broker.list_orders(identity.user_id, status)
         return json_response([o.to_wire() for o in orders])
 
     async def get_order(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
-        order = self.broker.get(identity.user_id, request.match_info["order_id"])
+        identity = await self.callers.identify(request)
+        order = await self.broker.get(identity.user_id, request.match_info["order_id"])
         return json_response(order.to_wire())
 
     async def order_fills(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
-        fills = self.broker.fills(identity.user_id, request.match_info["order_id"])
+        identity = await self.callers.identify(request)
+        fills = await self.broker.fills(identity.user_id, request.match_info["order_id"])
         return json_response(fills)
 
     async def cancel_order(self, request: web.Request) -> web.Response:
-        identity = self.callers.writer(request, ":cancel")
-        order_id = request.match_info["order_id"]
-        if self.broker.owner_of(order_id) != identity.user_id:
-            raise NotFound(f"no order {order_id!r}")
-        order = await self.broker.cancel(identity.user_id, order_id)
+        identity = await self.callers.writer(request, ":cancel")
+        order = await self.broker.cancel(identity.user_id, request.match_info["order_id"])
         return json_response(order.to_wire())

@@ -36,7 +36,7 @@ class StrategyRoutes:
         return json_response(describe_kinds())
 
     async def create_strategy(self, request: web.Request) -> web.Response:
-        identity = self.callers.writer(request)
+        identity = await self.callers.writer(request)
         data = schemas.load(schemas.STRATEGY, await read_json(request))
         run = await self.strategies.create(identity.user_id, data["kind"], data["symbol"],
                                      data["params"], data["quantity"], data["auto_trade"])
@@ -45,35 +45,35 @@ class StrategyRoutes:
         return json_response(run.to_wire(), status=201)
 
     async def list_strategies(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
+        identity = await self.callers.identify(request)
         return json_response([r.to_wire() for r in self.strategies.list_runs(identity.user_id)])
 
     async def get_strategy(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
+        identity = await self.callers.identify(request)
         run = self.strategies.get(identity.user_id, request.match_info["strategy_id"])
         return json_response(run.to_wire())
 
     async def start_strategy(self, request: web.Request) -> web.Response:
-        identity = self.callers.writer(request)
+        identity = await self.callers.writer(request)
         run = await self.strategies.start(identity.user_id, request.match_info["strategy_id"])
         return json_response(run.to_wire())
 
     async def stop_strategy(self, request: web.Request) -> web.Response:
-        identity = self.callers.writer(request)
+        identity = await self.callers.writer(request)
         run = await self.strategies.stop(identity.user_id, request.match_info["strategy_id"])
         return json_response(run.to_wire())
 
     async def delete_strategy(self, request: web.Request) -> web.Response:
-        identity = self.callers.writer(request)
+        identity = await self.callers.writer(request)
         await self.strategies.delete(identity.user_id, request.match_info["strategy_id"])
         return web.Response(status=204)
 
     async def signals(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
+        identity = await self.callers.identify(request)
         query = schemas.load(schemas.SIGNALS_QUERY, dict(request.query))
         strategy_id = request.match_info["strategy_id"]
         limit = min(query["limit"], self.signal_history)
         return json_response({
             "strategy_id": strategy_id,
-            "signals": self.strategies.signals(identity.user_id, strategy_id, limit),
+            "signals": await self.strategies.signals(identity.user_id, strategy_id, limit),
         })

@@ -26,12 +26,12 @@ class WatchlistRoutes:
         ]
 
     async def get_watchlist(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
-        return json_response({"symbols": self.watchlists.get(identity.user_id)})
+        identity = await self.callers.identify(request)
+        return json_response({"symbols": await self.watchlists.get(identity.user_id)})
 
     async def put_watchlist(self, request: web.Request) -> web.Response:
-        identity = self.callers.identify(request)
+        identity = await self.callers.identify(request)
         data = schemas.load(schemas.WATCHLIST, await read_json(request))
-        symbols = self.watchlists.replace(identity.user_id, data["symbols"])
+        symbols = await self.watchlists.replace(identity.user_id, data["symbols"])
         log.info("user=%s watchlist saved (%d symbols)", identity.user_id, len(symbols))
         return json_response({"symbols": symbols})
