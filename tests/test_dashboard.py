@@ -107,6 +107,24 @@ def watch_row(tab: Tab, symbol: str) -> Any:
     return tab.page.locator(f'[data-testid=watch-row][data-symbol="{symbol}"]')
 
 
+def expect_live_book(tab: Tab, symbol: str) -> None:
+    """The 호가 and 체결 panels show `symbol` and keep moving: the book has its 20 levels
+    and is redrawn from a new snapshot, and a fresh trade is drawn on the tape."""
+    page = tab.page
+    book = tab.tid("orderbook")
+    expect(book).to_have_attribute("data-symbol", symbol, timeout=WAIT_MS)
+    expect(page.locator("[data-testid=book-level]")).to_have_count(20, timeout=WAIT_MS)
+    expect(page.locator("[data-testid=tape-row]").first).to_be_visible(timeout=WAIT_MS)
+    seen = int(book.get_attribute("data-updates") or "0")
+    page.locator("[data-testid=tape-row]").first.evaluate("r => { r.dataset.seen = '1'; }")
+    # every trade redraws the tape: a first row without the mark is a trade that came after
+    expect(page.locator("[data-testid=tape-row]:not([data-seen])").first).to_be_visible(
+        timeout=WAIT_MS)
+    page.wait_for_function(
+        "n => Number(document.querySelector('[data-testid=orderbook]').dataset.updates) > n",
+        arg=seen, timeout=WAIT_MS)
+
+
 def reset_watchlist(srv: Server, token: str) -> None:
     _, symbols, _ = srv.http("GET", "/api/symbols")
     status, body, _ = srv.http("PUT", "/api/watchlist",
@@ -414,6 +432,17 @@ def test_session_and_watchlist_follow_the_user(shared: Server, browser: Browser)
     expect(two.tid("conn-state")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
     expect(two.tid("user-name")).to_have_text("tabs_user")
     expect(watch_row(two, "035720")).to_have_count(0)
+    # the symbol in focus is restored in a second tab and after a reload, and its 호가 and
+    # 체결 are live at once (not "호가 대기 중" until another symbol is clicked)
+    expect_live_book(two, "005930")
+    watch_row(two, "005380").click()
+    expect_live_book(two, "005380")
+    three_tab = Tab(context)
+    three_tab.page.goto(srv.url + "/")
+    expect_live_book(three_tab, "005380")
+    three_tab.page.close()
+    one.page.reload()
+    expect_live_book(one, "005380")
     # added in one tab: the other shows it, with live prices
     one.tid("add-symbol-input").fill("035720")
     one.tid("add-symbol-submit").click()
@@ -443,6 +472,15 @@ def test_session_and_watchlist_follow_the_user(shared: Server, browser: Browser)
     expect(two.tid("login-notice")).to_have_text("다른 탭에서 로그아웃했습니다")
     status, body, _ = srv.http("GET", "/api/account", token=token)
     assert status == 401 and body["error"]["code"] == "auth_revoked", body
+    # logging in again (same browser): the restored symbol (the one added last, which
+    # selected it) has its 호가 and 체결 live, here and in the other tab
+    one.tid("login-username").fill("tabs_user")
+    one.tid("login-password").fill("password1")
+    one.tid("login-submit").click()
+    expect(one.tid("conn-state")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+    expect_live_book(one, "035720")
+    expect(two.tid("conn-state")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+    expect_live_book(two, "035720")
     # an expired session is not used: the login form says why
     three.page.evaluate("""() => {
         const s = JSON.parse(localStorage.getItem('hts.session'));

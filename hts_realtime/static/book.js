@@ -21,6 +21,8 @@ export function setBookSymbol(sym) {
   book = null;
   centred = false;
   tape.length = 0;
+  $("orderbook").dataset.updates = "0";
+  $("orderbook").dataset.symbol = sym ?? "";
   renderBook();
   renderTape();
 }
@@ -49,6 +51,8 @@ export function onBook(sym, data) {
   book = data;
   state.lastMarketAt = Date.now();
   renderBook();
+  const el = $("orderbook"); // for tests and tools: how many snapshots this symbol's book had
+  el.dataset.updates = String(Number(el.dataset.updates ?? 0) + 1);
 }
 
 export function onTrades(sym, trades) {

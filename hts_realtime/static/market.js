@@ -14,6 +14,10 @@ let updates = 0;
 let candlesFor = null; // "symbol/interval" the chart's history belongs to
 let lastTradeAt = 0;
 const symbolListeners = [];
+// The symbol the panels (호가, 체결, ...) were last told about. Not state.selected: that is
+// restored from localStorage before anything is drawn (a reload, a second tab, a re-login),
+// so "changed since the previous selection" would never fire for the restored symbol.
+let announced;
 
 const chart = new CandleChart($("price-chart"));
 const watchlist = new WatchlistView($("watchlist"), { onSelect: select, onRemove: removeSymbol });
@@ -137,14 +141,17 @@ async function removeSymbol(sym) {
 }
 
 function select(sym) {
-  const prev = state.selected;
   state.selected = sym;
   if (sym) localStorage.setItem(LOCAL.selected, sym);
   watchlist.select(sym);
   if (sym) setTicketSymbol(sym);
   drawHead();
   loadCandles();
-  if (sym !== prev || !candlesFor) for (const fn of symbolListeners) fn(sym, prev);
+  if (sym !== announced) {
+    const prev = announced ?? null;
+    announced = sym;
+    for (const fn of symbolListeners) fn(sym, prev);
+  }
 }
 
 // -- the chart --------------------------------------------------------------------------
