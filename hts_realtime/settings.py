@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MIN_SECRET_BYTES = 32
+MIN_ADMIN_PASSWORD_BYTES = 16
 ROLES = ("single", "engine", "gateway")
 FEEDS = ("sim", "kis", "replay")
 
@@ -92,6 +93,13 @@ class Settings:
     # peers (nginx) whose X-Forwarded-For names the client: per-address limits and logs use it
     trusted_proxies: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
+    # the Socket.IO Admin UI (https://socket.io/docs/v4/admin-ui/) on namespace /admin,
+    # read-only, for whoever has these credentials (edge/socketio/admin.py)
+    admin_ui: bool = False
+    admin_ui_username: str = "admin"
+    admin_ui_password: Secret = field(default_factory=lambda: Secret(""))
+    admin_ui_mode: str = "development"  # development: events too; production: stats only
+    admin_ui_events_per_second: float = 50.0  # events and room changes shown, at most
     # where market data comes from: the simulator, KIS (한국투자증권) Open API, or a recording
     feed: str = "sim"  # sim | kis | replay
     kis_env: str = "real"  # real (실전) | paper (모의투자): which KIS domain and limits
@@ -232,6 +240,16 @@ class Settings:
         for name in ("brokerage_fee_rate", "sell_tax_rate_kospi", "sell_tax_rate_kosdaq"):
             if not 0 <= getattr(self, name) < 0.1:
                 raise SettingsError(f"{name} must be in [0, 0.1)")
+        if self.admin_ui:
+            if len(self.admin_ui_password.reveal().encode()) < MIN_ADMIN_PASSWORD_BYTES:
+                raise SettingsError(f"HTS_ADMIN_UI needs HTS_ADMIN_UI_PASSWORD of at least "
+                                    f"{MIN_ADMIN_PASSWORD_BYTES} bytes")
+            if not self.admin_ui_username:
+                raise SettingsError("HTS_ADMIN_UI needs HTS_ADMIN_UI_USERNAME")
+            if self.admin_ui_mode not in ("development", "production"):
+                raise SettingsError("admin_ui_mode must be 'development' or 'production'")
+            if not self.admin_ui_events_per_second > 0:
+                raise SettingsError("admin_ui_events_per_second must be positive")
         if self.feed not in FEEDS:
             raise SettingsError(f"feed must be one of {', '.join(FEEDS)}, not {self.feed!r}")
         if self.feed == "kis":

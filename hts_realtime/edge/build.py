@@ -25,6 +25,7 @@ from aiohttp import web
 
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.edge.access_relay import AccessRelay
+from hts_realtime.edge.admin_tap import AdminTap
 from hts_realtime.edge.core import RequestCore
 from hts_realtime.edge.fanout import Fanout
 from hts_realtime.edge.http.access_log import install_bad_http_filter
@@ -38,9 +39,10 @@ from hts_realtime.edge.outbox import OutboxFlusher, OutboxLimits
 from hts_realtime.edge.plain_ws import PlainWebSocket
 from hts_realtime.edge.private_relay import InProcessStreams, PrivateRelay
 from hts_realtime.edge.sessions import SessionRegistry
+from hts_realtime.edge.socketio.admin import AdminUI
 from hts_realtime.edge.socketio.framing import SocketIOFraming
 from hts_realtime.edge.socketio.hooks import WireGuard
-from hts_realtime.edge.socketio.mount import socketio_routes, socketio_server
+from hts_realtime.edge.socketio.mount import admin_ui, socketio_routes, socketio_server
 from hts_realtime.edge.socketio.servers import SendPathSocketIO
 from hts_realtime.edge.status import StatusReport, StatusSource
 from hts_realtime.edge.topic_access import TopicAuthorizer
@@ -92,8 +94,11 @@ class Edge:
                               max_age=settings.outbox_max_age_seconds)
         flusher = OutboxFlusher(on_slow_consumer=metrics.slow_consumer,
                                 on_conflated=metrics.conflated_in_outbox)
-        self.sio: SendPathSocketIO = socketio_server(settings, limits, flusher)
-        self.fanout = Fanout(self.sio, registry, parts.event_log, metrics, limits, flusher)
+        # HTS_ADMIN_UI: what the send path writes and the rooms, told to the Admin UI
+        tap = AdminTap(settings.admin_ui_events_per_second) if settings.admin_ui else None
+        self.sio: SendPathSocketIO = socketio_server(settings, limits, flusher, tap)
+        self.fanout = Fanout(self.sio, registry, parts.event_log, metrics, limits, flusher,
+                             tap)
         self.market_relay = MarketRelay(parts.bus, self.fanout, registry,
                                         on_interest=parts.on_interest,
                                         on_status=parts.engine.on_market_status)
@@ -111,6 +116,8 @@ class Edge:
                                 metrics)
         self.wire = WireGuard(self.sio, self.policy, self.fanout.to_sid)
         self.socketio = SocketIOFraming(self.sio, self.core, self.wire)  # /socket.io/
+        self.admin: AdminUI | None = admin_ui(settings, self.sio, tap, registry) \
+            if tap is not None else None  # /admin on /socket.io/
         self.plain_ws = PlainWebSocket(self.core, self.fanout, settings, self.policy)  # /api/ws
         self.access = AccessRelay(parts.bus, self.core.recheck_users, registry.user_ids)
         self.readiness = Readiness()
@@ -167,9 +174,16 @@ class Edge:
         app.on_shutdown.append(self._close_clients)
         return app
 
-    def status_sources(self) -> list[StatusSource]:
-        """This edge's parts of ``GET /api/ws/status`` (one process, or an engine)."""
-        return [self.report, self.wire_status, self.access.status]
+    def status_sources(self, sessions: StatusSource | None = None,
+                       behind: Sequence[StatusSource] = ()) -> list[StatusSource]:
+        """This edge's parts of ``GET /api/ws/status``, with ``behind`` (the engine's,
+        on a gateway) after its sessions; ``sessions`` in place of its own report (a
+        gateway reports the whole cluster's sessions)."""
+        sources: list[StatusSource] = [sessions or self.report, *behind, self.wire_status,
+                                       self.access.status]
+        if self.admin is not None:
+            sources.append(self.admin.status)
+        return sources
 
     async def lifecycle(self) -> AsyncIterator[None]:
         tasks = [
@@ -181,6 +195,8 @@ class Edge:
         ]
         if self.private_relay is not None:
             tasks.append(asyncio.create_task(self.private_relay.run(), name="private-relay"))
+        if self.admin is not None:
+            tasks.append(asyncio.create_task(self.admin.run(), name="admin-ui"))
         await self.market_relay.follow_market_status()
         await self.access.listen()
         metrics_runner = None
@@ -190,6 +206,8 @@ class Edge:
         yield
         if metrics_runner is not None:
             await metrics_runner.cleanup()
+        if self.admin is not None:
+            await self.admin.close()
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -48,6 +48,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol
 
 from hts_realtime.domain.events import PrivateEvent
+from hts_realtime.edge.admin_tap import AdminTap
 from hts_realtime.edge.outbox import (
     Connection,
     Message,
@@ -102,8 +103,9 @@ PLAIN_TEXT = PlainTextFraming()
 class Fanout:
     def __init__(self, sio: SocketIOServer | None, registry: SessionRegistry, log: EventLog,
                  metrics: Metrics, limits: OutboxLimits | None = None,
-                 flusher: OutboxFlusher | None = None) -> None:
+                 flusher: OutboxFlusher | None = None, tap: AdminTap | None = None) -> None:
         self.sio = sio
+        self.tap = tap  # HTS_ADMIN_UI: rooms entered and left are reported here
         self.registry = registry
         self.log = log  # where a resuming session's missed events are read from
         self.metrics = metrics
@@ -149,9 +151,13 @@ class Fanout:
     async def join(self, session: Session, room: str) -> None:
         if self.outbox_of(session.sid) is not None:
             self.registry.enter(session, room, price_symbol(room))
+            if self.tap is not None and session.transport == "socketio":
+                self.tap.joined(session.sid, room)
 
     async def leave(self, session: Session, room: str) -> None:
         self.registry.leave(session, room, price_symbol(room))
+        if self.tap is not None and session.transport == "socketio":
+            self.tap.left(session.sid, room)
 
     async def close(self, sid: str, error: HtsError | None = None) -> None:
         """End one connection, whatever its framing (the client sees ``error``'s code)."""

@@ -39,7 +39,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -134,6 +134,9 @@ def websocket_frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big") + payload
 
 
+Tap = Callable[[Sequence[Message]], None]  # told which messages an outbox wrote
+
+
 @dataclass(frozen=True)
 class OutboxLimits:
     max_bytes: int = 1024 * 1024  # waiting in the outbox (not yet handed to the transport)
@@ -152,12 +155,15 @@ class _Entry:
 class Outbox:
     """A connection's bounded, ordered, partly conflated send queue."""
 
-    __slots__ = ("_bytes", "_flusher", "_q", "_slots", "_waiter", "closed", "conn", "limits")
+    __slots__ = ("_bytes", "_flusher", "_q", "_slots", "_waiter", "closed", "conn", "limits",
+                 "tap")
 
-    def __init__(self, conn: Connection, limits: OutboxLimits, flusher: OutboxFlusher) -> None:
+    def __init__(self, conn: Connection, limits: OutboxLimits, flusher: OutboxFlusher,
+                 tap: Tap | None = None) -> None:
         self.conn = conn
         self.limits = limits
         self._flusher = flusher
+        self.tap = tap  # told what is written (the Admin UI: edge/admin_tap.py), or None
         self._q: deque[_Entry] | None = None  # None while empty (the common case)
         self._slots: dict[Hashable, _Entry] | None = None
         self._bytes = 0
@@ -171,6 +177,8 @@ class Outbox:
             return
         if self._q is None and self.conn.writable():
             self.conn.write([msg.render(self.conn.framing)])
+            if self.tap is not None:
+                self.tap((msg,))
             return
         self._append(msg, None)
 
@@ -180,6 +188,8 @@ class Outbox:
             return
         if self._q is None and self.conn.writable():
             self.conn.write([msg.render(self.conn.framing)])
+            if self.tap is not None:
+                self.tap((msg,))
             return
         if self._slots is not None:
             entry = self._slots.get(key)
@@ -197,7 +207,12 @@ class Outbox:
             return
         if self._q is None and self.conn.writable():
             framing = self.conn.framing
-            self.conn.write([m.render(framing) for m, _ in items])
+            if self.tap is None:
+                self.conn.write([m.render(framing) for m, _ in items])
+                return
+            written = [m for m, _ in items]
+            self.conn.write([m.render(framing) for m in written])
+            self.tap(written)
             return
         for msg, key in items:
             self.offer(msg, key)
@@ -235,6 +250,7 @@ class Outbox:
         framing = conn.framing
         while q and conn.writable():
             batch: list[Any] = []
+            msgs: list[Message] | None = [] if self.tap is not None else None
             # hand over a run of messages at once (one transport write)
             for _ in range(min(len(q), 64)):
                 entry = q.popleft()
@@ -242,7 +258,11 @@ class Outbox:
                     del self._slots[entry.key]
                 self._bytes -= entry.msg.nbytes
                 batch.append(entry.msg.render(framing))
+                if msgs is not None:
+                    msgs.append(entry.msg)
             conn.write(batch)
+            if msgs is not None and self.tap is not None:
+                self.tap(msgs)
         if q:
             return False
         self._q = None

@@ -64,8 +64,8 @@ def create_gateway_app(settings: Settings) -> web.Application:
 
     return edge.application(
         api=[ForwardRoutes(engine)],
-        status=StatusReport("cluster", [lambda: cluster_sessions(directory), engine.status,
-                                        edge.wire_status, edge.access.status]),
+        status=StatusReport("cluster", edge.status_sources(
+            sessions=lambda: cluster_sessions(directory), behind=[engine.status])),
         lifecycles=[lambda: bus_lifecycle(redis, bus), engine_lifecycle, directory.lifecycle])
 
 

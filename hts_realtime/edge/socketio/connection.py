@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket as _socket
 import time
@@ -31,6 +32,7 @@ from engineio import async_socket as eio_async_socket
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 
+from hts_realtime.edge.admin_tap import AdminTap
 from hts_realtime.edge.outbox import Message, Outbox, OutboxFlusher, OutboxLimits
 from hts_realtime.edge.socketio.framings import (
     POLLING,
@@ -58,6 +60,7 @@ class SendOptions:
     socket_send_buffer: int = 0  # SO_SNDBUF for websocket connections (0: the OS default)
     close_grace: float = 2.0  # seconds a closing transport may take to flush, then aborted
     flusher: OutboxFlusher = field(default_factory=OutboxFlusher)
+    tap: AdminTap | None = None  # HTS_ADMIN_UI: what each outbox writes is reported here
 
 
 _PING = EioPacket(eio_packet.Packet(eio_packet.PING))
@@ -95,7 +98,8 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
         self.queue = None  # the library's per-socket queue is not used
         opts = server.send_options
         self.framing: EngineIOWebSocketFraming | EngineIOPollingFraming = POLLING
-        self.outbox = Outbox(self, opts.limits, opts.flusher)
+        self.outbox = Outbox(self, opts.limits, opts.flusher,
+                             functools.partial(opts.tap.sent, sid) if opts.tap else None)
         self._high_water = opts.high_water
         self._transport: asyncio.Transport | None = None
         self._sock: web.WebSocketResponse | None = None
