@@ -22,7 +22,7 @@ import socketio
 from aiohttp import web
 
 from hts_realtime.edge.outbox import Message
-from hts_realtime.edge.socketio.connection import SendOptions
+from hts_realtime.edge.socketio.contracts import SendOptions
 from hts_realtime.edge.socketio.hooks import WireGuard
 from hts_realtime.edge.socketio.packets import ReservedEvent
 from hts_realtime.edge.socketio.route import SocketIORoute, engineio_buffer_size

@@ -21,7 +21,8 @@ import socketio
 from aiohttp import web
 
 from hts_realtime.edge.outbox import Message
-from hts_realtime.edge.socketio.connection import EngineIOConnection, SendOptions
+from hts_realtime.edge.socketio.connection import EngineIOConnection
+from hts_realtime.edge.socketio.contracts import SendOptions
 from hts_realtime.edge.socketio.framing import Refused
 from hts_realtime.edge.socketio.servers import SendPathEngineIO, SendPathSocketIO
 from hts_realtime.protocol.errors import AuthFailed

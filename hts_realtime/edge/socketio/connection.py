@@ -24,16 +24,15 @@ import functools
 import logging
 import socket as _socket
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 from engineio import async_socket as eio_async_socket
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 
-from hts_realtime.edge.admin_tap import AdminTap
-from hts_realtime.edge.outbox import Message, Outbox, OutboxFlusher, OutboxLimits
+from hts_realtime.edge.outbox import Message, Outbox
+from hts_realtime.edge.socketio.contracts import SocketServer
 from hts_realtime.edge.socketio.framings import (
     POLLING,
     WEBSOCKET,
@@ -45,22 +44,7 @@ from hts_realtime.edge.socketio.packets import namespace_of
 from hts_realtime.edge.wire_policy import BAD_ENGINEIO_FRAME, OVERSIZED
 from hts_realtime.protocol.errors import SlowConsumer
 
-if TYPE_CHECKING:
-    from hts_realtime.edge.socketio.servers import SendPathEngineIO
-
 log = logging.getLogger("hts.wire")
-
-
-@dataclass
-class SendOptions:
-    """How the send path treats each Engine.IO connection (from settings)."""
-
-    limits: OutboxLimits = field(default_factory=OutboxLimits)
-    high_water: int = 64 * 1024  # transport buffer past which messages wait in the outbox
-    socket_send_buffer: int = 0  # SO_SNDBUF for websocket connections (0: the OS default)
-    close_grace: float = 2.0  # seconds a closing transport may take to flush, then aborted
-    flusher: OutboxFlusher = field(default_factory=OutboxFlusher)
-    tap: AdminTap | None = None  # HTS_ADMIN_UI: what each outbox writes is reported here
 
 
 _PING = EioPacket(eio_packet.Packet(eio_packet.PING))
@@ -84,7 +68,7 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
     the server's hooks (the wire guard) and end the transport.
     """
 
-    server: SendPathEngineIO
+    server: SocketServer
     sid: str
     last_ping: float | None
     connected: bool
@@ -93,7 +77,7 @@ class EngineIOConnection(eio_async_socket.AsyncSocket):  # type: ignore[misc]
     closing: bool
     closed: bool
 
-    def __init__(self, server: SendPathEngineIO, sid: str) -> None:
+    def __init__(self, server: SocketServer, sid: str) -> None:
         super().__init__(server, sid)
         self.queue = None  # the library's per-socket queue is not used
         opts = server.send_options

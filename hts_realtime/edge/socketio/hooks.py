@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hts_realtime.edge.socketio.connection import EIO_SID, EngineIOConnection
+from hts_realtime.edge.socketio.contracts import Deliver
 from hts_realtime.edge.socketio.packets import namespace_of
-from hts_realtime.edge.socketio.servers import Deliver, SendPathSocketIO
+from hts_realtime.edge.socketio.servers import SendPathSocketIO
 from hts_realtime.edge.wire_policy import (
     BAD_SOCKETIO_PACKET,
     BINARY,

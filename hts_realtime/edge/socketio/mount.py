@@ -8,7 +8,7 @@ from hts_realtime.edge.admin_tap import AdminTap
 from hts_realtime.edge.outbox import OutboxFlusher, OutboxLimits
 from hts_realtime.edge.sessions import SessionRegistry
 from hts_realtime.edge.socketio.admin import AdminUI
-from hts_realtime.edge.socketio.connection import SendOptions
+from hts_realtime.edge.socketio.contracts import SendOptions
 from hts_realtime.edge.socketio.hooks import WireGuard
 from hts_realtime.edge.socketio.route import SocketIORoute, engineio_buffer_size
 from hts_realtime.edge.socketio.servers import SendPathSocketIO

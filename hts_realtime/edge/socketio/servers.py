@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import engineio
 import socketio
@@ -21,31 +21,11 @@ from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 
 from hts_realtime.edge.outbox import Outbox
-from hts_realtime.edge.socketio.connection import EngineIOConnection, SendOptions
+from hts_realtime.edge.socketio.connection import EngineIOConnection
+from hts_realtime.edge.socketio.contracts import Deliver, EngineIOHooks, SendOptions
 from hts_realtime.edge.socketio.packets import WirePacket
 
 log = logging.getLogger("hts.wire")
-
-Deliver = Callable[[str, str | bytes], Awaitable[None]]
-
-
-class EngineIOHooks(Protocol):
-    """What sees every Engine.IO event before the libraries do (the wire guard)."""
-
-    def opened(self, eio_sid: str, environ: dict[str, Any]) -> None:
-        """A session was made (its OPEN packet is queued); ``environ`` is the one
-        python-socketio keeps for it."""
-
-    async def message(self, eio_sid: str, data: str | bytes, deliver: Deliver) -> None:
-        """A message arrived; ``deliver(eio_sid, data)`` hands it to python-socketio
-        (raising whatever the library raises on it)."""
-
-    def closed(self, eio_sid: str, why: str) -> None:
-        """The session ended, or was refused at open."""
-
-    def bad_frame(self, eio_sid: str, kind: str, data: object) -> None:
-        """A websocket frame the socket could not take; the transport ends next."""
-
 
 class _Unhooked:
     def opened(self, eio_sid: str, environ: dict[str, Any]) -> None:
