@@ -108,12 +108,15 @@ def watch_row(tab: Tab, symbol: str) -> Any:
 
 
 def expect_live_book(tab: Tab, symbol: str) -> None:
-    """The 호가 and 체결 panels show `symbol` and keep moving: the book has its 20 levels
-    and is redrawn from a new snapshot, and a fresh trade is drawn on the tape."""
+    """The 호가 and 체결 panels show `symbol` and keep moving: the book has its levels (as
+    many a side as fit) and is redrawn from a new snapshot, and a fresh trade is drawn on
+    the tape."""
     page = tab.page
     book = tab.tid("orderbook")
     expect(book).to_have_attribute("data-symbol", symbol, timeout=WAIT_MS)
-    expect(page.locator("[data-testid=book-level]")).to_have_count(20, timeout=WAIT_MS)
+    expect(book).to_have_attribute("data-depth", re.compile(r"^([5-9]|10)$"), timeout=WAIT_MS)
+    depth = int(book.get_attribute("data-depth") or 0)
+    expect(page.locator("[data-testid=book-level]")).to_have_count(2 * depth, timeout=WAIT_MS)
     expect(page.locator("[data-testid=tape-row]").first).to_be_visible(timeout=WAIT_MS)
     seen = int(book.get_attribute("data-updates") or "0")
     page.locator("[data-testid=tape-row]").first.evaluate("r => { r.dataset.seen = '1'; }")
@@ -136,6 +139,26 @@ def krw(n: int) -> str:
     return f"₩{n:,}"
 
 
+# a number cut is a number hidden: every number cell of a panel (orders, holdings, the
+# account, the book, the tape, the ticket) must be whole (its content no wider than its box)
+# and inside its panel's box; names may shorten (they show whole on hover or a tap)
+CLIPPED = """(testid) => {
+  const panel = document.querySelector(`[data-testid=${testid}]`);
+  const box = panel.getBoundingClientRect();
+  const bad = [];
+  const cells = panel.querySelectorAll(
+    "td.num, td.c-side, td.c-status, dd, .lvl .p, .lvl .q b, .lvl.total .q");
+  for (const el of cells) {
+    if (!el.getClientRects().length) continue; // not shown at this width (a folded header cell)
+    const r = el.getBoundingClientRect();
+    const text = el.textContent.trim();
+    if (el.scrollWidth > el.clientWidth + 0.5 && el.clientWidth) bad.push(["cut", text, el.scrollWidth, el.clientWidth]);
+    if (r.left < box.left - 0.5 || r.right > box.right + 0.5) bad.push(["outside", text, r.left, r.right, box.left, box.right]);
+  }
+  return bad;
+}"""
+
+
 # -- the walk-through -------------------------------------------------------------------------
 
 
@@ -151,7 +174,13 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
     expect(tab.tid("login-form")).to_be_visible()
     expect(tab.tid("debug")).to_be_hidden()
     login(tab, srv)
+    # the support counters are out of the trader's way: behind the connection badge
+    expect(tab.tid("debug")).to_be_hidden()
+    tab.tid("conn-state").click()
     expect(tab.tid("debug")).to_be_visible()
+    expect(tab.tid("last-seq")).to_have_text(re.compile(r"^(\d+|–)$"))
+    tab.tid("conn-state").click()
+    expect(tab.tid("debug")).to_be_hidden()
     session = page.evaluate("JSON.parse(localStorage.getItem('hts.session'))")
     assert session["token"] and session["username"] == "testuser"
     assert session["expires_at"] > time.time() * 1000 + 3_000_000  # an hour's token
@@ -251,6 +280,10 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
     expect(page.locator('[data-testid=position-row][data-symbol="005930"]')).to_be_visible()
 
     # -- strategies: Korean kinds and states with the code as a hint, tagged orders -----------
+    # at this width 주문 내역 and 전략 share the lower left: one click apart
+    expect(tab.tid("panel-strategies")).to_be_hidden()
+    page.locator(".lower-switch [data-lower=strategy]:visible").click()
+    expect(tab.tid("panel-blotter")).to_be_hidden()
     form = tab.tid("strategy-form")
     form.get_by_test_id("strategy-kind").select_option("ma_crossover")
     expect(form.get_by_test_id("strategy-kind")).to_contain_text("이동평균 교차")
@@ -267,11 +300,13 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
     expect(state).to_have_text("실행 중", timeout=WAIT_MS)
     expect(state).to_have_attribute("data-state", "running")
     expect(card.get_by_test_id("strategy-signal").first).to_be_visible(timeout=WAIT_MS)
+    page.locator(".lower-switch [data-lower=orders]:visible").click()
     tagged = page.locator("[data-testid=blotter-row]:has([data-testid=strategy-tag])")
     expect(tagged.first).to_be_visible(timeout=WAIT_MS)
     expect(tagged.first.get_by_test_id("strategy-tag")).to_contain_text("이동평균 교차")
     manual = page.locator(f'[data-testid=blotter-row][data-order-id="{order_id}"]')
     expect(manual.get_by_test_id("strategy-tag")).to_have_count(0)
+    page.locator(".lower-switch [data-lower=strategy]:visible").click()
     card.get_by_test_id("strategy-stop").click()
     expect(state).to_have_text("정지", timeout=WAIT_MS)
     shown = card.get_by_test_id("strategy-signal").count()
@@ -315,29 +350,52 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
 # -- the layout at three sizes ----------------------------------------------------------------
 
 
+def clipped(tab: Tab, panel: str) -> list[Any]:
+    """Every money and number cell of a panel that is cut or outside its panel."""
+    return list(tab.page.evaluate(CLIPPED, panel))
+
+
+def wait_filled(srv: Server, token: str, order_id: str) -> None:
+    deadline = time.monotonic() + 10
+    while srv.http("GET", f"/api/orders/{order_id}", token=token)[1]["status"] != "filled":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("size", list(VIEWPORTS), ids=list(VIEWPORTS))
-def test_layout_fits_and_order_entry_is_one_tap_away(
+def test_layout_every_won_visible_and_order_entry_one_tap_away(
     shared: Server, browser: Browser, size: str, tmp_path: Path,
 ) -> None:
     srv = shared
     width, height = VIEWPORTS[size]
-    token = srv.login()
-    reset_watchlist(srv, token)
-    # a resting limit order far below the market: it stays open, with a cancel button
+    user = f"layout_{size}"
+    token = srv.add_user(user)
+    # a holding worth most of the account (a 0.2 % move is a six-digit 평가손익), and two
+    # resting limit orders far below the market: one at a six-digit, one at a seven-char price
+    status, bought, _ = srv.http("POST", "/api/orders", {
+        "symbol": "005930", "side": "buy", "order_type": "market", "quantity": 800}, token=token)
+    assert status == 201, bought
+    wait_filled(srv, token, bought["order_id"])
     status, resting, _ = srv.http("POST", "/api/orders", {
-        "symbol": "005930", "side": "buy", "order_type": "limit", "quantity": 1, "price": 53_000},
+        "symbol": "005930", "side": "buy", "order_type": "limit", "quantity": 413, "price": 53_000},
         token=token)
     assert status == 201, resting
+    status, dear, _ = srv.http("POST", "/api/orders", {
+        "symbol": "207940", "side": "buy", "order_type": "limit", "quantity": 1, "price": 600_000},
+        token=token)
+    assert status == 201, dear
     context = browser.new_context(viewport={"width": width, "height": height},
                                   is_mobile=size == "phone", has_touch=size == "phone")
     tab = Tab(context)
     page = tab.page
-    login(tab, srv)
+    login(tab, srv, user, "password1")
     expect(watch_row(tab, "005930").get_by_test_id("watch-price")).to_have_text(
         PRICE, timeout=WAIT_MS)
     row = page.locator(f'[data-testid=blotter-row][data-order-id="{resting["order_id"]}"]')
     expect(row).to_have_count(1, timeout=WAIT_MS)
     assert page.evaluate(OVERFLOW) == []
+    # the top bar is one line at every size
+    assert page.evaluate("document.querySelector('.topbar').getBoundingClientRect().height") <= 45
 
     # -- candles: history from /api/candles at each interval, the live one from trades --------
     chart = tab.tid("price-chart")
@@ -349,27 +407,32 @@ def test_layout_fits_and_order_entry_is_one_tap_away(
             "n => Number(document.querySelector('[data-testid=price-chart]').dataset.candles) >= n",
             arg=least, timeout=WAIT_MS)
     # the live candle closes at the newest trade of the tape
+    if size == "phone":
+        tab.tid("tab-book").click()
     page.wait_for_function("""() => {
         const top = document.querySelector('[data-testid=tape-row] td:nth-child(2)');
         const close = document.querySelector('[data-testid=price-chart]').dataset.lastClose;
         return top && close && top.textContent.replace(/,/g, '') === close; }""", timeout=WAIT_MS)
 
-    # -- 호가: ten levels a side with quantities; a click sets the ticket's price --------------
-    if size == "phone":
-        tab.tid("tab-book").click()
+    # -- 호가: the levels and 잔량 합계 fit the panel (ten a side where there is room) -----------
+    book = tab.tid("orderbook")
+    expect(book).to_have_attribute("data-depth", re.compile(r"^\d+$"), timeout=WAIT_MS)
+    depth = int(book.get_attribute("data-depth") or 0)
+    assert depth == 10 if size != "laptop" else depth >= 8, (size, depth)
     levels = page.locator("[data-testid=book-level]")
-    expect(levels).to_have_count(20, timeout=WAIT_MS)
-    expect(page.locator("[data-testid=book-level][data-side=ask]")).to_have_count(10)
+    expect(levels).to_have_count(2 * depth, timeout=WAIT_MS)
+    expect(page.locator("[data-testid=book-level][data-side=ask]")).to_have_count(depth)
     expect(page.locator("#orderbook .lvl.last")).to_have_count(1, timeout=WAIT_MS)
     quantities = [q for q in page.locator("[data-testid=book-level] .q b").all_inner_texts() if q]
-    assert len(quantities) == 20, quantities  # one per level, on its side
+    assert len(quantities) == 2 * depth, quantities  # one per level, on its side
     for q in quantities:
         assert re.fullmatch(r"\d{1,3}(,\d{3})*", q) and q != "0", q
     prices = [int(p) for p in levels.evaluate_all("ls => ls.map(l => l.dataset.price)")]
     assert prices == sorted(prices, reverse=True), prices  # asks above bids, high to low
+    assert clipped(tab, "panel-book") == []
+    assert clipped(tab, "panel-tape") == []
     assert page.evaluate(OVERFLOW) == []
     level = page.locator("[data-testid=book-level][data-side=bid]").nth(2)
-    level.scroll_into_view_if_needed()
     picked = level.get_attribute("data-price")
     level.click()
     expect(tab.tid("order-price")).to_have_value(picked)
@@ -377,8 +440,6 @@ def test_layout_fits_and_order_entry_is_one_tap_away(
     if size == "phone":  # and the ticket opens
         expect(tab.tid("panel-ticket")).to_be_visible()
         tab.tid("tab-quotes").click()
-
-    if size == "phone":
         # one group of panels at a time; the ticket is one tap away
         expect(tab.tid("panel-ticket")).to_be_hidden()
         expect(tab.tid("tabs")).to_be_visible()
@@ -387,17 +448,38 @@ def test_layout_fits_and_order_entry_is_one_tap_away(
         expect(tab.tid("order-submit")).to_be_in_viewport()
         assert page.evaluate(OVERFLOW) == []
         tab.tid("tab-account").click()
-    # the blotter shows symbol, side, quantity, status and cancel
+    assert clipped(tab, "panel-ticket") == [] if size != "phone" else True
+
+    # -- every won of the orders and the holdings: shown, whole, inside the panel -------------
     expect(row).to_be_visible()
-    for cell in ("td.sym", "td:nth-child(4)", "td:nth-child(5)", "[data-testid=order-status]",
-                 "[data-testid=order-cancel]"):
-        expect(row.locator(cell)).to_be_in_viewport()
-        box = row.locator(cell).bounding_box()
-        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (cell, box)
+    for testid, text in (("order-time", re.compile(r"^\d\d:\d\d:\d\d$")),
+                         ("order-id", f"…{resting['order_id'][-6:]}"),
+                         ("order-kind", "매수 지정가"), ("order-limit", "53,000"),
+                         ("order-qty", "0/413"), ("order-remaining", "413"), ("order-avg", "–")):
+        expect(row.get_by_test_id(testid)).to_have_text(text)
+        expect(row.get_by_test_id(testid)).to_be_in_viewport()
+    dear_row = page.locator(f'[data-testid=blotter-row][data-order-id="{dear["order_id"]}"]')
+    expect(dear_row.get_by_test_id("order-limit")).to_have_text("600,000")
+    bought_row = page.locator(f'[data-testid=blotter-row][data-order-id="{bought["order_id"]}"]')
+    expect(bought_row.get_by_test_id("order-avg")).to_have_text(PRICE)
+    expect(bought_row.get_by_test_id("order-limit")).to_have_text("시장가")
+    holding = page.locator('[data-testid=position-row][data-symbol="005930"]')
+    expect(holding.get_by_test_id("position-avg")).to_have_text(PRICE, timeout=WAIT_MS)
+    expect(holding.get_by_test_id("position-pnl")).to_have_text(
+        re.compile(r"^([+-]₩\d{1,3}(,\d{3})*|₩0)$"))
+    expect(holding.get_by_test_id("position-return")).to_have_text(re.compile(r"^[+-]?\d+\.\d\d%$"))
+    expect(tab.tid("account-return")).to_have_text(re.compile(r"^[+-]?\d+\.\d\d%$"))
+    for cell in ("position-avg", "position-pnl", "position-return"):
+        expect(holding.get_by_test_id(cell)).to_be_in_viewport()
+    for panel in ("panel-blotter", "panel-account"):
+        assert clipped(tab, panel) == [], panel
     assert page.evaluate(OVERFLOW) == []
     row.get_by_test_id("order-cancel").click()
     expect(row.get_by_test_id("order-status")).to_have_attribute("data-status", "cancelled",
                                                                  timeout=WAIT_MS)
+    # a cancelled order rests nowhere: no 미체결 (the cancelled quantity in the tooltip)
+    expect(row.get_by_test_id("order-remaining")).to_have_text("0")
+    expect(row.get_by_test_id("order-remaining")).to_have_attribute("title", "취소 413주")
     if size == "phone":
         tab.tid("tab-quotes").click()
     shot = (DOCS if UPDATE_DOCS else tmp_path) / f"dashboard-{size}.png"

@@ -196,7 +196,13 @@ onSymbolChange((sym) => {
   followBook();
 });
 
-// -- debug counters (dashboard only) ------------------------------------------------------
+// -- support counters: behind the connection badge, out of the trader's way -----------------
+
+$("conn-state").addEventListener("click", () => {
+  const info = $("conn-info");
+  info.hidden = !info.hidden || document.body.dataset.view !== "dashboard";
+  $("conn-state").setAttribute("aria-expanded", String(!info.hidden));
+});
 
 function debug() {
   $("last-seq").textContent = stream?.lastSeq ?? "–";
@@ -215,6 +221,14 @@ function showTab(tab) {
 }
 window.addEventListener("hts:tab", (e) => showTab(e.detail));
 showTab("quotes");
+
+// wide screens: 주문 내역 and 전략 share the lower left; the switch sits in both titles
+function showLower(which) {
+  document.body.dataset.lower = which;
+  for (const b of document.querySelectorAll(".lower-switch button")) b.classList.toggle("on", b.dataset.lower === which);
+}
+for (const b of document.querySelectorAll(".lower-switch button")) b.addEventListener("click", () => showLower(b.dataset.lower));
+showLower("orders");
 
 // the watchlist changed in another tab: take the server's list
 window.addEventListener("storage", (e) => { if (e.key === LOCAL.watchRev) reloadWatchlist(); });

@@ -19,7 +19,6 @@ export function setBookSymbol(sym) {
   if (sym === symbol) return;
   symbol = sym;
   book = null;
-  centred = false;
   tape.length = 0;
   $("orderbook").dataset.updates = "0";
   $("orderbook").dataset.symbol = sym ?? "";
@@ -75,7 +74,8 @@ function renderBook(message) {
     el.dataset.levels = "0";
     return;
   }
-  const levels = [...[...book.asks].reverse().map((l) => [l, "ask"]), ...book.bids.map((l) => [l, "bid"])];
+  const n = depth(el);
+  const levels = [...book.asks.slice(0, n).reverse().map((l) => [l, "ask"]), ...book.bids.slice(0, n).map((l) => [l, "bid"])];
   // rows are made once and updated in place: a click never lands on a row being replaced
   let rows = el.querySelector(".levels");
   if (!rows || rows.children.length !== levels.length) {
@@ -100,6 +100,7 @@ function renderBook(message) {
     p.className = `p ${direction(chg ?? 0)}`;
     p.querySelector(".pv").textContent = num(l.price);
     p.querySelector("small").textContent = chg === null ? "" : pct(chg);
+    row.setAttribute("aria-label", `${side === "ask" ? "매도" : "매수"} ${num(l.price)}원 ${num(l.quantity)}주`);
     for (const q of ["ask", "bid"]) {
       const cell = row.querySelector(`.${q}-q`);
       const mine = q === side;
@@ -114,16 +115,28 @@ function renderBook(message) {
   ta.textContent = num(book.total_ask_quantity);
   tb.textContent = num(book.total_bid_quantity);
   el.dataset.levels = String(levels.length);
+  el.dataset.depth = String(n);
+  drawnDepth = n;
   el.dataset.lastPrice = String(last);
-  if (!centred && el.scrollHeight > el.clientHeight) { // the spread in view, once per symbol
-    const firstBid = el.querySelector(".lvl.bid");
-    if (firstBid) {
-      el.scrollTop = firstBid.offsetTop - el.offsetTop - el.clientHeight / 2;
-      centred = true;
-    }
-  }
 }
-let centred = false;
+
+// How many levels a side fit the panel at ROW_MIN px a row, with the 잔량 합계 row under
+// them: ten when there is room (1440×900, a phone), fewer on a short screen (1280×720)
+// rather than a box that scrolls away the best ask or bid. At least MIN_DEPTH (then the
+// panel scrolls). The totals are always the whole book's.
+const ROW_MIN = 17;
+const TOTAL_ROW = 23;
+const MIN_DEPTH = 5;
+function depth(el) {
+  const h = el.clientHeight;
+  if (!h) return 10; // not laid out (a hidden phone tab): take the full book
+  return Math.max(MIN_DEPTH, Math.min(10, Math.floor((h - TOTAL_ROW) / ROW_MIN / 2)));
+}
+let drawnDepth = 0;
+new ResizeObserver(() => {
+  const el = $("orderbook");
+  if (book && el.clientHeight && depth(el) !== drawnDepth) renderBook();
+}).observe($("orderbook"));
 
 function pick(e) {
   const lvl = e.target.closest("[data-testid=book-level]");
@@ -134,11 +147,15 @@ function pick(e) {
 $("orderbook").addEventListener("click", pick);
 $("orderbook").addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") pick(e); });
 
+// As a Korean HTS prints it: 체결가 red above 전일 종가 and blue below (a +4.8 % stock is red
+// whoever hit whom); only 체결량 by the aggressor (매수 체결 red, 매도 체결 blue).
 function renderTape() {
+  const base = prevClose();
   $("tape").innerHTML = tape.map((t) => `<tr data-testid="tape-row">
       <td class="num dim">${esc(clock(t.timestamp))}</td>
-      <td class="r num ${t.side === "buy" ? "up" : "down"}">${num(t.price)}</td>
-      <td class="r num ${t.side === "buy" ? "up" : "down"}">${num(t.quantity)}</td></tr>`).join("")
+      <td class="r num ${base ? direction(t.price - base) : "flat"}" data-testid="tape-price">${num(t.price)}</td>
+      <td class="r num ${t.side === "buy" ? "up" : "down"}" data-testid="tape-qty"
+        title="${t.side === "buy" ? "매수 체결" : "매도 체결"}">${num(t.quantity)}</td></tr>`).join("")
     || `<tr><td colspan="3" class="empty">${symbol ? "체결 대기 중" : ""}</td></tr>`;
   $("tape-volume").textContent = tape.length ? `거래량 ${compact(tape[0].volume)}` : "";
 }

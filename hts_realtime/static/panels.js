@@ -139,27 +139,35 @@ export class BlotterView {
       const after = [...this.tbody.children].find((r) => r.dataset.created < o.created_at);
       this.tbody.insertBefore(row, after ?? null);
     }
-    const kind = o.order_type === "market" ? ORDER_TYPE_KO.market : `${ORDER_TYPE_KO.limit} ${num(o.price)}`;
+    const open = isOpen(o.status);
     const avg = o.filled_quantity ? num(o.filled_price) : "–";
     const tag = o.strategy_id
       ? `<span class="tag" data-testid="strategy-tag" title="전략 주문 ${esc(o.strategy_id)}">${esc(this.strategyName(o.strategy_id))}</span>` : "";
     row.dataset.status = o.status;
     row.dataset.strategy = o.strategy_id ? "1" : "";
-    // cells updated in place, the cancel button kept: a click never lands on a replaced one
+    // 미체결 is what still rests in the market: a cancelled or rejected order's unfilled
+    // rest is not (the tooltip says how much was cancelled)
+    const rest = open ? o.remaining_quantity : 0;
+    const restTitle = o.status === "cancelled" && o.remaining_quantity ? `취소 ${num(o.remaining_quantity)}주` : "";
+    // cells updated in place, the buttons kept: a click never lands on a replaced one.
+    // Numbers are never cut (no ellipsis on them); only the name shortens, whole on hover.
     const cells = [
-      [`num dim c-time`, esc(clock(o.created_at)), ""],
-      [`mono small c-id`, esc(shortId(o.order_id)), o.order_id, "order-id"],
-      [`sym`, `${esc(this.nameOf(o.symbol))}${tag}`, `${o.symbol} · 주문번호 ${o.order_id}`],
-      [o.side === "buy" ? "up" : "down",
-        `${SIDE_KO[o.side] ?? esc(o.side)} <span class="dim small c-kind">${esc(kind)}</span>`,
-        `${o.side} · ${o.order_type}`],
-      [`r num`, `${num(o.filled_quantity)}/${num(o.quantity)}`, ""],
-      [`r num c-fill`, num(o.remaining_quantity), ""],
-      [`r num c-avg`, avg, ""],
-      [``, `<span class="status s-${esc(o.status)}" data-testid="order-status" data-status="${esc(o.status)}"
-        title="${esc(o.status)}${o.reason ? ` · ${esc(o.reason)}` : ""}">${esc(STATUS_KO[o.status] ?? o.status)}</span>`, ""],
+      ["num dim c-time", esc(clock(o.created_at)), "", "order-time"],
+      ["mono small c-id", esc(shortId(o.order_id)), o.order_id, "order-id"],
+      ["sym c-sym", `<span class="nm">${esc(this.nameOf(o.symbol))}</span>${tag}`,
+        `${this.nameOf(o.symbol)} ${o.symbol} · 주문번호 ${o.order_id}`, "order-symbol"],
+      [`c-side ${o.side === "buy" ? "up" : "down"}`,
+        `${SIDE_KO[o.side] ?? esc(o.side)} <span class="dim small">${esc(ORDER_TYPE_KO[o.order_type] ?? o.order_type)}</span>`,
+        `${o.side} · ${o.order_type}`, "order-kind"],
+      ["r num c-price", o.order_type === "market" ? `<span class="dim">시장가</span>` : num(o.price), "", "order-limit"],
+      // 체결/주문 may wrap after the slash in a narrow column rather than be cut
+      ["r num c-qty", `${num(o.filled_quantity)}/<wbr>${num(o.quantity)}`, "", "order-qty"],
+      ["r num c-rem", num(rest), restTitle, "order-remaining"],
+      ["r num c-avg", avg, "", "order-avg"],
+      ["c-status", `<span class="status s-${esc(o.status)}" data-testid="order-status" data-status="${esc(o.status)}"
+        title="${esc(o.status)}${o.reason ? ` · ${esc(o.reason)}` : ""}">${esc(STATUS_KO[o.status] ?? o.status)}</span>`, "", ""],
     ];
-    if (fresh) row.innerHTML = `${cells.map(() => "<td></td>").join("")}<td class="c"></td>`;
+    if (fresh) row.innerHTML = `${cells.map(() => "<td></td>").join("")}<td class="c c-act"></td>`;
     cells.forEach(([cls, html, title, testid], k) => {
       const td = row.children[k];
       td.className = cls;
@@ -169,23 +177,31 @@ export class BlotterView {
     });
     const last = row.children[cells.length];
     const button = last.querySelector("[data-testid=order-cancel]");
-    if (isOpen(o.status) && !button) {
+    if (open && !button) {
       last.innerHTML = `<button type="button" class="ghost small" data-testid="order-cancel" ${this.enabled ? "" : "disabled"}>취소</button>`;
-    } else if (!isOpen(o.status) && button) {
+    } else if (!open && button) {
       button.remove();
     }
     if (!fresh) flash(row, o.side === "buy" ? "up" : "down");
     this.empty(false);
-    const open = [...this.rows.values()].filter((r) => isOpen(r.dataset.status)).length;
-    this.countEl.textContent = `${this.rows.size}건 · 미체결 ${open}`;
+    const resting = [...this.rows.values()].filter((r) => isOpen(r.dataset.status)).length;
+    this.countEl.textContent = `${this.rows.size}건 · 미체결 ${resting}`;
   }
+}
+
+// A name shortened to fit ("삼성바이…") shows whole on a tap (a title shows only on hover).
+export function tapForFullName(root) {
+  root.addEventListener("click", (e) => {
+    const cell = e.target.closest("td.sym");
+    if (cell) cell.classList.toggle("full");
+  });
 }
 
 // -- account --------------------------------------------------------------------------
 
 export class AccountView {
   constructor(els, nameOf) {
-    this.els = els; // {id, cash, available, market, unrealized, realized, total, positions}
+    this.els = els; // {id, cash, available, market, unrealized, ret, realized, total, positions}
     this.nameOf = nameOf;
     this.account = null;
     this.marks = new Map(); // symbol -> live price, newer than the snapshot's market_price
@@ -209,17 +225,23 @@ export class AccountView {
     const e = this.els;
     if (!a) return;
     let dValue = 0;
+    let basis = 0;
     const rows = (a.positions ?? []).map((p) => {
       const mark = this.marks.get(p.symbol) ?? p.market_price;
       const delta = p.quantity * (mark - p.market_price);
       dValue += delta;
       const pnl = p.unrealized_pnl + delta;
+      const cost = p.cost ?? p.avg_price * p.quantity;
+      basis += cost;
+      const name = p.name ?? this.nameOf(p.symbol);
+      // the name may shorten; a tap (or hover) shows it whole
       return `<tr data-testid="position-row" data-symbol="${esc(p.symbol)}">
-        <td class="sym" title="${esc(p.symbol)}">${esc(p.name ?? this.nameOf(p.symbol))}</td>
-        <td class="r num">${num(p.quantity)}</td>
-        <td class="r num c-avg">${num(p.avg_price)}</td>
-        <td class="r num">${num(mark)}</td>
-        <td class="r num ${direction(pnl)}">${signedKrw(pnl)}</td></tr>`;
+        <td class="sym c-sym" title="${esc(name)} ${esc(p.symbol)}" tabindex="0"><span class="nm">${esc(name)}</span></td>
+        <td class="r num c-qty" data-testid="position-qty">${num(p.quantity)}</td>
+        <td class="r num c-avg" data-testid="position-avg">${num(p.avg_price)}</td>
+        <td class="r num c-mark" data-testid="position-mark">${num(mark)}</td>
+        <td class="r num c-pnl ${direction(pnl)}" data-testid="position-pnl">${signedKrw(pnl)}</td>
+        <td class="r num c-rate ${direction(pnl)}" data-testid="position-return">${cost ? pct((pnl / cost) * 100) : "–"}</td></tr>`;
     });
     e.positions.innerHTML = rows.join("");
     e.positionsEmpty.hidden = rows.length > 0;
@@ -230,6 +252,9 @@ export class AccountView {
     const unrealized = (a.unrealized_pnl ?? 0) + dValue;
     e.unrealized.textContent = signedKrw(unrealized);
     e.unrealized.className = direction(unrealized);
+    e.ret.textContent = basis ? pct((unrealized / basis) * 100) : "–";
+    e.ret.className = direction(basis ? unrealized : 0);
+    e.ret.title = basis ? `평가손익 ÷ 매입금액 ${krw(basis)}` : "";
     e.realized.textContent = signedKrw(a.realized_pnl ?? 0);
     e.realized.className = direction(a.realized_pnl ?? 0);
     e.total.textContent = krw(a.total_value + dValue);

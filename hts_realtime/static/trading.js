@@ -6,7 +6,7 @@
 
 import { cost, holdPerShare, krw, num, onGrid, rate, stepTick, tickSize } from "./format.js";
 import { $, api, call, clear, connected, intOrRaw, nameOf, report, resolve, state } from "./core.js";
-import { AccountView, BlotterView } from "./panels.js";
+import { AccountView, BlotterView, tapForFullName } from "./panels.js";
 
 const orders = new Map(); // order_id -> the newest view of the order
 let fee = { num: 0, den: 1 }; // the brokerage fee rate (GET /api/costs)
@@ -31,10 +31,12 @@ const blotter = new BlotterView($("blotter"), $("blotter-count"), {
 });
 const account = new AccountView({
   id: $("account-id"), cash: $("account-cash"), available: $("account-available"),
-  market: $("account-market"), unrealized: $("account-unrealized"),
+  market: $("account-market"), unrealized: $("account-unrealized"), ret: $("account-return"),
   realized: $("account-realized"), total: $("account-total"), positions: $("positions"),
   costs: $("account-costs"), positionsEmpty: $("positions-empty"),
 }, nameOf);
+tapForFullName($("positions"));
+tapForFullName($("blotter"));
 
 /** An order from `order_update`, the replay, or an HTTP answer. */
 export function onOrder(o) {
