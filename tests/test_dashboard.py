@@ -152,8 +152,12 @@ CLIPPED = """(testid) => {
     if (!el.getClientRects().length) continue; // not shown at this width (a folded header cell)
     const r = el.getBoundingClientRect();
     const text = el.textContent.trim();
-    if (el.scrollWidth > el.clientWidth + 0.5 && el.clientWidth) bad.push(["cut", text, el.scrollWidth, el.clientWidth]);
-    if (r.left < box.left - 0.5 || r.right > box.right + 0.5) bad.push(["outside", text, r.left, r.right, box.left, box.right]);
+    if (el.clientWidth && el.scrollWidth > el.clientWidth + 0.5) {
+      bad.push(["cut", text, el.scrollWidth, el.clientWidth]);
+    }
+    if (r.left < box.left - 0.5 || r.right > box.right + 0.5) {
+      bad.push(["outside", text, r.left, r.right, box.left, box.right]);
+    }
   }
   return bad;
 }"""
