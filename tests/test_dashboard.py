@@ -254,6 +254,36 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
     page.locator("[data-pct='100']").click()
     expect(tab.tid("order-quantity")).to_have_value(str(most))
 
+    # -- the ticket takes thousands separators, follows the symbol, refuses a sell of nothing --
+    tab.tid("order-type").select_option("limit")
+    ticket_price.fill("75,000")
+    expect(tab.tid("price-hint")).to_have_text("호가단위 100원")
+    tab.tid("order-quantity").fill("1,000")
+    expect(tab.tid("order-estimate")).to_contain_text("≈ ₩75,000,000")
+    tab.tid("order-quantity").fill("1")
+    band = """async (sym) => {
+        const m = await import('/static/core.js');
+        const q = (await m.call('get_price', {symbol: sym})).data;
+        return [q.lower_limit, q.upper_limit]; }"""
+    for switch, sym in ((lambda: kakao.click(), "035720"),  # 75,000 is outside 카카오's band
+                        (lambda: tab.tid("order-symbol").fill("000660"), "000660")):
+        ticket_price.fill("75,000")
+        switch()
+        expect(tab.tid("order-symbol")).to_have_value(sym)
+        expect(ticket_price).not_to_have_value("75,000")
+        lower, upper = page.evaluate(band, sym)
+        assert lower <= int(ticket_price.input_value()) <= upper, (sym, ticket_price.input_value())
+    ticket_price.fill(str(upper + 1000))
+    expect(tab.tid("price-hint")).to_have_text(f"가격제한폭 밖 ({lower:,}~{upper:,})")
+    tab.tid("order-side-sell").check(force=True)
+    expect(tab.tid("order-submit")).to_be_disabled()
+    expect(tab.tid("order-why")).to_have_text("매도가능 수량이 없습니다 (SK하이닉스 보유 0주)")
+    tab.tid("order-side-buy").check(force=True)
+    expect(tab.tid("order-submit")).to_be_enabled()
+    expect(tab.tid("order-why")).to_be_hidden()
+    samsung.click()
+    expect(tab.tid("order-symbol")).to_have_value("005930")
+
     # -- a refused order: Korean, numbers formatted, beside the ticket, code in the tooltip --
     order_notice = tab.tid("order-notice")
     tab.tid("order-quantity").fill("0")
@@ -388,6 +418,12 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
         "symbol": "207940", "side": "buy", "order_type": "limit", "quantity": 1, "price": 600_000},
         token=token)
     assert status == 201, dear
+    if size == "phone":  # a day's trading: the balance must still come first on the 잔고 tab
+        for _ in range(110):
+            status, body, _ = srv.http("POST", "/api/orders", {
+                "symbol": "035720", "side": "buy", "order_type": "limit", "quantity": 1,
+                "price": 31_000}, token=token)
+            assert status == 201, body
     context = browser.new_context(viewport={"width": width, "height": height},
                                   is_mobile=size == "phone", has_touch=size == "phone")
     tab = Tab(context)
@@ -435,6 +471,18 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
     assert prices == sorted(prices, reverse=True), prices  # asks above bids, high to low
     assert clipped(tab, "panel-book") == []
     assert clipped(tab, "panel-tape") == []
+    # 체결가 coloured against 전일 종가, only 체결량 by the aggressor
+    assert page.evaluate("""async () => {
+        const m = await import('/static/core.js');
+        const base = (await m.call('get_price', {symbol: '005930'})).data.prev_close;
+        const dir = (n) => (n > 0 ? 'up' : n < 0 ? 'down' : 'flat');
+        return [...document.querySelectorAll('[data-testid=tape-row]')].flatMap((r) => {
+          const p = r.querySelector('[data-testid=tape-price]');
+          const q = r.querySelector('[data-testid=tape-qty]');
+          const want = dir(Number(p.textContent.replace(/,/g, '')) - base);
+          const side = q.title === '매수 체결' ? 'up' : 'down';
+          return p.classList.contains(want) && q.classList.contains(side) ? [] : [r.textContent];
+        }); }""") == []
     assert page.evaluate(OVERFLOW) == []
     level = page.locator("[data-testid=book-level][data-side=bid]").nth(2)
     picked = level.get_attribute("data-price")
@@ -452,10 +500,24 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
         expect(tab.tid("order-submit")).to_be_in_viewport()
         assert page.evaluate(OVERFLOW) == []
         tab.tid("tab-account").click()
-    assert clipped(tab, "panel-ticket") == [] if size != "phone" else True
+        # the balance in the first screen, above 100+ orders; the top bar one line
+        for money in ("account-cash", "account-available", "account-pnl", "account-total"):
+            expect(tab.tid(money)).to_be_in_viewport(ratio=1)
+        expect(page.locator("[data-testid=blotter-row]")).to_have_count(113, timeout=WAIT_MS)
+        # a shortened name shows whole on a tap
+        name = page.locator(f'[data-testid=blotter-row][data-order-id="{dear["order_id"]}"] td.sym')
+        whole = "el => { const n = el.querySelector('.nm'); return n.scrollWidth <= n.clientWidth; }"
+        assert not name.evaluate(whole)  # 삼성바이오로직스 does not fit a phone's column
+        name.tap()
+        assert name.evaluate(whole)
+        expect(name).to_contain_text("삼성바이오로직스")
+        page.evaluate("window.scrollTo(0, 0)")
+    else:
+        assert clipped(tab, "panel-ticket") == []
 
     # -- every won of the orders and the holdings: shown, whole, inside the panel -------------
     expect(row).to_be_visible()
+    row.scroll_into_view_if_needed()
     for testid, text in (("order-time", re.compile(r"^\d\d:\d\d:\d\d$")),
                          ("order-id", f"…{resting['order_id'][-6:]}"),
                          ("order-kind", "매수 지정가"), ("order-limit", "53,000"),
@@ -473,6 +535,7 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
         re.compile(r"^([+-]₩\d{1,3}(,\d{3})*|₩0)$"))
     expect(holding.get_by_test_id("position-return")).to_have_text(re.compile(r"^[+-]?\d+\.\d\d%$"))
     expect(tab.tid("account-return")).to_have_text(re.compile(r"^[+-]?\d+\.\d\d%$"))
+    holding.scroll_into_view_if_needed()
     for cell in ("position-avg", "position-pnl", "position-return"):
         expect(holding.get_by_test_id(cell)).to_be_in_viewport()
     for panel in ("panel-blotter", "panel-account"):
@@ -485,6 +548,16 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
     expect(row.get_by_test_id("order-remaining")).to_have_text("0")
     expect(row.get_by_test_id("order-remaining")).to_have_attribute("title", "취소 413주")
     if size == "phone":
+        # reconnecting, the badge is longest: the top bar stays one line, nothing wider
+        context.set_offline(True)
+        expect(tab.tid("conn-state")).to_have_attribute(
+            "data-state", re.compile("reconnecting|offline"), timeout=WAIT_MS)
+        assert page.evaluate(
+            "document.querySelector('.topbar').getBoundingClientRect().height") <= 45
+        assert page.evaluate(OVERFLOW) == []
+        context.set_offline(False)
+        expect(tab.tid("conn-state")).to_have_attribute("data-state", "connected",
+                                                        timeout=WAIT_MS)
         tab.tid("tab-quotes").click()
     shot = (DOCS if UPDATE_DOCS else tmp_path) / f"dashboard-{size}.png"
     if size != "laptop":

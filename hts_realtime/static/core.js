@@ -48,8 +48,11 @@ export function resolve(raw) {
   return null;
 }
 
-/** An integer field's value; anything else goes to the server as typed, for it to judge. */
-export const intOrRaw = (v) => (/^\s*-?\d+\s*$/.test(String(v)) ? Number(v) : v);
+/**
+ * An integer field's value, thousands separators allowed ("75,000", "1,000"); anything
+ * else goes to the server as typed, for it to judge.
+ */
+export const intOrRaw = (v) => (/^\s*-?(\d+|\d{1,3}(,\d{3})+)\s*$/.test(String(v)) ? Number(String(v).replace(/[,\s]/g, "")) : v);
 
 // -- the session ----------------------------------------------------------------------
 

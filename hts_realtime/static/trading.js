@@ -96,13 +96,13 @@ export function onPriceForTrading(symbol, q) {
 /** Buttons off (with the reason) while the connection is not live. */
 export function setTradingEnabled(on, why) {
   tradingEnabled = on;
-  $("order-submit").disabled = !on || busy;
-  $("order-why").hidden = on;
-  $("order-why").textContent = on ? "" : why;
-  $("order-submit").title = on ? "" : why;
+  connectionWhy = on ? "" : why;
+  showSubmit();
   blotter.setEnabled(on, why);
 }
 let tradingEnabled = false;
+let connectionWhy = ""; // why the connection does not allow orders now
+let noShares = ""; // why this sell cannot be sent
 let busy = false;
 
 // -- the order ticket ------------------------------------------------------------------
@@ -110,16 +110,32 @@ let busy = false;
 const ticket = $("order-form");
 
 export function setTicketSymbol(sym) {
-  if (ticket.symbol.value !== sym) {
-    ticket.symbol.value = sym;
-    ticket.price.value = state.quotes.get(sym)?.price ?? "";
-  }
+  if (resolve(ticket.symbol.value) !== sym) ticket.symbol.value = sym;
   updateTicket();
+}
+
+// The symbol the ticket's price belongs to. When the ticket moves to another symbol (the
+// watchlist, or typed into the field) its limit price starts again from that symbol's
+// price: a price left from the previous symbol is likely outside the new one's band.
+let ticketSym = null;
+function followSymbol(sym) {
+  if (!sym || sym === ticketSym) return;
+  ticketSym = sym;
+  const q = state.quotes.get(sym);
+  ticket.price.value = q ? String(q.price) : "";
+  if (!q && connected()) { // not in the watchlist: ask for its quote once
+    call("get_price", { symbol: sym }).then((ack) => {
+      if (!state.quotes.has(sym)) state.quotes.set(sym, ack.data);
+      if (ticketSym === sym && !ticket.price.value) ticket.price.value = String(ack.data.price);
+      updateTicket();
+    }).catch(() => {});
+  }
 }
 
 /** A 호가 level was clicked: a limit order at that price. */
 export function setTicketPrice(sym, price) {
-  if (sym && ticket.symbol.value !== sym) ticket.symbol.value = sym;
+  if (sym && resolve(ticket.symbol.value) !== sym) ticket.symbol.value = sym;
+  if (sym) ticketSym = sym;
   ticket.order_type.value = "limit";
   ticket.price.value = String(price);
   clear("order");
@@ -145,6 +161,7 @@ function capacity(sym, buy, limit) {
 
 function updateTicket() {
   const sym = resolve(ticket.symbol.value);
+  followSymbol(sym);
   const buy = ticket.side.value === "buy";
   const limit = ticket.order_type.value === "limit";
   ticket.price.disabled = !limit;
@@ -157,10 +174,14 @@ function updateTicket() {
   $("ticket-name").textContent = sym ? `${nameOf(sym)} ${sym}` : "";
   const q = state.quotes.get(sym);
   const price = priceOf();
-  $("price-hint").textContent = limit && Number.isInteger(price) && price > 0
-    ? (onGrid(price) ? `호가단위 ${num(tickSize(price))}원` : `호가단위 ${num(tickSize(price))}원에 맞지 않음`)
-    : !limit && q?.upper_limit ? `상한가 ${num(q.upper_limit)}` : "";
-  $("price-hint").classList.toggle("bad", limit && Number.isInteger(price) && price > 0 && !onGrid(price));
+  const priced = limit && Number.isInteger(price) && price > 0;
+  const outside = priced && q?.upper_limit && (price > q.upper_limit || price < q.lower_limit);
+  $("price-hint").textContent = !limit ? (q?.upper_limit ? `상한가 ${num(q.upper_limit)}` : "")
+    : outside ? `가격제한폭 밖 (${num(q.lower_limit)}~${num(q.upper_limit)})`
+      : priced ? (onGrid(price) ? `호가단위 ${num(tickSize(price))}원` : `호가단위 ${num(tickSize(price))}원에 맞지 않음`)
+        : limit && ticket.price.value.trim() ? "숫자로 입력하세요 (예: 75,000)" : "";
+  $("price-hint").classList.toggle("bad", Boolean(outside) || (priced && !onGrid(price))
+    || (limit && !priced && Boolean(ticket.price.value.trim())));
   const cap = sym ? capacity(sym, buy, limit) : { max: null };
   ticket.dataset.max = cap.max ?? "";
   $("max-qty").textContent = cap.max === null ? "" : `${buy ? "주문가능" : "매도가능"} ${num(cap.max)}주`;
@@ -181,6 +202,21 @@ function updateTicket() {
     }
   }
   $("ticket-est").innerHTML = rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
+  // a sell of shares that are not there is refused before it is sent, with the reason
+  const pos = (account.account?.positions ?? []).find((p) => p.symbol === sym);
+  noShares = !buy && Boolean(sym) && cap.max === 0
+    ? (pos ? `매도가능 수량이 없습니다 (보유 ${num(pos.quantity)}주 모두 매도 주문 중)` : `매도가능 수량이 없습니다 (${nameOf(sym)} 보유 0주)`)
+    : "";
+  showSubmit();
+}
+
+/** The submit button: off while the connection is down or there is nothing to sell. */
+function showSubmit() {
+  const why = !tradingEnabled ? connectionWhy || "연결 중…" : noShares;
+  $("order-submit").disabled = Boolean(why) || busy;
+  $("order-why").hidden = !why;
+  $("order-why").textContent = why;
+  $("order-submit").title = why;
 }
 
 ticket.addEventListener("input", () => { clear("order"); updateTicket(); });
@@ -214,7 +250,7 @@ for (const b of ticket.querySelectorAll("[data-pct]")) {
 
 ticket.addEventListener("submit", async (e) => {
   e.preventDefault();
-  if (!tradingEnabled || busy) return;
+  if (!tradingEnabled || busy || noShares) return;
   const body = {
     symbol: resolve(ticket.symbol.value) ?? ticket.symbol.value.trim(),
     side: ticket.side.value,
@@ -232,6 +268,6 @@ ticket.addEventListener("submit", async (e) => {
     report(err, "order");
   } finally {
     busy = false;
-    submit.disabled = !tradingEnabled;
+    showSubmit();
   }
 });
