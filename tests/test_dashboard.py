@@ -506,7 +506,7 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
         expect(page.locator("[data-testid=blotter-row]")).to_have_count(113, timeout=WAIT_MS)
         # a shortened name shows whole on a tap
         name = page.locator(f'[data-testid=blotter-row][data-order-id="{dear["order_id"]}"] td.sym')
-        whole = "el => { const n = el.querySelector('.nm'); return n.scrollWidth <= n.clientWidth; }"
+        whole = "e => { const n = e.querySelector('.nm'); return n.scrollWidth <= n.clientWidth; }"
         assert not name.evaluate(whole)  # 삼성바이오로직스 does not fit a phone's column
         name.tap()
         assert name.evaluate(whole)
