@@ -219,6 +219,17 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
     tab.tid("add-symbol-input").fill("0")  # typing again: resolved, the notice goes
     expect(notice).to_be_hidden()
     tab.tid("add-symbol-input").fill("")
+    # search as you type: part of a name, or its 초성; Enter takes the first match
+    options = page.locator("[data-testid=symbol-option]")
+    for typed, first_match in (("하이닉", "000660"), ("ㅅㅅㅈㅈ", "005930"), ("naver", "035420")):
+        tab.tid("add-symbol-input").fill(typed)
+        expect(options.first).to_have_attribute("data-symbol", first_match)
+    tab.tid("add-symbol-input").fill("LG화")
+    expect(options.first).to_contain_text("LG화학")
+    tab.tid("add-symbol-input").press("Enter")
+    expect(watch_row(tab, "051910")).to_have_count(1, timeout=WAIT_MS)
+    expect(tab.tid("symbol-suggest")).to_be_hidden()
+    expect(tab.tid("add-symbol-input")).to_have_value("")
 
     # -- the ticket: tick stepping, 주문가능수량 with the upper-limit hold, % buttons --------------
     samsung.click()
@@ -441,11 +452,18 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
     chart = tab.tid("price-chart")
     expect(chart).to_have_attribute("data-candles", re.compile(r"^([2-9]|\d{2,})$"),
                                     timeout=WAIT_MS)
-    for label, least in (("5분", 2), ("일", 20), ("1분", 2)):
+    for label, least in (("5분", 2), ("60분", 1), ("일", 20), ("1분", 2)):
         tab.tid("chart-intervals").get_by_text(label, exact=True).click()
         page.wait_for_function(
             "n => Number(document.querySelector('[data-testid=price-chart]').dataset.candles) >= n",
             arg=least, timeout=WAIT_MS)
+    # the x axis: round KST times, more than two of them on a wide chart
+    if size == "desktop":
+        expect(chart).to_have_attribute("data-x-labels", re.compile(
+            r"^(\d\d:\d\d|\d+/\d+)( (\d\d:\d\d|\d+/\d+)){2,}$"), timeout=WAIT_MS)
+    # the demo's market never closes: not "정규장" at any hour
+    if size != "phone":
+        expect(tab.tid("market-status")).to_have_text("상시 개장")
     # the live candle closes at the newest trade of the tape
     if size == "phone":
         tab.tid("tab-book").click()
@@ -688,6 +706,11 @@ def test_stale_state_and_resume(make_server: Any, browser: Browser) -> None:
     expect(page.locator("[data-stale-age]").first).to_have_text(re.compile(r"^\d+초 전 시세$"),
                                                                 timeout=WAIT_MS)
     assert greyed() < 0.5
+    # the account's market values are as stale as the prices (cash is not)
+    assert float(page.evaluate(
+        "getComputedStyle(document.querySelector('[data-testid=account-pnl]')).opacity")) < 0.5
+    assert float(page.evaluate(
+        "getComputedStyle(document.querySelector('[data-testid=account-cash]')).opacity")) == 1.0
 
     # -- it comes back: live again, buttons on --------------------------------------------------
     srv.start()

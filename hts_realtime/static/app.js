@@ -159,16 +159,24 @@ setInterval(staleTick, 1000);
 
 // -- market session ----------------------------------------------------------------------
 
+// HTS_MARKET_HOURS=always (the demo): the market never closes, so "정규장" at 00:50 would be
+// a lie; say what it is
+let marketMode = null;
 function showMarket(status) {
   const el = $("market-status");
   el.hidden = !status;
   el.dataset.status = status ?? "";
-  el.textContent = MARKET_KO[status] ?? status ?? "";
+  el.dataset.mode = marketMode ?? "";
+  const always = marketMode === "always" && status === "open";
+  el.textContent = always ? "상시 개장" : MARKET_KO[status] ?? status ?? "";
+  el.title = always ? "데모: 장 시간 없이 24시간 거래합니다 (HTS_MARKET_HOURS=always)" : status ?? "";
 }
 
 async function market() {
   try {
-    showMarket((await api.market()).status);
+    const m = await api.market();
+    marketMode = m.mode ?? null;
+    showMarket(m.status);
   } catch (err) {
     if (!(err instanceof HtsError) || err.status !== 404) console.warn("market status", err);
   }

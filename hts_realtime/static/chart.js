@@ -6,7 +6,7 @@
 // red when they close above their open and blue below (the Korean convention);
 // volume bars under them; MA5 and MA20 of the closes; the last price tagged on the axis.
 
-import { clock, compact, num } from "./format.js";
+import { compact, num } from "./format.js";
 
 const UP = "#f04452";
 const DOWN = "#3d8bfd";
@@ -178,16 +178,21 @@ export class CandleChart {
       ctx.lineWidth = 1;
     }
 
-    // time labels: first and last candle
+    // time labels (KST, the market's clock) at round times, ~90 px apart at least
     ctx.fillStyle = LABEL;
     ctx.textBaseline = "alphabetic";
-    const label = (t) => (this.step >= 86_400_000 ? new Date(t).toISOString().slice(5, 10) : clock(t).slice(0, 5));
-    ctx.textAlign = "right";
-    ctx.fillText(label(cs[cs.length - 1].t), w - pad.r, h - 4);
-    if (cs.length > 1 && w - pad.r - Math.max(pad.l, x0) > 90) {
-      ctx.textAlign = "left";
-      ctx.fillText(label(cs[0].t), Math.max(pad.l, x0), h - 4);
+    ctx.textAlign = "center";
+    const marks = timeMarks(cs.map((c) => c.t), this.step, Math.ceil(90 / cw));
+    for (const [i, text] of marks) {
+      const xx = Math.min(Math.max(x(i), pad.l + 18), w - pad.r - 18);
+      ctx.strokeStyle = GRID;
+      ctx.beginPath();
+      ctx.moveTo(Math.round(x(i)) + 0.5, pad.t);
+      ctx.lineTo(Math.round(x(i)) + 0.5, h - pad.b);
+      ctx.stroke();
+      ctx.fillText(text, xx, h - 4);
     }
+    this.canvas.dataset.xLabels = marks.map(([, text]) => text).join(" ");
 
     // the last price, tagged on the axis
     const ref = this.baseline ?? cs[0].open;
@@ -198,6 +203,46 @@ export class CandleChart {
     ctx.textBaseline = "middle";
     ctx.fillText(num(last), w - pad.r + 6, yLast);
   }
+}
+
+const KST_MS = 9 * 3_600_000;
+const kst = (t) => new Date(t + KST_MS); // read with getUTC*: KST whatever the browser's zone
+const two = (n) => String(n).padStart(2, "0");
+// round label spacings (ms) for intraday candles: 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h
+const SPACINGS = [5, 10, 15, 30, 60, 120, 180, 360, 720].map((m) => m * 60_000);
+
+/**
+ * [index, text] of the candles that start a round period, at least `gap` candles apart:
+ * "HH:MM" inside a day and "M/D" where a new day starts (intraday); "M/D" and "YYYY"/"M월"
+ * at month starts for daily candles.
+ */
+export function timeMarks(ts, step, gap) {
+  const out = [];
+  if (step >= 86_400_000) {
+    const months = Math.max(1, Math.ceil((gap * 1.45) / 30)); // trading days a month ≈ 21
+    let last = -Infinity;
+    for (let i = 1; i < ts.length; i++) {
+      const a = kst(ts[i - 1]);
+      const b = kst(ts[i]);
+      const m = b.getUTCFullYear() * 12 + b.getUTCMonth();
+      if (m === a.getUTCFullYear() * 12 + a.getUTCMonth() || m % months || i - last < gap) continue;
+      out.push([i, b.getUTCMonth() === 0 ? String(b.getUTCFullYear()) : `${b.getUTCMonth() + 1}월`]);
+      last = i;
+    }
+    return out;
+  }
+  const spacing = SPACINGS.find((s) => s >= gap * step) ?? 86_400_000;
+  let last = -Infinity;
+  for (let i = 0; i < ts.length; i++) {
+    const d = kst(ts[i]);
+    const prev = i ? kst(ts[i - 1]) : null;
+    const newDay = prev && d.getUTCDate() !== prev.getUTCDate();
+    const round = (ts[i] + KST_MS) % spacing === 0 || (prev && Math.floor((ts[i] + KST_MS) / spacing) !== Math.floor((ts[i - 1] + KST_MS) / spacing));
+    if (!(newDay || (i && round)) || i - last < gap) continue;
+    out.push([i, newDay ? `${d.getUTCMonth() + 1}/${d.getUTCDate()}` : `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}`]);
+    last = i;
+  }
+  return out;
 }
 
 /** The start (ms) of the KST trading day that contains t. */

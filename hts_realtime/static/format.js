@@ -74,6 +74,46 @@ export const holdPerShare = (price, fee) => price + Math.ceil((price * fee.num) 
 /** A fee or tax on `amount`, rounded down to the won. */
 export const cost = (amount, r) => Math.floor((amount * r.num) / r.den);
 
+// -- symbol search: a code, part of a name, or its 초성 ("하이닉", "ㅅㅅㅈㅈ", "naver") -----------
+const CHOSEONG = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ";
+/** The initial consonant of a Hangul syllable (삼 -> ㅅ); any other character as it is. */
+export const initial = (ch) => {
+  const c = ch.charCodeAt(0) - 0xac00;
+  return c >= 0 && c < 11172 ? CHOSEONG[Math.floor(c / 588)] : ch;
+};
+const isJamo = (ch) => CHOSEONG.includes(ch);
+/** Does `q` occur in `name` at `at`, a lone consonant in q standing for any syllable it starts? */
+function matchesAt(name, q, at) {
+  for (let i = 0; i < q.length; i++) {
+    const n = name[at + i];
+    if (n === undefined) return false;
+    if (q[i] !== n && !(isJamo(q[i]) && initial(n) === q[i])) return false;
+  }
+  return true;
+}
+/**
+ * Symbols matching what was typed, best first: the code or the name exactly, then codes and
+ * names that start with it, then names that contain it (초성 allowed). At most `limit`.
+ */
+export function searchSymbols(query, symbols, limit = 8) {
+  const q = String(query ?? "").trim().toUpperCase().replace(/\s+/g, "");
+  if (!q) return [];
+  const scored = [];
+  for (const s of symbols) {
+    const name = s.name.toUpperCase().replace(/\s+/g, "");
+    let score = -1;
+    if (s.symbol === q || name === q) score = 0;
+    else if (s.symbol.startsWith(q) || matchesAt(name, q, 0)) score = 1;
+    else {
+      for (let at = 1; at + q.length <= name.length; at++) {
+        if (matchesAt(name, q, at)) { score = 2; break; }
+      }
+    }
+    if (score >= 0) scored.push([score, s]);
+  }
+  return scored.sort((a, b) => a[0] - b[0] || a[1].name.length - b[1].name.length).slice(0, limit).map(([, s]) => s);
+}
+
 // -- Korean words ------------------------------------------------------------------------
 export const SIDE_KO = { buy: "매수", sell: "매도" };
 export const ORDER_TYPE_KO = { market: "시장가", limit: "지정가" };

@@ -2,13 +2,13 @@
 // and the candle chart of the selected symbol (history from /api/candles, the
 // live candle from trades).
 
-import { arrow, clock, compact, direction, esc, krw, num, pct } from "./format.js";
+import { arrow, clock, compact, direction, esc, krw, num, pct, searchSymbols } from "./format.js";
 import { CandleChart } from "./chart.js";
 import { $, api, call, clear, LOCAL, nameOf, notify, report, resolve, state, stream } from "./core.js";
 import { WatchlistView } from "./panels.js";
 import { onPriceForTrading, setTicketSymbol } from "./trading.js";
 
-const INTERVALS = { "1m": 60_000, "5m": 300_000, "1d": 86_400_000 };
+const INTERVALS = { "1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000 };
 let interval = INTERVALS[localStorage.getItem(LOCAL.interval)] ? localStorage.getItem(LOCAL.interval) : "1m";
 let updates = 0;
 let candlesFor = null; // "symbol/interval" the chart's history belongs to
@@ -112,12 +112,63 @@ async function fetchQuote(sym) {
 }
 export const fetchQuotes = () => state.watch.forEach(fetchQuote);
 
+// -- search as you type: part of a name, a code, or 초성 ------------------------------------
+
+const suggest = $("symbol-suggest");
+let matches = [];
+let active = 0;
+
+function showSuggestions() {
+  matches = searchSymbols($("add-symbol-input").value, state.symbols.values());
+  active = 0;
+  drawSuggestions();
+}
+function drawSuggestions() {
+  suggest.hidden = !matches.length;
+  $("add-symbol-input").setAttribute("aria-expanded", String(!suggest.hidden));
+  suggest.innerHTML = matches.map((s, i) => `<li role="option" data-testid="symbol-option" data-symbol="${esc(s.symbol)}"
+      aria-selected="${i === active}" class="${i === active ? "on" : ""}">
+      <span class="nm">${esc(s.name)}</span><span class="code">${esc(s.symbol)}</span>
+      ${state.watch.includes(s.symbol) ? `<span class="dim small">관심</span>` : ""}</li>`).join("");
+}
+function hideSuggestions() {
+  matches = [];
+  drawSuggestions();
+}
+$("add-symbol-input").addEventListener("input", showSuggestions);
+$("add-symbol-input").addEventListener("keydown", (e) => {
+  if (!matches.length) return;
+  if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    e.preventDefault();
+    active = (active + (e.key === "ArrowDown" ? 1 : matches.length - 1)) % matches.length;
+    drawSuggestions();
+  } else if (e.key === "Escape") {
+    hideSuggestions();
+  }
+});
+// pointerdown, not click: the input keeps its focus and the form submits the pick
+suggest.addEventListener("pointerdown", (e) => {
+  const li = e.target.closest("li[data-symbol]");
+  if (!li) return;
+  e.preventDefault();
+  $("add-symbol-input").value = li.dataset.symbol;
+  hideSuggestions();
+  $("add-symbol-form").requestSubmit();
+});
+// focus gone elsewhere: close the list (unless the focus came back meanwhile)
+$("add-symbol-input").addEventListener("blur", () => setTimeout(() => {
+  if (document.activeElement !== $("add-symbol-input")) hideSuggestions();
+}, 150));
+
 $("add-symbol-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const input = $("add-symbol-input");
   const raw = input.value.trim();
   if (!raw) return;
-  const sym = resolve(raw) ?? raw.toUpperCase();
+  // the highlighted suggestion, else the code or exact name, else as typed (the server judges)
+  const picked = matches.length ? matches[active] : searchSymbols(raw, state.symbols.values(), 1)[0];
+  const sym = picked?.symbol ?? resolve(raw) ?? raw.toUpperCase();
+  hideSuggestions();
   if (!state.watch.includes(sym)) {
     try {
       await save([...state.watch, sym]);

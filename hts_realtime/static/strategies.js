@@ -82,7 +82,7 @@ class StrategiesView {
       <span class="state st-${esc(s.state)}" data-testid="strategy-state" data-state="${esc(s.state)}"
         title="${esc(s.state)}${s.reason ? ` · ${esc(s.reason)}` : ""}">${esc(STRATEGY_STATE_KO[s.state] ?? s.state)}</span>`);
     set(".strat-meta", `${s.auto_trade ? "자동매매" : "모의 신호"} · 수량 ${num(s.quantity)} · 보유 ${num(s.position)}
-      · 신호 ${num(s.signals ?? 0)} · 손익 <span class="${direction(pnl)}">${signedKrw(pnl)}</span>`);
+      · 신호 ${num(Math.max(s.signals ?? 0, signals.get(s.strategy_id)?.length ?? 0))} · 손익 <span class="${direction(pnl)}">${signedKrw(pnl)}</span>`);
     set(".strat-params", `${params}${s.reason ? ` · ${esc(s.reason)}` : ""}`);
     set(".strat-signals", sigs || `<span class="dim small">신호 대기 중</span>`);
     card.querySelector("[data-action=start]").disabled = running;
