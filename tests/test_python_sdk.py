@@ -167,6 +167,8 @@ async def test_http_client_routes(server: Server) -> None:
                                        "order_type": "limit", "price": LOWER})
         assert (await api.order(order["order_id"]))["status"] == "accepted"
         assert order["order_id"] in [o["order_id"] for o in await api.orders("accepted")]
+        page = await api.orders_page(view="open", day="today", limit=1)
+        assert [o["order_id"] for o in page["orders"]] == [order["order_id"]]
         assert (await api.cancel_order(order["order_id"]))["status"] == "cancelled"
         assert await api.fills(order["order_id"]) == []
         with pytest.raises(HtsError) as missing:

@@ -41,6 +41,14 @@ export type Side = "buy" | "sell";
 export type OrderType = "market" | "limit";
 export type OrderStatus = "accepted" | "partially_filled" | "filled" | "cancelled" | "rejected";
 
+/** 미체결 (open), 체결 (filled: any fill) or 전체 (all). */
+export type OrderView = "open" | "filled" | "all";
+export interface OrdersQuery {
+  view?: OrderView; day?: string; status?: OrderStatus; cursor?: string; limit?: number;
+}
+/** One page of GET /api/orders; next_cursor is the X-Next-Cursor header (null: the last). */
+export interface OrderPage { orders: Order[]; next_cursor: string | null }
+
 export interface Session {
   access_token: string;
   token_type: "bearer";
@@ -119,7 +127,11 @@ export interface HttpClientOptions {
   token?: string | null;
   fetch?: typeof fetch;
 }
-export interface RequestOptions { body?: unknown; headers?: Record<string, string>; query?: Record<string, unknown> }
+export interface RequestOptions {
+  body?: unknown; headers?: Record<string, string>; query?: Record<string, unknown>;
+  /** resolve to {data, headers} instead of the body */
+  withHeaders?: boolean;
+}
 
 export declare class HttpClient {
   constructor(opts?: HttpClientOptions);
@@ -135,7 +147,10 @@ export declare class HttpClient {
   costs(): Promise<{ brokerage_fee_rate: string; sell_tax_rates: Record<string, string> }>;
   candles(symbol: string, opts?: { interval?: Interval; limit?: number }): Promise<{ symbol: string; interval: Interval; candles: Candle[] }>;
   account(): Promise<Account>;
-  orders(opts?: { status?: OrderStatus }): Promise<Order[]>;
+  /** GET /api/orders, newest first (the newest 500 of every day unless asked otherwise). */
+  orders(opts?: OrdersQuery): Promise<Order[]>;
+  /** One page and where the next starts (see the README's HTTP API). */
+  ordersPage(opts?: OrdersQuery): Promise<OrderPage>;
   order(id: string): Promise<Order>;
   fills(id: string): Promise<Fill[]>;
   placeOrder(order: OrderRequest, opts?: { idempotencyKey?: string }): Promise<Order>;

@@ -28,7 +28,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from hts_realtime.domain.costs import Costs
@@ -42,7 +42,7 @@ from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.engine.accounts import Accounts
 from hts_realtime.engine.group_commit import GroupCommit, Tx
 from hts_realtime.engine.journal import Journal
-from hts_realtime.engine.order_store import OrderStore, now_iso
+from hts_realtime.engine.order_store import OrderQuery, OrderStore, now_iso
 from hts_realtime.ports import MarketSource
 from hts_realtime.protocol.errors import (
     Conflict,
@@ -119,6 +119,7 @@ class PaperBroker:
         self._owner: OrderedDict[str, str] = OrderedDict()  # order id -> user id (bounded)
         # (user id, key) -> (order, fingerprint), committed by this engine (bounded)
         self._keys: OrderedDict[tuple[str, str], tuple[Order, str]] = OrderedDict()
+        self._last_stamp = ""  # the latest order's created_at (``_stamp``)
 
     async def load(self) -> None:
         """(Re)build the in-memory state from the database: the open orders, and the
@@ -155,7 +156,12 @@ class PaperBroker:
         return await self.store.fills(user_id, order_id)
 
     async def list_orders(self, user_id: str, status: str | None = None) -> list[Order]:
-        return await self.store.list_for(user_id, status)
+        """The user's newest orders (every day; the first page of ``order_page``)."""
+        return (await self.order_page(user_id, OrderQuery(status=status, limit=500)))[0]
+
+    async def order_page(self, user_id: str, query: OrderQuery
+                         ) -> tuple[list[Order], tuple[str, str] | None]:
+        return await self.store.page(user_id, query)
 
     def owner_of(self, order_id: str) -> str | None:
         """The owner of an open order, or of one ``owners_of`` read lately."""
@@ -258,6 +264,7 @@ class PaperBroker:
             existing = self._by_key(tx, user_id, idempotency_key, req)
             if existing is not None:
                 return existing, False
+        order.created_at = order.updated_at = self._stamp()
         acc = self.accounts.ensure(tx, user_id)
         if req.side is Side.BUY:
             need = order.reserve_price * req.quantity
@@ -281,6 +288,18 @@ class PaperBroker:
         tx.put(self, ("new", order.order_id), order)
         tx.publish([self._journal(tx, order)])
         return order, True
+
+    def _stamp(self) -> str:
+        """``now_iso()``, but strictly after every stamp before it. Stamped as works run
+        (in commit order), an order committed later always sorts newer, so a page of
+        ``GET /api/orders`` read earlier never gains a row below its cursor. (Not state:
+        a rolled-back work leaves a gap in time, nothing else.)"""
+        now = now_iso()
+        if now <= self._last_stamp:
+            now = (datetime.fromisoformat(self._last_stamp)
+                   + timedelta(microseconds=1)).isoformat(timespec="microseconds")
+        self._last_stamp = now
+        return now
 
     def _by_key(self, tx: Tx, user_id: str, key: str, req: OrderRequest) -> Order | None:
         """The order this key placed since ``place`` read the database: earlier in this

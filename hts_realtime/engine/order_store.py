@@ -8,9 +8,11 @@ together with the account change and the journal entry that go with them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.orders import Order, OrderStatus, OrderType, Side
 from hts_realtime.engine.group_commit import Tx
 from hts_realtime.protocol.errors import NotFound
@@ -19,6 +21,32 @@ from hts_realtime.storage.store import Row, Store, chunks, placeholders
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def kst_day_bounds(day: date) -> tuple[str, str]:
+    """``[start, end)`` of a KST calendar day as ``created_at`` strings (UTC ISO 8601 with
+    microseconds: one format, so they compare as text, and the index on
+    ``(user_id, created_at)`` serves the range)."""
+    start = datetime.combine(day, time(), KST).astimezone(UTC)
+    return (start.isoformat(timespec="microseconds"),
+            (start + timedelta(days=1)).isoformat(timespec="microseconds"))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    """One page of a user's orders, newest first (``GET /api/orders``).
+
+    ``view``: ``open`` (accepted or partially filled, 미체결), ``filled`` (at least one
+    fill, whatever the status now, 체결) or ``all``. ``day``: a KST calendar day, or None
+    for every day. ``after``: the ``(created_at, order_id)`` of the last row of the
+    previous page (keyset paging: rows inserted meanwhile neither repeat nor shift it).
+    """
+
+    view: str = "all"
+    day: date | None = None
+    status: str | None = None
+    after: tuple[str, str] | None = None
+    limit: int = 100
 
 
 class OrderStore:
@@ -34,20 +62,31 @@ class OrderStore:
             raise NotFound(f"no order {order_id!r}")
         return order_from_row(row)
 
-    async def list_for(self, user_id: str, status: str | None = None, limit: int = 500
-                       ) -> list[Order]:
-        if status is not None:
-            rows = await self.store.fetch(
-                "SELECT * FROM orders WHERE user_id = ? AND status = ? "
-                "ORDER BY created_at DESC LIMIT ?",
-                (user_id, status, limit),
-            )
-        else:
-            rows = await self.store.fetch(
-                "SELECT * FROM orders WHERE user_id = ? ORDER BY created_at DESC LIMIT ?",
-                (user_id, limit),
-            )
-        return [order_from_row(r) for r in rows]
+    async def page(self, user_id: str, q: OrderQuery
+                   ) -> tuple[list[Order], tuple[str, str] | None]:
+        """The orders of ``q`` and the position after the last (None: no more)."""
+        where = ["user_id = ?"]
+        params: list[Any] = [user_id]
+        if q.day is not None:
+            start, end = kst_day_bounds(q.day)
+            where.append("created_at >= ? AND created_at < ?")
+            params += [start, end]
+        if q.view == "open":
+            where.append("status IN ('accepted', 'partially_filled')")
+        elif q.view == "filled":
+            where.append("filled_quantity > 0")
+        if q.status is not None:
+            where.append("status = ?")
+            params.append(q.status)
+        if q.after is not None:
+            where.append("(created_at < ? OR (created_at = ? AND order_id < ?))")
+            params += [q.after[0], q.after[0], q.after[1]]
+        rows = await self.store.fetch(
+            f"SELECT * FROM orders WHERE {' AND '.join(where)} "
+            "ORDER BY created_at DESC, order_id DESC LIMIT ?", (*params, q.limit + 1))
+        orders = [order_from_row(r) for r in rows[:q.limit]]
+        more = len(rows) > q.limit
+        return orders, ((orders[-1].created_at, orders[-1].order_id) if more else None)
 
     async def fills(self, user_id: str, order_id: str) -> list[dict[str, Any]]:
         await self.get(user_id, order_id)  # not_found for someone else's order

@@ -76,6 +76,19 @@ class CandlesQuerySchema(_Strict):
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
 
 
+class OrdersQuerySchema(_Strict):
+    """``GET /api/orders`` query, every parameter optional (without them: the newest 500
+    orders of every day, as ever): which orders (``view``, ``day``, ``status``) and the
+    page (``cursor``, ``limit``); see the README's HTTP API."""
+
+    view = fields.String(load_default="all", validate=validate.OneOf(["open", "filled", "all"]))
+    day = fields.String(validate=validate.Regexp(r"^(today|all|\d{4}-\d{2}-\d{2})$",
+                                                 error="day must be YYYY-MM-DD, today or all"))
+    status = fields.String(validate=validate.Length(min=1, max=32))
+    cursor = fields.String(validate=validate.Length(min=1, max=256))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=500))
+
+
 class EmptySchema(_Strict):
     pass
 
@@ -166,6 +179,7 @@ TOPICS = TopicsSchema()
 PING = PingSchema()
 GET_PRICE = GetPriceSchema()
 CANDLES = CandlesQuerySchema()
+ORDERS_QUERY = OrdersQuerySchema()
 EMPTY = EmptySchema()
 CONNECT_AUTH = ConnectAuthSchema()
 LOGIN = LoginSchema()

@@ -70,6 +70,8 @@ def _apply(out: JSON, v: Any) -> None:
             out["maximum" if v.max_inclusive else "exclusiveMaximum"] = v.max
     elif isinstance(v, validate.OneOf):
         out["enum"] = list(v.choices)
+    elif isinstance(v, validate.Regexp):
+        out["pattern"] = v.regex.pattern
 
 
 def schema_of(schema: Schema) -> JSON:

@@ -104,10 +104,21 @@ ROUTES: dict[tuple[str, str], Route] = {
                     "`price`; `limit` (the default) needs `price` on the KRX tick grid within "
                     "the day's ±30% band. A buy holds cash, a sell holds shares."),
     ("GET", "/api/orders"): Route(
-        "The caller's orders, newest first", auth="bearer",
-        query=(("status", {"enum": ["accepted", "partially_filled", "filled", "cancelled",
-                                    "rejected"]}, "only orders in this status"),),
-        ok=(200, array("Order"), "orders"), errors=(400,)),
+        "The caller's orders, newest first: 미체결, 체결 or 전체, one day or all, by pages",
+        auth="bearer", query_schema=schemas.ORDERS_QUERY,
+        ok=(200, array("Order"), "orders, newest first; `X-Next-Cursor` and `Link` "
+                                 "(rel=\"next\") when there are more"), errors=(400,),
+        description="Every parameter is optional; without them the answer is the newest 500 "
+                    "orders of every day, as it always was. `view`: `open` (accepted or "
+                    "partially filled: 미체결), `filled` (at least one fill, whatever the "
+                    "status now: 체결) or `all` (전체, the default). `day`: a KST calendar day "
+                    "`YYYY-MM-DD`, `today` (당일) or `all` (the default). `status`: only this "
+                    "status too. `limit`: 1-500 rows, default 500. When more rows follow, the "
+                    "answer has the headers `X-Next-Cursor: <cursor>` and `Link: "
+                    "<the same query with cursor=...>; rel=\"next\"`: pass `cursor` (with the "
+                    "same `view`, `day`, `status`) for the next page; the last page has "
+                    "neither. Orders placed meanwhile never shift a page: they sort newest, "
+                    "before the first."),
     ("GET", "/api/orders/{order_id}"): Route("One of the caller's orders", auth="bearer",
                                              ok=(200, ref("Order"), "the order"), errors=(404,)),
     ("DELETE", "/api/orders/{order_id}"): Route(

@@ -87,7 +87,7 @@ export class HttpClient {
   }
 
   /** fetch() a JSON route; resolves to the decoded body (null for 204), throws HtsError. */
-  async request(method, path, { body, headers, query } = {}) {
+  async request(method, path, { body, headers, query, withHeaders = false } = {}) {
     const h = { Accept: "application/json", ...headers };
     if (body !== undefined) h["Content-Type"] = "application/json";
     if (this.token) h.Authorization = `Bearer ${this.token}`;
@@ -113,7 +113,7 @@ export class HttpClient {
       const e = data?.error;
       throw new HtsError(e?.code ?? `http_${res.status}`, e?.message ?? res.statusText, res.status);
     }
-    return data;
+    return withHeaders ? { data, headers: res.headers } : data;
   }
 
   /** Revoke this token on the server (or every token of the user with `everywhere`). */
@@ -137,7 +137,14 @@ export class HttpClient {
     return this.request("GET", "/api/candles", { query: { symbol, interval, limit } });
   }
   account() { return this.request("GET", "/api/account"); }
-  orders({ status } = {}) { return this.request("GET", "/api/orders", { query: { status } }); }
+  /** GET /api/orders, newest first (the newest 500 of every day unless asked otherwise). */
+  async orders(opts = {}) { return (await this.ordersPage(opts)).orders; }
+  /** One page: {orders, next_cursor}; pass next_cursor back as `cursor` (null: the last). */
+  async ordersPage({ view, day, status, cursor, limit } = {}) {
+    const { data, headers } = await this.request("GET", "/api/orders",
+      { query: { view, day, status, cursor, limit }, withHeaders: true });
+    return { orders: data, next_cursor: headers.get("X-Next-Cursor") };
+  }
   order(id) { return this.request("GET", `/api/orders/${enc(id)}`); }
   fills(id) { return this.request("GET", `/api/orders/${enc(id)}/fills`); }
   /** POST /api/orders with an Idempotency-Key (a fresh one unless given): safe to retry. */

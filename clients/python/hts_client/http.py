@@ -46,8 +46,10 @@ class HttpClient:
     # -- the transport ---------------------------------------------------------------
     async def request(self, method: str, path: str, *, body: Any = None,
                       params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-                      auth: bool = True, expect: tuple[int, ...] = (200,)) -> Any:
-        """Any route: returns the decoded JSON body (text for non-JSON answers)."""
+                      auth: bool = True, expect: tuple[int, ...] = (200,),
+                      with_headers: bool = False) -> Any:
+        """Any route: returns the decoded JSON body (text for non-JSON answers); with
+        ``with_headers``, ``(body, headers)``."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout))
@@ -62,13 +64,14 @@ class HttpClient:
                 else:
                     data = await resp.text()
                 status = resp.status
+                answer_headers = resp.headers.copy()  # case-insensitive
         except aiohttp.ClientConnectionError as exc:
             raise Unreachable(f"cannot reach the server at {self.url}: {exc}") from None
         except TimeoutError:
             raise Unreachable(f"{method} {path}: no answer within {self.timeout:g} s") from None
         if status not in expect:
             raise HtsError.from_body(data, status, f"{method} {path} failed")
-        return data
+        return (data, answer_headers) if with_headers else data
 
     async def _get(self, path: str, **params: Any) -> Any:
         query = {k: v for k, v in params.items() if v is not None}
@@ -134,8 +137,22 @@ class HttpClient:
             return dict(await self.request("POST", "/api/orders", body=order, headers=headers,
                                            expect=(201,)))
 
-    async def orders(self, status: str | None = None) -> list[JSON]:
-        return list(await self._get("/api/orders", status=status))
+    async def orders(self, status: str | None = None, *, view: str | None = None,
+                     day: str | None = None, limit: int | None = None) -> list[JSON]:
+        """``GET /api/orders``, newest first (the newest 500 of every day unless asked)."""
+        page = await self.orders_page(view=view, day=day, status=status, limit=limit)
+        return list(page["orders"])
+
+    async def orders_page(self, *, view: str | None = None, day: str | None = None,
+                          status: str | None = None, cursor: str | None = None,
+                          limit: int | None = None) -> JSON:
+        """One page, ``{"orders", "next_cursor"}``: pass ``next_cursor`` back as
+        ``cursor`` for the next (None: this was the last)."""
+        query = {k: v for k, v in (("view", view), ("day", day), ("status", status),
+                                   ("cursor", cursor), ("limit", limit)) if v is not None}
+        body, headers = await self.request("GET", "/api/orders", params=query or None,
+                                           with_headers=True)
+        return {"orders": list(body), "next_cursor": headers.get("X-Next-Cursor")}
 
     async def order(self, order_id: str) -> JSON:
         return dict(await self._get(f"/api/orders/{order_id}"))

@@ -5,14 +5,20 @@ Handlers are thin: parse, authenticate, call the broker, answer JSON.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import time
+from datetime import date, datetime
 
 from aiohttp import web
 
+from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.orders import OrderStatus, OrderType, Side
 from hts_realtime.edge.http.common import Callers, json_response, read_json
 from hts_realtime.engine.broker import OrderRequest, PaperBroker
+from hts_realtime.engine.order_store import OrderQuery
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.protocol import schemas
 from hts_realtime.protocol.errors import InvalidMessage
@@ -68,11 +74,23 @@ class OrderRoutes:
 
     async def list_orders(self, request: web.Request) -> web.Response:
         identity = await self.callers.identify(request)
-        status = request.query.get("status")
+        q = schemas.load(schemas.ORDERS_QUERY, dict(request.query))
+        status = q.get("status")
         if status is not None and status not in {s.value for s in OrderStatus}:
             raise InvalidMessage(f"unknown status {status!r}")
-        orders = await self.broker.list_orders(identity.user_id, status)
-        return json_response([o.to_wire() for o in orders])
+        view: str = q["view"]
+        day = _day(q.get("day", "all"))
+        query = OrderQuery(view=view, day=day, status=status,
+                           after=_decode_cursor(q["cursor"]) if "cursor" in q else None,
+                           limit=q["limit"])
+        orders, last = await self.broker.order_page(identity.user_id, query)
+        headers = {}
+        if last is not None:  # more: where the next page starts, as a header (the body
+            # stays the array it always was)
+            cursor = _encode_cursor(last)
+            headers["X-Next-Cursor"] = cursor
+            headers["Link"] = f'<{request.rel_url.update_query(cursor=cursor)}>; rel="next"'
+        return json_response([o.to_wire() for o in orders], headers=headers)
 
     async def get_order(self, request: web.Request) -> web.Response:
         identity = await self.callers.identify(request)
@@ -88,3 +106,33 @@ class OrderRoutes:
         identity = await self.callers.writer(request, ":cancel")
         order = await self.broker.cancel(identity.user_id, request.match_info["order_id"])
         return json_response(order.to_wire())
+
+
+def _day(text: str) -> date | None:
+    """A KST calendar day: ``today``, ``YYYY-MM-DD``, or None for ``all``."""
+    if text == "all":
+        return None
+    if text == "today":
+        return datetime.now(KST).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidMessage(f"day: no such date {text!r}") from None
+
+
+def _encode_cursor(position: tuple[str, str]) -> str:
+    """Opaque to clients: the last row's ``(created_at, order_id)``, base64url."""
+    raw = json.dumps(list(position), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, order_id = json.loads(raw)
+        datetime.fromisoformat(created_at)
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidMessage("cursor: not a cursor this server gave") from None
+    if not (isinstance(created_at, str) and isinstance(order_id, str)):
+        raise InvalidMessage("cursor: not a cursor this server gave")
+    return created_at, order_id
