@@ -1,13 +1,13 @@
-"""Quotes, the market-source interface, and a simulated KRX market with depth.
+"""Quotes, and a simulated KRX market with depth that holds its shape all day.
 
-The simulator is a pure, synchronous state machine: ``step(now)`` lets a
-random subset of symbols trade and returns their new quotes. Each symbol
-keeps a 10-level order book (``domain.orderbook``) on the tick grid inside
-its daily band. A trade is an aggressive order that walks the opposite
-side of that book: it prints at the levels it touches and consumes their
-size, so the tape, the book and the last price always agree. Driving it
-on a clock is the job of ``engine.market_feed``; a replay file or a
-broker feed would implement the same ``MarketSource`` protocol.
+The simulator is a pure, synchronous state machine: ``step(now)`` moves
+every symbol's latent fair price along its class's path
+(``domain.price_model``), lets aggressors trade against the book toward it,
+and returns the quotes of the symbols that printed. Each symbol keeps a
+10-level book (``domain.book_model``) on the tick grid inside its daily
+band; a trade walks the opposite side, printing at each level it touches,
+so the tape, the book and the last price always agree. Driving it on a
+clock is the job of ``engine.market_feed``.
 
 Sessions (``domain.market_hours``): trades print only while the market is
 ``open``; the KRX single-price auctions print one trade each, at 09:00
@@ -18,17 +18,24 @@ previous close, and the band follows it.
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from hts_realtime.domain.krx import price_limits, tick_down, tick_up
+from hts_realtime.domain.book_model import Book, Sizer, take
+from hts_realtime.domain.krx import floor_to_tick, price_limits, tick_down, tick_up
 from hts_realtime.domain.market_hours import KST, MarketHours, MarketStatus
-from hts_realtime.domain.orderbook import DEPTH, BookSnapshot, Level, Trade, take
+from hts_realtime.domain.orderbook import BookSnapshot, Level, Trade
 from hts_realtime.domain.orders import Side
+from hts_realtime.domain.price_model import SESSION_SECONDS, PriceClass, intraday, price_class
 from hts_realtime.domain.symbols import SymbolMaster
 
 __all__ = ["KST", "DayState", "MarketHours", "MarketSimulator", "Quote"]
+
+_MAX_DT = 5.0  # seconds: a stall or a restart does not become one giant move
+_FAT_ODDS, _FAT_SCALE = 0.01, 5.0  # 1% of shocks are 5x: fat-tailed steps
+_SHOCK_NORM = 1.0 / math.sqrt(1 - _FAT_ODDS + _FAT_ODDS * _FAT_SCALE ** 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,25 +77,43 @@ class DayState:
     volume: int
 
 
-@dataclass(eq=False)
 class _Symbol:
-    quote: Quote
-    day: date
-    limits: tuple[int, int]  # the day's band (lower, upper), as quote.limits
-    asks: list[list[int]] = field(default_factory=list)  # [price, qty], best (lowest) first
-    bids: list[list[int]] = field(default_factory=list)  # [price, qty], best (highest) first
-    version: int = 0
+    __slots__ = (
+        "book",
+        "cls",
+        "day",
+        "drift",
+        "fair",
+        "limits",
+        "lock",
+        "quote",
+        "spread",
+        "ts",
+        "version",
+        "vol",
+    )
+
+    def __init__(self, quote: Quote, day: date, cls: PriceClass, book: Book) -> None:
+        self.quote = quote
+        self.day = day
+        self.limits = quote.limits
+        self.cls = cls
+        self.book = book
+        self.fair = float(quote.price)  # the latent price the market trades toward
+        self.vol = 1.0  # the day's volatility regime
+        self.drift = 0.0  # the day's news drift, log per session second
+        self.spread = 1  # the spread the quoters aim for, in ticks
+        self.ts: float | None = None
+        self.lock = 0  # +1 held at the upper limit, -1 at the lower
+        self.version = 0
 
 
 class MarketSimulator:
     """Seeded: the same seed (and the same start state) gives the same market.
 
-    Each ``open`` step a symbol trades with probability ``activity``: an
-    aggressor buys with a mild pull back toward the previous close (so a
-    long run stays inside the band without sticking to its edges) and a
-    lot of roughly ₩5-50M, walking the book. Then the book refills: the
-    aggressor's side closes a spread wider than a tick, far levels are
-    added back up to ten, and a few resting sizes change.
+    ``activity`` is the chance a symbol trades in a step at the day's average
+    pace (the intraday U scales it); a symbol whose fair price has left the
+    spread always trades toward it.
     """
 
     def __init__(
@@ -122,8 +147,9 @@ class MarketSimulator:
             else:
                 prev = d.close if d is not None else s.prev_close
                 q = Quote(s.symbol, prev, prev, prev, prev, prev, 0, 0, now)
-            st = _Symbol(q, today, q.limits)
-            self._rebuild(st)
+            cls = price_class(s)
+            st = _Symbol(q, today, cls, Book(cls, q.limits, self._rng, self._sizer(cls)))
+            self._new_day(st, overnight=False)
             self._syms[s.symbol] = st
 
     # -- reads -----------------------------------------------------------------------------
@@ -137,8 +163,8 @@ class MarketSimulator:
             return None
         return BookSnapshot(
             symbol,
-            tuple(Level(p, q) for p, q in st.asks),
-            tuple(Level(p, q) for p, q in st.bids),
+            tuple(Level(p, q) for p, q in st.book.asks),
+            tuple(Level(p, q) for p, q in st.book.bids),
             st.quote.price,
             st.quote.timestamp,
         )
@@ -155,7 +181,8 @@ class MarketSimulator:
     def step(self, now: datetime) -> list[Quote]:
         status = self.hours.status(now)
         previous, self._status = self._status, status
-        today = now.astimezone(KST).date()
+        local = now.astimezone(KST)
+        today = local.date()
         for st in self._syms.values():
             if st.day != today:
                 self._roll(st, today, now)
@@ -165,11 +192,14 @@ class MarketSimulator:
             return []
         if previous is MarketStatus.PRE_OPEN:  # 09:00: the opening auction
             return [self._auction(st, now) for st in self._syms.values()]
+        u = intraday(local)
+        ts = now.timestamp()
         traded: list[Quote] = []
         for st in self._syms.values():
-            if self._rng.random() >= self._activity:
-                continue
-            traded.append(self._trade(st, now))
+            self._move(st, ts, u)
+            q = self._trade(st, now, u)
+            if q is not None:
+                traded.append(q)
         return traded
 
     def take_liquidity(self, symbol: str, side: Side, fills: list[tuple[int, int]]) -> None:
@@ -177,8 +207,19 @@ class MarketSimulator:
         st = self._syms.get(symbol)
         if st is None or not fills:
             return
-        take(st.asks if side is Side.BUY else st.bids, fills)
-        self._pad(st)  # the gap it leaves shows until the market quotes into it
+        levels = st.book.asks if side is Side.BUY else st.book.bids
+        for price, qty in fills:
+            for lv in levels:
+                if lv[0] == price:
+                    lv[1] -= qty
+                    break
+        levels[:] = [lv for lv in levels if lv[1] > 0]
+        if not levels:  # the whole side: the next quotes are beyond the deepest taken
+            deepest = max(p for p, _ in fills) if side is Side.BUY else min(p for p, _ in fills)
+            beyond = tick_up(deepest) if side is Side.BUY else tick_down(deepest)
+            if st.limits[0] <= beyond <= st.limits[1]:
+                levels.append([beyond, st.book.size(beyond)])
+        st.book.settle()  # the spread it opened shows until the market quotes into it
         st.version += 1
 
     def replay_trade(self, symbol: str, price: int, quantity: int, side: Side,
@@ -188,60 +229,134 @@ class MarketSimulator:
         st = self._syms[symbol]
         trade = Trade(symbol, price, quantity, side, st.quote.volume + quantity, now)
         st.quote = replace(st.quote, price=price)
-        self._rebuild(st)
+        st.fair = float(price)
+        st.book.around(price)
         return self._print(st, (trade,), now)
 
-    # -- mechanics -------------------------------------------------------------------------
-    def _size(self, price: int) -> int:
-        return max(1, int(self._rng.lognormvariate(3.3, 0.8) * 1_000_000 / price))
+    # -- the price path --------------------------------------------------------------------
+    def _sizer(self, cls: PriceClass) -> Sizer:
+        rng, level = self._rng, cls.level_krw
 
-    def _trade(self, st: _Symbol, now: datetime) -> Quote:
-        q = st.quote
-        upper = st.limits[1]
+        def size(price: int) -> int:
+            return max(1, int(level * rng.lognormvariate(-0.18, 0.6) / price))
+        return size
+
+    def _move(self, st: _Symbol, ts: float, u: float) -> None:
+        """The fair price's step: the day's volatility (U-shaped, fat-tailed), its drift."""
+        dt = 0.0 if st.ts is None else min(max(ts - st.ts, 0.0), _MAX_DT)
+        st.ts = ts
+        if dt <= 0.0:
+            return
         rng = self._rng
-        drift = (q.price - q.prev_close) / max(upper - q.prev_close, 1)
-        side = Side.BUY if rng.random() < 0.5 - 0.35 * drift else Side.SELL
-        if side is Side.BUY and not st.asks:
-            side = Side.SELL
-        elif side is Side.SELL and not st.bids:
+        shock = rng.gauss(0.0, 1.0) * _SHOCK_NORM
+        if rng.random() < _FAT_ODDS:
+            shock *= _FAT_SCALE
+        sd = st.cls.daily_vol * st.vol * math.sqrt(dt * u / SESSION_SECONDS)
+        fair = st.fair * math.exp(sd * shock + st.drift * dt * u)
+        lower, upper = st.limits
+        st.fair = min(max(fair, lower * 0.97), upper * 1.03)
+
+    def _trade(self, st: _Symbol, now: datetime, u: float) -> Quote | None:
+        book, rng, fair = st.book, self._rng, st.fair
+        lower, upper = st.limits
+        if rng.random() < 0.05:  # the quoters' target spread reverts to the class's mix
+            two, three = st.cls.spread_odds
+            r = rng.random()
+            st.spread = 3 if r < three else 2 if r < three + two else 1
+        if st.lock:
+            return self._locked(st, now, u)
+        ask = book.asks[0][0] if book.asks else upper
+        bid = book.bids[0][0] if book.bids else lower
+        if fair >= ask and book.asks:
             side = Side.BUY
-        lot = max(1, int(rng.lognormvariate(3.0, 1.0) * 1_000_000 / q.price))
-        levels = st.asks if side is Side.BUY else st.bids
+        elif fair <= bid and book.bids:
+            side = Side.SELL
+        elif rng.random() < self._activity * u:
+            lean = (fair - (ask + bid) / 2) / max(ask - bid, 1)
+            side = Side.BUY if rng.random() < 0.5 + 0.8 * lean else Side.SELL
+        else:
+            self._quiet(st)
+            return None
+        price = ask if side is Side.BUY else bid
+        lot = max(1, int(st.cls.lot_krw * u * rng.lognormvariate(-0.5, 1.0) / price))
+        levels = book.asks if side is Side.BUY else book.bids
+        if side is Side.BUY and fair >= ask:  # past the touch: the aggressor takes up to it
+            lot += sum(q for p, q in levels if p <= fair)
+        elif side is Side.SELL and fair <= bid:
+            lot += sum(q for p, q in levels if p >= fair)
+        fills = take(levels, lot)
+        volume = st.quote.volume
         trades = []
-        volume = q.volume
-        left = lot
-        while left > 0 and levels:  # walk the opposite side, taking each level's size
-            level = levels[0]
-            qty = min(left, level[1])
-            left -= qty
-            level[1] -= qty
-            if level[1] == 0:
-                del levels[0]
-            volume += qty
-            trades.append(Trade(q.symbol, level[0], qty, side, volume, now))
-        self._refresh(st, side)
+        for p, q in fills:
+            volume += q
+            trades.append(Trade(st.quote.symbol, p, q, side, volume, now))
+        if not book.asks and fills[-1][0] == upper:
+            st.lock = 1
+        elif not book.bids and fills[-1][0] == lower:
+            st.lock = -1
+        if st.lock:
+            book.around(fills[-1][0], st.lock)
+        else:
+            book.close_spread(st.spread, side is Side.BUY)
+            book.settle()
+            book.churn()
         return self._print(st, tuple(trades), now)
 
-    def _auction(self, st: _Symbol, now: datetime) -> Quote:
-        """A single-price auction: one print near the last price, then a fresh book."""
-        q = st.quote
+    def _quiet(self, st: _Symbol) -> None:
+        """No trade: the quoters still move (a wide spread narrows, a narrow one may
+        widen when the target is wider), sizes change."""
+        book = st.book
+        spread = book.spread_ticks()
+        if spread > st.spread:
+            book.close_spread(st.spread, self._rng.random() < 0.5)
+        elif spread < st.spread and self._rng.random() < 0.2:
+            book.cancel_best(self._rng.random() < 0.5)
+        else:
+            return
+        book.settle()
+        st.version += 1
+
+    def _locked(self, st: _Symbol, now: datetime, u: float) -> Quote | None:
+        """Held at a limit: only the limit side shows; it trades only at the limit, and
+        lets go when the fair price comes back inside the band."""
         lower, upper = st.limits
-        moves = int(self._rng.expovariate(0.8))
-        up = self._rng.random() < 0.5
-        price = tick_up(q.price, moves) if up else tick_down(q.price, moves)
-        price = min(max(price, lower), upper)
-        qty = 5 * max(1, int(self._rng.lognormvariate(3.0, 1.0) * 1_000_000 / price))
-        side = Side.BUY if price >= q.price else Side.SELL
-        trade = Trade(q.symbol, price, qty, side, q.volume + qty, now)
-        st.quote = replace(q, price=price)
-        self._rebuild(st)
+        book, rng = st.book, self._rng
+        limit = upper if st.lock > 0 else lower
+        if (st.lock > 0 and st.fair < upper * 0.99) or (st.lock < 0 and st.fair > lower * 1.01):
+            st.lock = 0
+            book.asks, book.bids = ([[upper, book.size(upper)]], book.bids[1:]) if limit == upper \
+                else (book.asks[1:], [[lower, book.size(lower)]])
+            book.settle()
+            st.version += 1
+            return None
+        if rng.random() >= self._activity * u * 0.3:
+            return None
+        side = Side.SELL if st.lock > 0 else Side.BUY
+        levels = book.bids if st.lock > 0 else book.asks
+        lot = max(1, int(st.cls.lot_krw * rng.lognormvariate(-0.5, 1.0) / limit))
+        lot = min(lot, levels[0][1] - 1) if levels[0][1] > 1 else 0
+        if lot <= 0:
+            return None
+        levels[0][1] -= lot
+        trade = Trade(st.quote.symbol, limit, lot, side, st.quote.volume + lot, now)
+        return self._print(st, (trade,), now)
+
+    # -- auctions and days -----------------------------------------------------------------
+    def _auction(self, st: _Symbol, now: datetime) -> Quote:
+        """A single-price auction: one print at the fair price (on the grid, in the band),
+        then a fresh book around it."""
+        lower, upper = st.limits
+        price = min(max(floor_to_tick(max(int(st.fair), 1)), lower), upper)
+        qty = 5 * max(1, int(st.cls.lot_krw * self._rng.lognormvariate(0.0, 1.0) / price))
+        side = Side.BUY if price >= st.quote.price else Side.SELL
+        trade = Trade(st.quote.symbol, price, qty, side, st.quote.volume + qty, now)
+        st.lock = 1 if price == upper and st.fair >= upper else \
+            -1 if price == lower and st.fair <= lower else 0
+        st.book.around(price, st.lock)
         return self._print(st, (trade,), now)
 
     def _print(self, st: _Symbol, trades: tuple[Trade, ...], now: datetime) -> Quote:
         q = st.quote
-        if not trades:
-            st.quote = replace(q, last_volume=0, trades=(), timestamp=now)
-            return st.quote
         prices = [t.price for t in trades]
         first_of_day = not q.volume  # open/high/low start with the day's first trade
         st.quote = Quote(
@@ -264,57 +379,25 @@ class MarketSimulator:
         p = st.quote.price
         st.quote = Quote(st.quote.symbol, p, p, p, p, p, 0, 0, now)
         st.day = today
+        self._new_day(st, overnight=True)
+
+    def _new_day(self, st: _Symbol, overnight: bool) -> None:
+        """The day's band, regime and news; the book around the last price. Overnight
+        news moves the fair price, so the opening auction gaps."""
+        rng, cls = self._rng, st.cls
         st.limits = st.quote.limits
-        self._rebuild(st)
-
-    def _rebuild(self, st: _Symbol) -> None:
-        """A fresh book around the last price: best bid at it, best ask a tick above."""
-        lower, upper = st.limits
-        p = st.quote.price
-        st.bids = [[p, self._size(p)]] if p > lower or p == upper else []
-        st.asks = [[tick_up(p), self._size(p)]] if p < upper else []
-        if not st.bids:  # at the lower limit: the price is the best ask
-            st.asks = [[p, self._size(p)]]
-        self._pad(st)
+        st.book.lower, st.book.upper = st.limits
+        st.vol = rng.lognormvariate(-cls.regime_vol ** 2 / 2, cls.regime_vol)
+        st.drift = 0.0
+        if rng.random() < cls.news_odds:
+            lo, hi = cls.news_move
+            move = rng.uniform(lo, hi) * (1 if rng.random() < 0.5 else -1)
+            st.drift = move / SESSION_SECONDS
+        st.fair = float(st.quote.price)
+        if overnight:
+            st.fair *= math.exp(rng.gauss(0.0, 0.3 * cls.daily_vol * st.vol))
+        st.lock = 0
+        st.spread = 1
+        st.ts = None
+        st.book.around(st.quote.price)
         st.version += 1
-
-    def _refresh(self, st: _Symbol, aggressor: Side) -> None:
-        lower, upper = st.limits
-        rng = self._rng
-        asks, bids = st.asks, st.bids
-        if asks and bids and tick_up(bids[0][0]) < asks[0][0]:
-            # a spread wider than a tick: someone quotes inside it, usually the aggressor's side
-            buyers = (aggressor is Side.BUY) == (rng.random() < 0.7)
-            if buyers:
-                bids.insert(0, [tick_down(asks[0][0]), self._size(asks[0][0])])
-            else:
-                asks.insert(0, [tick_up(bids[0][0]), self._size(bids[0][0])])
-        if not asks and bids and bids[0][0] < upper:
-            asks.append([tick_up(bids[0][0]), self._size(bids[0][0])])
-        if not bids and asks and asks[0][0] > lower:
-            bids.append([tick_down(asks[0][0]), self._size(asks[0][0])])
-        if not asks and not bids:
-            self._rebuild(st)
-            return
-        self._pad(st)
-        for levels in (asks, bids):  # a few orders arrive or leave at resting levels
-            if levels:
-                lv = levels[int(rng.random() * len(levels))]
-                lv[1] = max(1, lv[1] + int((2 * rng.random() - 1) * lv[1] / 3))
-        st.version += 1
-
-    def _pad(self, st: _Symbol) -> None:
-        lower, upper = st.limits
-        asks, bids = st.asks, st.bids
-        if not asks and bids and bids[0][0] < upper:
-            asks.append([tick_up(bids[0][0]), self._size(bids[0][0])])
-        if not bids and asks and asks[0][0] > lower:
-            bids.append([tick_down(asks[0][0]), self._size(asks[0][0])])
-        while asks and len(asks) < DEPTH and asks[-1][0] < upper:
-            p = tick_up(asks[-1][0])
-            asks.append([p, self._size(p)])
-        while bids and len(bids) < DEPTH and bids[-1][0] > lower:
-            p = tick_down(bids[-1][0])
-            bids.append([p, self._size(p)])
-        del asks[DEPTH:]
-        del bids[DEPTH:]
