@@ -443,7 +443,10 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
     expect(watch_row(tab, "005930").get_by_test_id("watch-price")).to_have_text(
         PRICE, timeout=WAIT_MS)
     row = page.locator(f'[data-testid=blotter-row][data-order-id="{resting["order_id"]}"]')
-    expect(row).to_have_count(1, timeout=WAIT_MS)
+    # on the phone the resting order is older than the newest page of 100 (see 더 보기 below)
+    expect(row).to_have_count(0 if size == "phone" else 1, timeout=WAIT_MS)
+    expect(page.locator("[data-testid=blotter-row]")).to_have_count(
+        100 if size == "phone" else 3, timeout=WAIT_MS)
     assert page.evaluate(OVERFLOW) == []
     # the top bar is one line at every size
     assert page.evaluate("document.querySelector('.topbar').getBoundingClientRect().height") <= 45
@@ -521,7 +524,13 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
         # the balance in the first screen, above 100+ orders; the top bar one line
         for money in ("account-cash", "account-available", "account-pnl", "account-total"):
             expect(tab.tid(money)).to_be_in_viewport(ratio=1)
+        # today's orders a page (100) at a time, newest first; 더 보기 brings the older ones
+        expect(page.locator("[data-testid=blotter-row]")).to_have_count(100, timeout=WAIT_MS)
+        expect(tab.tid("blotter-count")).to_have_text("100+건")
+        tab.tid("orders-more").click()
         expect(page.locator("[data-testid=blotter-row]")).to_have_count(113, timeout=WAIT_MS)
+        expect(tab.tid("orders-more")).to_be_hidden()
+        expect(tab.tid("blotter-count")).to_have_text("113건")
         # a shortened name shows whole on a tap
         name = page.locator(f'[data-testid=blotter-row][data-order-id="{dear["order_id"]}"] td.sym')
         whole = "e => { const n = e.querySelector('.nm'); return n.scrollWidth <= n.clientWidth; }"
@@ -559,7 +568,20 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
     for panel in ("panel-blotter", "panel-account"):
         assert clipped(tab, panel) == [], panel
     assert page.evaluate(OVERFLOW) == []
-    row.get_by_test_id("order-cancel").click()
+    rows = page.locator("[data-testid=blotter-row]")
+    if size == "desktop":  # 미체결 / 체결 / 전체 (of today), from the server, followed live
+        tab.tid("view-open").click()
+        expect(rows).to_have_count(2, timeout=WAIT_MS)  # the two resting orders
+        row.get_by_test_id("order-cancel").click()
+        expect(row).to_have_count(0, timeout=WAIT_MS)  # cancelled: no longer 미체결
+        expect(rows).to_have_count(1)
+        tab.tid("view-filled").click()
+        expect(rows).to_have_count(1, timeout=WAIT_MS)
+        expect(bought_row).to_have_count(1)
+        tab.tid("view-all").click()
+        expect(rows).to_have_count(3, timeout=WAIT_MS)
+    else:
+        row.get_by_test_id("order-cancel").click()
     expect(row.get_by_test_id("order-status")).to_have_attribute("data-status", "cancelled",
                                                                  timeout=WAIT_MS)
     # a cancelled order rests nowhere: no 미체결 (the cancelled quantity in the tooltip)

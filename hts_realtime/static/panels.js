@@ -82,6 +82,7 @@ export class WatchlistView {
 // -- order blotter ------------------------------------------------------------------
 
 const isOpen = (s) => s === "accepted" || s === "partially_filled";
+const EMPTY = { open: "미체결 주문이 없습니다", filled: "오늘 체결된 주문이 없습니다", all: "오늘 주문 내역이 없습니다" };
 
 export class BlotterView {
   constructor(tbody, countEl, { onCancel, nameOf, strategyName }) {
@@ -112,10 +113,37 @@ export class BlotterView {
     if (!p?.matches(".empty")) {
       p = document.createElement("p");
       p.className = "empty";
-      p.textContent = "주문 내역이 없습니다";
+      p.textContent = EMPTY[this.view] ?? EMPTY.all;
       table.after(p);
     }
     p.hidden = !on;
+  }
+
+  /** Take a row away (an order that left the view shown: filled or cancelled under 미체결). */
+  remove(orderId) {
+    const row = this.rows.get(orderId);
+    if (!row) return;
+    row.remove();
+    this.rows.delete(orderId);
+    this.count();
+  }
+
+  count() {
+    this.empty(this.rows.size === 0);
+    this.countEl.textContent = this.rows.size ? `${this.rows.size}${this.more ? "+" : ""}건` : "";
+  }
+
+  /** The view shown: what the empty list says. */
+  setView(view) {
+    this.view = view;
+    const p = this.tbody.closest("table").nextElementSibling;
+    if (p?.matches(".empty")) p.textContent = EMPTY[view] ?? EMPTY.all;
+  }
+
+  /** Whether older orders remain on the server (the 더 보기 button). */
+  setMore(more) {
+    this.more = more;
+    this.count();
   }
 
   setEnabled(on, why) {
@@ -135,8 +163,10 @@ export class BlotterView {
       row.dataset.orderId = o.order_id;
       row.dataset.created = o.created_at;
       this.rows.set(o.order_id, row);
-      // newest first
-      const after = [...this.tbody.children].find((r) => r.dataset.created < o.created_at);
+      // newest first (the creation time, then the id: a page never shifts)
+      const key = `${o.created_at}|${o.order_id}`;
+      row.dataset.key = key;
+      const after = [...this.tbody.children].find((r) => r.dataset.key < key);
       this.tbody.insertBefore(row, after ?? null);
     }
     const open = isOpen(o.status);
@@ -183,9 +213,7 @@ export class BlotterView {
       button.remove();
     }
     if (!fresh) flash(row, o.side === "buy" ? "up" : "down");
-    this.empty(false);
-    const resting = [...this.rows.values()].filter((r) => isOpen(r.dataset.status)).length;
-    this.countEl.textContent = `${this.rows.size}건 · 미체결 ${resting}`;
+    this.count();
   }
 }
 

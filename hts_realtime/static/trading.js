@@ -38,24 +38,87 @@ const account = new AccountView({
 tapForFullName($("positions"));
 tapForFullName($("blotter"));
 
+// -- 주문 내역: 미체결 / 체결 / 전체 views of GET /api/orders, a page at a time -------------------
+
+const PAGE = 100;
+// 미체결 of every day (an order can rest overnight); 체결 and 전체 of today (KST)
+const VIEWS = { open: { view: "open" }, filled: { view: "filled", day: "today" }, all: { view: "all", day: "today" } };
+let view = VIEWS[localStorage.getItem("hts.orders.view")] ? localStorage.getItem("hts.orders.view") : "all";
+let cursor = null; // the next (older) page, or null
+let loading = 0; // a load in flight: its answer wins over older ones
+
+const kstDay = (iso) => new Date(Date.parse(iso) + 9 * 3_600_000).toISOString().slice(0, 10);
+const today = () => kstDay(new Date().toISOString());
+const resting = (o) => o.status === "accepted" || o.status === "partially_filled";
+function inView(o) {
+  if (view === "open") return resting(o);
+  if (kstDay(o.created_at) !== today()) return false;
+  return view === "all" || o.filled_quantity > 0;
+}
+
 /** An order from `order_update`, the replay, or an HTTP answer. */
 export function onOrder(o) {
   const cur = orders.get(o.order_id);
   if (cur && cur.updated_at > o.updated_at) return; // an older view of the order
-  orders.set(o.order_id, { ...cur, ...o });
-  blotter.upsert(orders.get(o.order_id));
+  const next = { ...cur, ...o };
+  orders.set(o.order_id, next);
+  if (inView(next)) blotter.upsert(next);
+  else blotter.remove(o.order_id); // filled or cancelled while 미체결 is shown
   refreshAccountSoon();
 }
 
+/** The view's newest page (at start, after a resync, on a view change). */
 export async function loadOrders() {
+  const mine = ++loading;
   try {
-    const list = await api.orders();
-    list.sort((a, b) => a.created_at.localeCompare(b.created_at)).forEach(onOrder);
+    const page = await api.ordersPage({ ...VIEWS[view], limit: PAGE });
+    if (mine !== loading) return;
+    blotter.clear();
+    for (const o of [...page.orders].reverse()) onOrder(o);
+    cursor = page.next_cursor;
+    showMore();
     clear("blotter");
   } catch (err) {
-    report(err, "blotter");
+    if (mine === loading) report(err, "blotter");
   }
 }
+
+async function loadMore() {
+  if (!cursor) return;
+  const mine = loading;
+  $("orders-more").disabled = true;
+  try {
+    const page = await api.ordersPage({ ...VIEWS[view], limit: PAGE, cursor });
+    if (mine !== loading) return;
+    for (const o of page.orders) onOrder(o);
+    cursor = page.next_cursor;
+  } catch (err) {
+    report(err, "blotter");
+  } finally {
+    $("orders-more").disabled = false;
+    showMore();
+  }
+}
+
+function showMore() {
+  $("orders-more").hidden = !cursor;
+  blotter.setMore(Boolean(cursor));
+}
+
+function showView(next) {
+  view = next;
+  localStorage.setItem("hts.orders.view", view);
+  for (const b of $("order-views").querySelectorAll("button")) b.classList.toggle("on", b.dataset.view === view);
+  blotter.setView(view);
+}
+$("order-views").addEventListener("click", (e) => {
+  const b = e.target.closest("button[data-view]");
+  if (!b || b.dataset.view === view) return;
+  showView(b.dataset.view);
+  loadOrders();
+});
+$("orders-more").addEventListener("click", loadMore);
+showView(view);
 
 let accountTimer = null;
 function refreshAccountSoon() {
