@@ -82,10 +82,15 @@ class Settings:
     # a cluster's engines: the leader's lease, renewed every third of it; a standby takes
     # over once it has run out (engine/leadership.py)
     lease_seconds: float = 3.0
+    # the address gateways reach this engine at (X-HTS-Leader); default http://host:port
+    engine_address: str = ""
     redis_url: str | None = None
     # scale-out: "single" (one process), or a cluster's "engine" (one) and "gateway"s (any)
     role: str = "single"
     engine_url: str | None = None  # a gateway reaches the engine's HTTP port here
+    # a gateway's wait for an engine's answer; one that does not answer in time (paused,
+    # partitioned) is left for the next engine of HTS_ENGINE_URL
+    engine_timeout_seconds: float = 10.0
     gateway_id: str = ""  # a gateway's name in the cluster status (default host:port)
     redis_stream_length: int = 10_000  # private events kept per user in Redis
     outbox_batch: int = 500  # events the engine sends to Redis per round trip
@@ -193,7 +198,8 @@ class Settings:
                      "revocation_poll_seconds", "login_failure_window_seconds",
                      "write_rate_per_second",
                      "outbox_max_bytes", "outbox_max_age_seconds", "send_high_water_bytes",
-                     "orderbook_interval_seconds", "candle_flush_seconds"):
+                     "orderbook_interval_seconds", "candle_flush_seconds",
+                     "engine_timeout_seconds"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
         if self.database_synchronous not in ("FULL", "NORMAL"):

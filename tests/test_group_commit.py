@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hts_realtime.engine.group_commit import GroupCommit, Tx
-from hts_realtime.protocol.errors import InsufficientFunds
+from hts_realtime.protocol.errors import InsufficientFunds, Unavailable
 from hts_realtime.storage.postgres import PostgresStore
 from hts_realtime.storage.sqlite import SqliteStore
 from hts_realtime.storage.store import Fence, StaleLeader, Store
@@ -122,7 +122,53 @@ async def test_a_stale_fence_fails_the_group_and_steps_down(store: Store) -> Non
     commits = GroupCommit(store, lambda evs: None, fence=lambda: Fence("engine", 4),
                           on_stale=on_stale)
     task = await started(commits)
-    with pytest.raises(StaleLeader):
+    # the caller may retry (elsewhere): unavailable, with Retry-After
+    with pytest.raises(Unavailable) as refused:
         await commits.run(lambda tx: counters.add(tx, "e", 1))
+    assert refused.value.retry_after == 1.0
     assert counters.committed == {} and len(stale) == 1
+    assert "epoch 5, not 4" in stale[0]
+
+    # a fence that says "not leading" before the group runs: no work runs at all
+    ran: list[str] = []
+
+    def not_leading() -> Fence:
+        raise StaleLeader("this engine does not lead")
+
+    commits.fence = not_leading
+    with pytest.raises(Unavailable):
+        await commits.run(lambda tx: ran.append("ran"))
+    assert ran == []
+    task.cancel()
+
+
+async def test_a_groups_users_are_prepared_once_before_it_runs(store: Store) -> None:
+    """A work names its users; the committer reads those memory lacks, once per group,
+    and skips the ones already prepared (a work queued before a step-down finds its
+    users read again instead of a forgotten ledger)."""
+    prepared: set[str] = {"known"}
+    reads: list[set[str]] = []
+
+    async def prepare(users: set[str]) -> None:
+        reads.append(set(users))
+        prepared.update(users)
+
+    def needs(*users: str) -> Any:
+        def work(tx: Tx) -> None:
+            assert all(u in prepared for u in users), users
+            tx.execute("INSERT INTO meta (key, value) VALUES (?, 'x') ON CONFLICT (key) "
+                       "DO NOTHING", ("-".join(users),))
+        return work
+
+    commits = GroupCommit(store, lambda evs: None, prepare=prepare,
+                          prepared=lambda u: u in prepared)
+    commits.submit(needs("a", "known"), users=("a", "known"))
+    commits.submit(needs("b"), users=("b",))
+    last = commits.run(needs("a", "b"), users=("a", "b"))
+    task = await started(commits)
+    await last
+    assert reads == [{"a", "b"}]  # one read for the group, "known" skipped
+    prepared.discard("a")  # forgotten (a step-down): read again by the next group
+    await commits.run(needs("a"), users=("a",))
+    assert reads == [{"a", "b"}, {"a"}]
     task.cancel()

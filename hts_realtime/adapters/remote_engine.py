@@ -9,6 +9,16 @@
   the engine's answer comes back as it is. New routes on the engine work
   through every gateway without a change here.
 
+A gateway knows every engine of the cluster (``HTS_ENGINE_URL``, comma-separated)
+and keeps to the one that leads. A standby answers ``503`` with ``X-HTS-Leader``
+(the leader's address): the request was not processed there, so it is sent
+again, once, to that address, if it is one of the configured engines (a header
+never chooses where a gateway connects). An engine that refuses the connection
+never saw the request either: the next one is tried. A request that reached an
+engine which then died is not sent again (it may have been applied): the
+client gets ``503 unavailable`` with ``Retry-After``, and an order retried with
+the same ``Idempotency-Key`` is applied once.
+
 Why HTTP and not Redis for requests: an order must be answered (201 or a
 refusal) by the one process that can decide it, and HTTP already has the
 timeout, status and body semantics the public API uses; Redis carries only
@@ -18,6 +28,7 @@ internal: nginx sends clients to gateways only.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -41,16 +52,37 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
               "content-encoding", "server", "date"}
 
 
+LEADER_HEADER = "X-HTS-Leader"  # a standby's answer names the leader (engine.standby)
+RETRY_AFTER = 1.0
+
+
+class _Reply:
+    """An engine's answer, read whole (status, headers, body)."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+
 class RemoteEngine:
-    def __init__(self, base_url: str, key: str, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, base_urls: str | Iterable[str], key: str, timeout: float = 10.0) -> None:
+        urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+        self.urls = [u.rstrip("/") for u in urls]
+        if not self.urls:
+            raise ValueError("a gateway needs at least one engine URL")
+        self._current = 0  # the engine believed to lead
         self._key = key
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._orders: OrderedDict[str, str] = OrderedDict()
         self._strategies: OrderedDict[str, str] = OrderedDict()
         self.forwarded = 0
+        self.leader_changes = 0
         self._market_status = "open"
+
+    @property
+    def base_url(self) -> str:
+        """The engine this gateway sends to now (the leader, as far as it knows)."""
+        return self.urls[self._current]
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -62,18 +94,53 @@ class RemoteEngine:
         if self._session is not None:
             await self._session.close()
 
+    async def _send(self, method: str, path: str, *, params: Any = None,
+                    data: bytes | None = None, headers: dict[str, str]) -> _Reply:
+        """One request to the leading engine, following a standby's ``X-HTS-Leader`` and
+        skipping an engine that refuses the connection (neither processed it)."""
+        tries = len(self.urls) + 1
+        for attempt in range(tries):
+            index = self._current
+            try:
+                async with self.session.request(method, self.urls[index] + path, params=params,
+                                                 data=data, headers=headers,
+                                                 allow_redirects=False) as r:
+                    reply = _Reply(r.status, dict(r.headers), await r.read())
+            except aiohttp.ClientConnectorError as exc:  # never reached it: try the next
+                log.warning("engine %s unreachable: %s", self.urls[index], exc)
+                self._move(index, (index + 1) % len(self.urls))
+                continue
+            except (aiohttp.ClientError, TimeoutError) as exc:  # it may have been applied
+                log.warning("%s %s: engine %s failed mid-request: %r", method, path,
+                            self.urls[index], exc)
+                # not sent again; but the next request tries the next engine (a paused
+                # or dead leader; a standby there names the leader)
+                self._move(index, (index + 1) % len(self.urls))
+                raise Unavailable("the trading engine is unreachable; retry",
+                                  retry_after=RETRY_AFTER) from None
+            if reply.status != 503 or attempt == tries - 1:
+                return reply
+            leader = reply.headers.get(LEADER_HEADER, "").rstrip("/")
+            if leader in self.urls and leader != self.urls[index]:
+                self._move(index, self.urls.index(leader))
+                continue
+            return reply  # a standby that knows no leader yet: the client retries
+        raise Unavailable("no engine answered; retry", retry_after=RETRY_AFTER)
+
+    def _move(self, seen: int, to: int) -> None:
+        if self._current == seen and to != seen:
+            self._current = to
+            self.leader_changes += 1
+            log.info("following engine %s", self.urls[to])
+
     async def _get(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
-        try:
-            async with self.session.get(self.base_url + path, params=params,
-                                        headers={INTERNAL_HEADER: self._key}) as r:
-                if r.status == 404:
-                    return None
-                if r.status != 200:
-                    raise Unavailable(f"the engine answered {r.status}")
-                return await r.json()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("engine unreachable: %s", exc)
-            raise Unavailable("the trading engine is unreachable; retry") from None
+        reply = await self._send("GET", path, params=params,
+                                 headers={INTERNAL_HEADER: self._key})
+        if reply.status == 404:
+            return None
+        if reply.status != 200:
+            raise Unavailable(f"the engine answered {reply.status}", retry_after=RETRY_AFTER)
+        return json.loads(reply.body)
 
     # -- EngineView ----------------------------------------------------------------------
     def order_owner(self, order_id: str) -> str | None:
@@ -140,11 +207,12 @@ class RemoteEngine:
     async def refresh_market_status(self) -> None:
         """At start: ask the engine (``GET /api/market``) before any change is announced."""
         try:
-            async with self.session.get(self.base_url + "/api/market") as r:
-                if r.status == 200:
-                    self.on_market_status(await r.json())
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            reply = await self._send("GET", "/api/market", headers={})
+        except Unavailable as exc:
             log.warning("engine unreachable for the market status: %s", exc)
+            return
+        if reply.status == 200:
+            self.on_market_status(json.loads(reply.body))
 
     async def price(self, symbol: str) -> dict[str, Any] | None:
         body: dict[str, Any] | None = await self._get(f"/internal/price/{symbol}")
@@ -164,14 +232,8 @@ class RemoteEngine:
         headers[INTERNAL_HEADER] = self._key
         headers[CLIENT_HEADER] = request.remote or ""
         body = await request.read() if request.body_exists else None  # read (bounded) by body_guard
-        try:
-            async with self.session.request(request.method, self.base_url + request.rel_url.path,
-                                            params=request.rel_url.query, data=body,
-                                            headers=headers, allow_redirects=False) as r:
-                payload = await r.read()
-                out = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP}
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("%s %s: engine unreachable: %s", request.method, request.path, exc)
-            raise Unavailable("the trading engine is unreachable; retry") from None
+        reply = await self._send(request.method, request.rel_url.path,
+                                 params=request.rel_url.query, data=body, headers=headers)
         self.forwarded += 1
-        return web.Response(status=r.status, body=payload, headers=out)
+        out = {k: v for k, v in reply.headers.items() if k.lower() not in HOP_BY_HOP}
+        return web.Response(status=reply.status, body=reply.body, headers=out)

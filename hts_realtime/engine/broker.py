@@ -120,6 +120,8 @@ class PaperBroker:
         # (user id, key) -> (order, fingerprint), committed by this engine (bounded)
         self._keys: OrderedDict[tuple[str, str], tuple[Order, str]] = OrderedDict()
         self._last_stamp = ""  # the latest order's created_at (``_stamp``)
+        # the group commit reads a group's users that memory lacks before it runs
+        commits.prepare, commits.prepared = self.prepare, self.prepared
 
     async def load(self) -> None:
         """(Re)build the in-memory state from the database: the open orders, and the
@@ -140,10 +142,16 @@ class PaperBroker:
         self._open, self._by_id = {}, {}
 
     async def prepare(self, user_ids: Iterable[str]) -> None:
-        """Read the ledger and stream of these users, before a work of theirs is queued."""
-        users = set(user_ids)
-        await self.accounts.prepare(users)
-        await self.journal.prepare(users)
+        """Read the ledger and stream of these users that memory does not hold (the group
+        commit calls it for a group's users right before the group runs)."""
+        users = {u for u in user_ids if not self.prepared(u)}
+        if users:
+            await self.accounts.prepare(users)
+            await self.journal.prepare(users)
+
+    def prepared(self, user_id: str) -> bool:
+        """Memory holds this user's ledger and stream: a work of theirs can run."""
+        return self.accounts.prepared(user_id) and self.journal.prepared(user_id)
 
     # -- accounts and queries -------------------------------------------------------------
     async def account(self, user_id: str) -> dict[str, Any]:
@@ -212,9 +220,8 @@ class PaperBroker:
                 if placed is None:
                     raise NotFound("the order of this Idempotency-Key is gone")
                 return placed, False
-        await self.prepare((user_id,))
-        return await self.commits.run(lambda tx: self.stage_place(tx, order, req,
-                                                                  idempotency_key))
+        return await self.commits.run(
+            lambda tx: self.stage_place(tx, order, req, idempotency_key), users=(user_id,))
 
     def new_order(self, user_id: str, req: OrderRequest) -> Order:
         """The order ``req`` asks for, checked against the symbol master and today's
@@ -320,8 +327,8 @@ class PaperBroker:
         if live is None or live.user_id != user_id:
             stored = await self.get(user_id, order_id)  # not_found for others' ids
             raise OrderNotCancellable(f"order {order_id} is {stored.status.value}")
-        return await self.commits.run(lambda tx: self.stage_cancel(tx, user_id, order_id,
-                                                                   reason))
+        return await self.commits.run(
+            lambda tx: self.stage_cancel(tx, user_id, order_id, reason), users=(user_id,))
 
     def stage_cancel(self, tx: Tx, user_id: str, order_id: str, reason: str) -> Order:
         live = self._by_id.get(order_id)

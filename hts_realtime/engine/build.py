@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -104,6 +104,8 @@ class Engine:
     commits: GroupCommit  # every write of the trading state
     stream_every_symbol: bool
     driver: MarketDriver | None = None  # what feeds an external market (HTS_FEED=kis|replay)
+    _committer: asyncio.Task[None] | None = field(default=None, repr=False)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list, repr=False)
 
     def costs(self) -> dict[str, Any]:
         """The fee and tax rates as decimal strings, exactly what the broker's ``Costs``
@@ -167,8 +169,10 @@ class Engine:
         if self.sim is not None:
             now = datetime.now(KST)
             if await self.candle_store.is_empty():  # a fresh database: a seeded history,
-                self.candles.add_candles(seed_history(  # so charts are never empty
-                    self.master, now, self.settings.market_seed,
+                # so charts are never empty (computed off the loop: the lease's renewals
+                # go on meanwhile)
+                self.candles.add_candles(await asyncio.to_thread(
+                    seed_history, self.master, now, self.settings.market_seed,
                     always=self.hours.mode == "always"))
                 await self.candles.flush()
             # prices continue from the last step a leader committed (market_state), else
@@ -181,41 +185,68 @@ class Engine:
         await self.strategies.load()
 
     async def lifecycle(self) -> AsyncIterator[None]:
-        """The engine's background work, for the app's ``cleanup_ctx``: started inside
-        the running loop, cancelled and awaited on exit, then the last writes."""
+        """The engine's background work, for the app's ``cleanup_ctx`` of a process that
+        always leads (``single``): started inside the running loop, cancelled and awaited
+        on exit, then the last writes. A cluster's engine runs ``start``, ``lead``,
+        ``step_down`` and ``close`` under its lease instead (``engine.standby``)."""
+        await self.start()
+        await self.lead()
+        yield
+        await self.step_down(final=True)
+        await self.close()
+
+    async def start(self) -> None:
+        """Connect the store and start the committer (a standby does this much: warm)."""
         await self.store.start()
-        committer = asyncio.create_task(self.commits.serve(), name="group-commit")
+        self._committer = asyncio.create_task(self.commits.serve(), name="group-commit")
+
+    async def lead(self) -> None:
+        """Rebuild memory from the database and start what a leader runs: the market, the
+        access watcher, the candle flush, the publisher, the outbox relay, the feed."""
         await self.load()
-        tasks = [
+        self._tasks = [
             asyncio.create_task(self.feed.run(), name="market-feed"),
             asyncio.create_task(self.watcher.run(), name="access-watch"),
             asyncio.create_task(self._flush_candles(), name="candle-flush"),
             asyncio.create_task(self.publisher.run(), name="market-publisher"),
         ]
         if self.relay is not None:
-            tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         if self.driver is not None:
-            tasks.append(asyncio.create_task(self.driver.run(), name="market-driver"))
+            self._tasks.append(asyncio.create_task(self.driver.run(), name="market-driver"))
         if self.stream_every_symbol:  # a cluster's engine streams every symbol, all the time
             for streamer in self.streams.by_kind.values():
                 streamer.ensure_running()
-        log.info("engine started")
-        yield
+        log.info("engine leading")
+
+    async def step_down(self, *, final: bool = False) -> None:
+        """Stop what a leader runs. ``final`` (a clean shutdown of the leader): the last
+        candles and every accepted work commit first. Otherwise (the lease is lost) memory
+        is dropped: it is rebuilt from the database if this engine leads again."""
         await self.streams.stop()
+        tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        try:
-            await asyncio.wait_for(self.candles.flush(), 2.0)
-        except Exception as exc:
-            log.warning("candles: final flush failed: %r", exc)
-        with contextlib.suppress(TimeoutError):  # what was accepted commits before we go
-            await asyncio.wait_for(self.commits.settle(), 2.0)
-        committer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await committer
+        if final:
+            try:
+                await asyncio.wait_for(self.candles.flush(), 2.0)
+            except Exception as exc:
+                log.warning("candles: final flush failed: %r", exc)
+            with contextlib.suppress(TimeoutError):  # what was accepted commits before we go
+                await asyncio.wait_for(self.commits.settle(), 2.0)
+            return
+        self.broker.forget()
+        self.strategies.forget()
+
+    async def close(self) -> None:
+        committer, self._committer = self._committer, None
+        if committer is not None:
+            committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await committer
         self.logins.close()
         await self.store.close()
 

@@ -4,13 +4,16 @@ work of the group commit (so a leader that lost its lease writes none)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from hts_realtime.domain.candles import INTERVALS, Candle, bucket, c_key
 from hts_realtime.domain.market import Quote
 from hts_realtime.domain.orderbook import Trade
 from hts_realtime.engine.group_commit import GroupCommit, Tx
 from hts_realtime.ports import CandleStorage
+
+FLUSH_CHUNK = 2000  # candles per transaction
 
 
 class CandleBook:
@@ -58,25 +61,34 @@ class CandleBook:
                 self._live[c_key(c)] = c
             self._dirty[(c.symbol, c.interval, c.start)] = c
 
-    async def flush(self) -> int:
-        """Write what changed since the last flush; returns how many candles."""
+    async def flush(self, chunk: int = FLUSH_CHUNK) -> int:
+        """Write what changed since the last flush, ``chunk`` candles per transaction (a
+        fresh database's seeded history is large: the lease's renewals, on the same
+        writer, go between the chunks); returns how many candles."""
         if not self._dirty:
             return 0
         dirty, self._dirty = self._dirty, {}
-        writes = self.store.writes(list(dirty.values()))
+        items = list(dirty.items())
+        written = 0
+        for start in range(0, len(items), chunk):
+            part = items[start:start + chunk]
+            writes = self.store.writes([c for _, c in part])
 
-        def work(tx: Tx) -> None:
-            for sql, params in writes:
-                tx.execute(sql, params)
+            def work(tx: Tx, writes: list[tuple[str, Sequence[Any]]] = writes) -> None:
+                for sql, params in writes:
+                    tx.execute(sql, params)
 
-        try:
-            await self.commits.run(work)
-        except BaseException:
-            # nothing was written: keep them for the next flush (newer changes win)
-            dirty.update(self._dirty)
-            self._dirty = dirty
-            raise
-        return len(dirty)
+            try:
+                await self.commits.run(work)
+            except BaseException:
+                # this part and the rest were not written: keep them for the next flush
+                # (newer changes win)
+                rest = dict(items[start:])
+                rest.update(self._dirty)
+                self._dirty = rest
+                raise
+            written += len(part)
+        return written
 
     async def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
         """The latest ``limit`` candles, oldest first, the live one last."""

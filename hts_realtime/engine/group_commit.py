@@ -14,8 +14,17 @@ events published, and each caller's ``run`` returns its work's result.
   staged state and statements go, the others commit; its caller gets the
   exception.
 * A commit that fails drops every staged change: memory stays as the
-  database has it, and every caller of the group gets the error (with
-  ``StaleLeader`` the engine also steps down: ``on_stale``).
+  database has it, and every caller of the group gets the error. When the
+  engine no longer leads (the fence: ``StaleLeader``) or the database was lost
+  mid-commit (``StoreUnavailable``: the outcome is unknown, so memory may no
+  longer match the database), callers get ``unavailable`` (retry, with the
+  same ``Idempotency-Key``) and the engine steps down (``on_stale``,
+  ``on_unknown``): it rebuilds from the database before it serves again.
+* A work names the users whose ledger and stream it touches (``users``); the
+  committer reads the ones memory does not hold yet (``prepare``), once for
+  the whole group, right before the group runs. A user already prepared costs
+  a set lookup, and a work queued before a step-down finds its users read
+  again after the rebuild instead of failing on a forgotten ledger.
 
 Memory follows the database: nothing outside a ``Tx`` changes before the
 commit that holds it has returned.
@@ -26,12 +35,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from hts_realtime.domain.events import PrivateEvent
-from hts_realtime.protocol.errors import HtsError
-from hts_realtime.storage.store import Fence, Params, StaleLeader, Store, Write
+from hts_realtime.protocol.errors import HtsError, Unavailable
+from hts_realtime.storage.store import Fence, Params, StaleLeader, Store, StoreUnavailable, Write
 
 log = logging.getLogger("hts.commit")
 
@@ -119,19 +128,30 @@ class Tx:
 
 
 Work = Callable[[Tx], Any]
+Users = Iterable[str]
+_Queued = tuple[Work, "asyncio.Future[Any] | None", tuple[str, ...]]
 
 
 class GroupCommit:
     def __init__(self, store: Store, publish: Callable[[list[PrivateEvent]], None], *,
                  fence: Callable[[], Fence | None] = lambda: None,
                  on_stale: Callable[[str], Awaitable[None]] | None = None,
+                 on_unknown: Callable[[str], Awaitable[None]] | None = None,
+                 prepare: Callable[[set[str]], Awaitable[None]] | None = None,
+                 prepared: Callable[[str], bool] = lambda user_id: True,
                  max_group: int = 2000) -> None:
+        """``fence``: the lease each transaction must hold (it may raise ``StaleLeader``:
+        this engine does not lead). ``prepare``/``prepared``: read the ledger and stream
+        of users memory does not hold yet, before a group that touches them runs."""
         self.store = store
         self.publish = publish
         self.fence = fence
         self.on_stale = on_stale
+        self.on_unknown = on_unknown
+        self.prepare = prepare
+        self.prepared = prepared
         self.max_group = max_group
-        self._queue: list[tuple[Work, asyncio.Future[Any] | None]] = []
+        self._queue: list[_Queued] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -140,18 +160,19 @@ class GroupCommit:
         self.largest_group = 0
         self.failed_commits = 0
 
-    async def run(self, work: Callable[[Tx], T]) -> T:
-        """Queue ``work`` for the next group; its result once that group has committed."""
+    async def run(self, work: Callable[[Tx], T], users: Users = ()) -> T:
+        """Queue ``work`` for the next group; its result once that group has committed.
+        ``users``: whose ledger and stream the work reads (prepared before it runs)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future))
+        self._queue.append((work, future, tuple(users)))
         self._idle.clear()
         self._wake.set()
         return await future
 
-    def submit(self, work: Work) -> None:
+    def submit(self, work: Work, users: Users = ()) -> None:
         """Queue ``work`` without waiting for it (the market step, a strategy's order);
         a failure is logged."""
-        self._queue.append((work, None))
+        self._queue.append((work, None, tuple(users)))
         self._idle.clear()
         self._wake.set()
 
@@ -174,10 +195,17 @@ class GroupCommit:
                 await self._commit_group(group)
             self._idle.set()
 
-    async def _commit_group(self, group: list[tuple[Work, asyncio.Future[Any] | None]]) -> None:
+    async def _commit_group(self, group: list[_Queued]) -> None:
+        try:
+            fence = self.fence()  # before anything runs: a standby runs no work at all
+            await self._prepare(group)
+        except Exception as exc:
+            for _, future, _ in group:
+                _fail(future, _unavailable(exc))
+            return
         batch = Tx()
         done: list[tuple[asyncio.Future[Any] | None, Any]] = []
-        for work, future in group:
+        for work, future, _ in group:
             tx = Tx(batch)
             try:
                 result = work(tx)
@@ -191,15 +219,17 @@ class GroupCommit:
         self.largest_group = max(self.largest_group, len(group))
         if batch.writes:
             try:
-                await self.store.commit(batch.writes, self.fence())
+                await self.store.commit(batch.writes, fence)
             except Exception as exc:
                 self.failed_commits += 1
                 log.warning("group commit of %d works failed: %r", len(done), exc)
                 for future, _ in done:
                     if future is not None:  # (the queued ones: logged just now)
-                        _fail(future, exc)
+                        _fail(future, _unavailable(exc))
                 if isinstance(exc, StaleLeader) and self.on_stale is not None:
                     await self.on_stale(str(exc))
+                elif isinstance(exc, StoreUnavailable) and self.on_unknown is not None:
+                    await self.on_unknown(str(exc))
                 return
         self.commits += 1
         self.works += len(done)
@@ -215,6 +245,27 @@ class GroupCommit:
         for future, result in done:
             if future is not None and not future.done():
                 future.set_result(result)
+
+    async def _prepare(self, group: list[_Queued]) -> None:
+        """Read the users of this group that memory does not hold (one read for all);
+        a user already prepared is skipped, whoever queued the work and when."""
+        if self.prepare is None:
+            return
+        missing = {u for _, _, users in group for u in users if not self.prepared(u)}
+        if missing:
+            await self.prepare(missing)
+
+
+def _unavailable(exc: Exception) -> Exception:
+    """What a caller gets for a group that could not commit: ``unavailable`` (retry)
+    when the engine lost the lead or the database; the statement's own error else."""
+    if isinstance(exc, StaleLeader):
+        return Unavailable("this engine no longer leads; retry (the same Idempotency-Key "
+                           "is applied once)", retry_after=1.0)
+    if isinstance(exc, StoreUnavailable):
+        return Unavailable("the database is unreachable; retry (the same Idempotency-Key "
+                           "is applied once)", retry_after=1.0)
+    return exc
 
 
 def _fail(future: asyncio.Future[Any] | None, exc: BaseException) -> None:

@@ -121,6 +121,9 @@ class Journal:
                 # setdefault: a commit that landed while we read is newer than the row
                 self._last.setdefault(user_id, found.get(user_id, 0))
 
+    def prepared(self, user_id: str) -> bool:
+        return user_id in self._last
+
     def last_seq(self, user_id: str) -> int:
         """The committed last seq of ``user_id`` (0: none yet); ``prepare`` first."""
         seq = self._last.get(user_id)

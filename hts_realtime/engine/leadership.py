@@ -112,7 +112,10 @@ class Leadership:
                 f"VALUES (?, ?, ?, 1, {now} + ?) ON CONFLICT (name) DO UPDATE SET "
                 "holder = excluded.holder, address = excluded.address, "
                 "epoch = leases.epoch + 1, expires_at = excluded.expires_at "
-                f"WHERE leases.expires_at < {now} RETURNING epoch",
+                # a lease that ran out, or our own (this process stepped down and leads
+                # again after a rebuild: a new epoch fences off its older writes)
+                f"WHERE leases.expires_at < {now} OR leases.holder = excluded.holder "
+                "RETURNING epoch",
                 (self.name, self.holder, self.address, ttl_ms))
         except StoreUnavailable as exc:
             log.warning("lease: database unreachable: %s", exc)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from hts_realtime.domain.market import Quote
@@ -44,6 +44,9 @@ class MarketFeed:
         self.last_step_at: float | None = None  # time.monotonic() of the latest step
         self.failures = 0
         self.status = market.status(datetime.now(KST))
+        # a cluster's engine steps only while it leads: one woken from a pause past its
+        # lease must not move the market before it has noticed (engine.standby)
+        self.active: Callable[[], bool] = lambda: True
 
     def stalled_reason(self) -> str | None:
         """Why the feed is not ready (readiness), or None: it must have stepped
@@ -84,7 +87,8 @@ class MarketFeed:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while True:
-            self.step()
+            if self.active():
+                self.step()
             next_at += self.interval
             delay = next_at - loop.time()
             if delay < 0:  # fell behind (a stall): skip ahead instead of bursting

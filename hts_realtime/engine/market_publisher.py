@@ -44,6 +44,10 @@ class MarketPublisher:
         self._queue: asyncio.Queue[list[tuple[str, bytes]]] = asyncio.Queue()
         self.published = 0
         self.failures = 0
+        self.dropped = 0
+        # a cluster's engine publishes only while it leads (engine.standby): a leader
+        # woken from a pause past its lease sends nothing before it steps down
+        self.active: Callable[[], bool] = lambda: True
 
     def sender(self, kind: TopicKind, event: str) -> Send:
         def send(updates: dict[str, dict[str, Any]]) -> None:
@@ -68,6 +72,9 @@ class MarketPublisher:
             messages = await self._queue.get()
             while not self._queue.empty() and len(messages) < MAX_PUBLISH_BATCH:
                 messages.extend(self._queue.get_nowait())
+            if not self.active():
+                self.dropped += len(messages)
+                continue
             try:
                 await self.bus.publish_many(messages)
                 self.published += len(messages)

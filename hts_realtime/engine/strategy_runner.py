@@ -149,8 +149,6 @@ class StrategyRunner:
             state=CREATED, created_at=now, updated_at=now,
         )
 
-        await self.broker.prepare((user_id,))
-
         def work(tx: Tx) -> StrategyRun:
             if sum(1 for r in self._runs.values() if r.user_id == user_id) >= self.max_per_user:
                 raise Conflict(f"at most {self.max_per_user} strategies per user")
@@ -159,7 +157,7 @@ class StrategyRunner:
             tx.publish([self._status(tx, run)])
             return run
 
-        return await self.commits.run(work)
+        return await self.commits.run(work, users=(user_id,))
 
     def owner_of(self, strategy_id: str) -> str | None:
         run = self._runs.get(strategy_id)
@@ -215,7 +213,7 @@ class StrategyRunner:
             tx.publish([self._status(tx, gone)])
             tx.on_commit(forget)
 
-        await self.commits.run(work)
+        await self.commits.run(work, users=(user_id,))
 
     def _unschedule(self, run: StrategyRun) -> None:
         runs = self._by_symbol.get(run.symbol, [])
@@ -234,7 +232,7 @@ class StrategyRunner:
             tx.publish([self._status(tx, new)])
             tx.on_commit(then)
 
-        await self.commits.run(work)
+        await self.commits.run(work, users=(run.user_id,))
 
     # -- the market drives the rules -------------------------------------------------------
     def on_quotes(self, quotes: list[Quote]) -> None:
@@ -242,7 +240,8 @@ class StrategyRunner:
         after the broker's matching of the same step)."""
         work = [(q, list(self._by_symbol.get(q.symbol, ()))) for q in quotes]
         if any(runs for _, runs in work):
-            self.commits.submit(lambda tx: self._feed_all(tx, work))
+            self.commits.submit(lambda tx: self._feed_all(tx, work),
+                                users={run.user_id for _, runs in work for run in runs})
 
     def _feed_all(self, tx: Tx, work: list[tuple[Quote, list[StrategyRun]]]) -> None:
         now = self.clock()
@@ -255,7 +254,7 @@ class StrategyRunner:
         if orders:
             def place() -> None:
                 for run, side, qty in orders:
-                    self.commits.submit(self._placer(run, side, qty))
+                    self.commits.submit(self._placer(run, side, qty), users=(run.user_id,))
             tx.on_commit(place)
 
     def _placer(self, run: StrategyRun, side: Side, qty: int) -> Callable[[Tx], None]:

@@ -101,10 +101,15 @@ class SlowConsumer(HtsError):
 
 
 class Unavailable(HtsError):
-    """A cluster gateway cannot reach the engine (or Redis) right now; retry."""
+    """The engine (or Redis, or the database) cannot answer right now: a gateway cannot
+    reach it, or a standby is taking over; retry after ``retry_after`` seconds."""
 
     code = "unavailable"
     http_status = 503
+
+    def __init__(self, message: str | None = None, retry_after: float | None = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InternalError(HtsError):

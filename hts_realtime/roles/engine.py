@@ -7,7 +7,10 @@ market), with an edge of its own and Redis behind the ports.
 * each committed private event also goes, through the pending-events outbox in the
   same transaction, to the user's Redis Stream and ``pv:{user}`` channel;
 * gateways reach it over its HTTP port: ``/api/...`` forwarded, ``/internal/...``
-  for their own use (``adapters.engine_http``).
+  for their own use (``adapters.engine_http``);
+* it leads only while it holds the database's lease (``engine.standby``): run two
+  or more on one PostgreSQL and the others wait warm, answering ``503`` with the
+  leader's address, until the leader's lease runs out.
 """
 
 from __future__ import annotations
@@ -23,8 +26,15 @@ from hts_realtime.adapters.redis_event_log import RedisEventLog
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.edge.sessions import SessionRegistry
 from hts_realtime.engine.build import build_engine
+from hts_realtime.engine.standby import Standby
 from hts_realtime.ops.metrics import Metrics
-from hts_realtime.roles.local import engine_api, engine_report, local_edge, process_status
+from hts_realtime.roles.local import (
+    engine_api,
+    engine_report,
+    local_edge,
+    merged,
+    process_status,
+)
 from hts_realtime.settings import Settings
 
 
@@ -39,15 +49,18 @@ def create_engine_app(settings: Settings) -> web.Application:
                           stream_log=RedisEventLog(redis, settings.redis_stream_length),
                           watched=None,
                           demand=RedisDemand(redis, [s.symbol for s in SymbolMaster()]))
+    standby = Standby(engine, address=settings.engine_address
+                      or f"http://{settings.host}:{settings.port}", ttl=settings.lease_seconds)
     edge = local_edge(settings, engine, metrics, registry, bus,
-                      checks={"redis": redis_check(redis)})
+                      checks={"redis": redis_check(redis), "leadership": standby.readiness})
     api, callers = engine_api(settings, engine, edge)
     internal = InternalApi(settings.jwt_secret,
                            LocalEngine(engine.master, engine.market, engine.broker,
                                        engine.strategies, engine.auth),
-                           engine_report(engine, callers))
+                           merged(engine_report(engine, callers), standby.status))
 
     return edge.application(api=[*api, internal],
-                            status=process_status(engine, edge, callers),
-                            lifecycles=[lambda: bus_lifecycle(redis, bus), engine.lifecycle],
-                            middlewares=[gateway_client_middleware(settings.jwt_secret)])
+                            status=process_status(engine, edge, callers, standby.status),
+                            lifecycles=[lambda: bus_lifecycle(redis, bus), standby.lifecycle],
+                            middlewares=[standby.middleware(),
+                                         gateway_client_middleware(settings.jwt_secret)])

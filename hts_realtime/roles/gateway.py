@@ -43,7 +43,8 @@ def create_gateway_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     redis = redis_client(settings.redis_url)
     bus = RedisBus(redis)
-    engine = RemoteEngine(settings.engine_url, internal_key(settings.jwt_secret))
+    engine = RemoteEngine(settings.engine_urls, internal_key(settings.jwt_secret),
+                          timeout=settings.engine_timeout_seconds)
     edge = build_edge(settings, EdgeParts(
         metrics=metrics,
         registry=SessionRegistry(),

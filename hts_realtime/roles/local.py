@@ -67,6 +67,18 @@ def engine_report(engine: Engine, callers: Callers) -> Callable[[], dict[str, An
     return lambda: merge_into(engine.status(), callers.status())
 
 
-def process_status(engine: Engine, edge: Edge, callers: Callers) -> StatusReport:
+def process_status(engine: Engine, edge: Edge, callers: Callers,
+                   *more: Callable[[], dict[str, Any]]) -> StatusReport:
     """``GET /api/ws/status`` of a process that holds the engine."""
-    return StatusReport("process", [*edge.status_sources(), engine_report(engine, callers)])
+    return StatusReport("process", [*edge.status_sources(), engine_report(engine, callers),
+                                    *more])
+
+
+def merged(*parts: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """One report of several parts (later keys win)."""
+    def report() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for part in parts:
+            out.update(part())
+        return out
+    return report

@@ -22,6 +22,7 @@ from hts_realtime.protocol.errors import (
     HtsError,
     InvalidMessage,
     RateLimited,
+    Unavailable,
 )
 
 # Every JSON body the HTTP API writes goes through this: UTF-8 as is, so Korean
@@ -40,7 +41,7 @@ def json_response(body: Any, status: int = 200,
 
 def error_response(exc: HtsError) -> web.Response:
     headers = {}
-    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+    if isinstance(exc, RateLimited | Unavailable) and exc.retry_after is not None:
         headers["Retry-After"] = retry_after_header(exc.retry_after)
     return json_response({"error": exc.to_dict()}, status=exc.http_status, headers=headers)
 

@@ -16,7 +16,8 @@ from aiohttp import web
 
 from hts_realtime.edge.http.common import error_response, json_response
 from hts_realtime.ops.metrics import METRICS
-from hts_realtime.protocol.errors import HtsError, InternalError
+from hts_realtime.protocol.errors import HtsError, InternalError, Unavailable
+from hts_realtime.storage.store import StoreUnavailable
 
 log = logging.getLogger("hts.http")
 
@@ -54,6 +55,9 @@ async def error_middleware(request: web.Request, handler: _Handler) -> web.Strea
     except HtsError as exc:
         _count_error(request, exc.code)
         return error_response(exc)
+    except StoreUnavailable:  # the database went away mid-request (a restart): retry
+        _count_error(request, Unavailable.code)
+        return error_response(Unavailable("the database is unreachable; retry"))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
