@@ -39,7 +39,7 @@ export declare function newKey(): string;
 
 export type Side = "buy" | "sell";
 export type OrderType = "market" | "limit";
-export type OrderStatus = "accepted" | "partially_filled" | "filled" | "cancelled" | "rejected";
+export type OrderStatus = "accepted" | "partially_filled" | "filled" | "cancelled" | "rejected" | "replaced";
 
 /** 미체결 (open), 체결 (filled: any fill) or 전체 (all). */
 export type OrderView = "open" | "filled" | "all";
@@ -63,6 +63,10 @@ export interface Order {
   remaining_quantity: number; last_fill_price: number | null; last_fill_quantity: number;
   reason: string | null; strategy_id: string | null; created_at: string; updated_at: string;
   fees?: number;
+  /** 원주문번호: the order this one amends (정정); null otherwise. */
+  original_order_id?: string | null;
+  /** The order that amends this one (status "replaced"); null otherwise. */
+  replaced_by?: string | null;
 }
 export interface OrderRequest {
   symbol: string; side: Side; order_type?: OrderType; quantity: number; price?: number | null;
@@ -155,6 +159,9 @@ export declare class HttpClient {
   fills(id: string): Promise<Fill[]>;
   placeOrder(order: OrderRequest, opts?: { idempotencyKey?: string }): Promise<Order>;
   cancelOrder(id: string): Promise<Order>;
+  /** POST /api/orders/{id}/amend (정정): resolves to the new order; safe to retry. */
+  amendOrder(id: string, change: { price?: number; quantity?: number },
+             opts?: { idempotencyKey?: string }): Promise<Order>;
   strategyKinds(): Promise<Record<string, Record<string, number>>>;
   strategies(): Promise<Strategy[]>;
   strategy(id: string): Promise<Strategy>;

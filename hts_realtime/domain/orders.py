@@ -24,6 +24,7 @@ class OrderStatus(StrEnum):
     FILLED = "filled"
     CANCELLED = "cancelled"
     REJECTED = "rejected"
+    REPLACED = "replaced"  # amended (정정): its unfilled rest moved to ``replaced_by``
 
     @property
     def is_open(self) -> bool:
@@ -54,10 +55,20 @@ class Order:
     reason: str | None = None
     strategy_id: str | None = None
     fees: int = 0  # brokerage fees and transaction tax paid on this order's fills, KRW
+    original_order_id: str | None = None  # 원주문번호: the order this one amends
+    replaced_by: str | None = None  # the order that amends this one
+    # time priority: when it joined the queue at its price (its own created_at, or its
+    # original's when an amendment only lowered the quantity); "" means created_at
+    queued_at: str = ""
 
     @property
     def remaining_quantity(self) -> int:
         return self.quantity - self.filled_quantity
+
+    @property
+    def priority(self) -> str:
+        """The time-priority key (earlier first)."""
+        return self.queued_at or self.created_at
 
     @property
     def filled_price(self) -> int | None:
@@ -83,6 +94,8 @@ class Order:
             "reason": self.reason,
             "strategy_id": self.strategy_id,
             "fees": self.fees,
+            "original_order_id": self.original_order_id,
+            "replaced_by": self.replaced_by,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }

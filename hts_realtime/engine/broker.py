@@ -23,6 +23,7 @@ shares. Fills release the hold. Costs: ``domain.costs``.
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_right
 import hashlib
 import json
 from collections import OrderedDict
@@ -51,6 +52,7 @@ from hts_realtime.protocol.errors import (
     InvalidOrder,
     InvalidPrice,
     NotFound,
+    OrderNotAmendable,
     OrderNotCancellable,
     UnknownSymbol,
 )
@@ -87,6 +89,20 @@ class OrderRequest:
 
     def fingerprint(self) -> str:
         body = [self.symbol, self.side.value, self.order_type.value, self.quantity, self.price]
+        return hashlib.sha256(json.dumps(body).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AmendRequest:
+    """정정: a new price and/or a new quantity for the unfilled rest of a limit order
+    (None: unchanged)."""
+
+    order_id: str
+    price: int | None = None
+    quantity: int | None = None
+
+    def fingerprint(self) -> str:
+        body = ["amend", self.order_id, self.price, self.quantity]
         return hashlib.sha256(json.dumps(body).encode()).hexdigest()
 
 
@@ -210,18 +226,24 @@ class PaperBroker:
         ``idempotency_key`` already placed it. Returns once the order is committed."""
         order = self.new_order(user_id, req)
         if idempotency_key is not None:
-            # what the database knows of the key (an earlier leader's commit included);
-            # what commits from now on, memory knows (``_by_key``)
-            stored = await self.store.by_idempotency_key(user_id, idempotency_key)
-            if stored is not None:
-                fingerprint, placed = stored
-                if fingerprint != req.fingerprint():
-                    raise Conflict("this Idempotency-Key was used for a different order")
-                if placed is None:
-                    raise NotFound("the order of this Idempotency-Key is gone")
+            placed = await self._stored_key(user_id, idempotency_key, req.fingerprint())
+            if placed is not None:
                 return placed, False
         return await self.commits.run(
             lambda tx: self.stage_place(tx, order, req, idempotency_key), users=(user_id,))
+
+    async def _stored_key(self, user_id: str, key: str, fingerprint: str) -> Order | None:
+        """The order this key made, as the database knows it (an earlier leader's commit
+        included); what commits from now on, memory knows (``_by_key``)."""
+        stored = await self.store.by_idempotency_key(user_id, key)
+        if stored is None:
+            return None
+        used_for, placed = stored
+        if used_for != fingerprint:
+            raise Conflict("this Idempotency-Key was used for a different order")
+        if placed is None:
+            raise NotFound("the order of this Idempotency-Key is gone")
+        return placed
 
     def new_order(self, user_id: str, req: OrderRequest) -> Order:
         """The order ``req`` asks for, checked against the symbol master and today's
@@ -268,33 +290,45 @@ class PaperBroker:
         """The work of placing ``order``, inside a group commit."""
         user_id = order.user_id
         if idempotency_key is not None:
-            existing = self._by_key(tx, user_id, idempotency_key, req)
+            existing = self._by_key(tx, user_id, idempotency_key, req.fingerprint())
             if existing is not None:
                 return existing, False
         order.created_at = order.updated_at = self._stamp()
+        self._hold(tx, order)
+        self._insert(tx, order, idempotency_key, req.fingerprint())
+        tx.publish([self._journal(tx, order)])
+        return order, True
+
+    def _hold(self, tx: Tx, order: Order) -> None:
+        """Hold what the (new) order may spend: cash for a buy, shares for a sell."""
+        user_id, qty = order.user_id, order.quantity
         acc = self.accounts.ensure(tx, user_id)
-        if req.side is Side.BUY:
-            need = order.reserve_price * req.quantity
+        if order.side is Side.BUY:
+            need = order.reserve_price * qty
             available = acc.cash - acc.reserved_cash
             if need > available:
                 raise InsufficientFunds(f"needs {need} KRW, {available} KRW available")
             self.accounts.hold_cash(tx, user_id, need)
         else:
-            available = self.accounts.available_shares(tx, user_id, req.symbol)
-            if req.quantity > available:
+            available = self.accounts.available_shares(tx, user_id, order.symbol)
+            if qty > available:
                 raise InsufficientHoldings(
-                    f"selling {req.quantity} of {req.symbol}, {available} available"
+                    f"selling {qty} of {order.symbol}, {available} available"
                 )
-            self.accounts.hold_shares(tx, user_id, req.symbol, req.quantity)
+            self.accounts.hold_shares(tx, user_id, order.symbol, qty)
+
+    def _insert(self, tx: Tx, order: Order, idempotency_key: str | None,
+                fingerprint: str) -> None:
+        """Write the new order (and the key that made it); it joins the book after the
+        commit (``apply_staged``)."""
         self.store.insert(tx, order)
         if idempotency_key is not None:
-            tx.put(self, ("key", user_id, idempotency_key), (order, req.fingerprint()))
+            user_id = order.user_id
+            tx.put(self, ("key", user_id, idempotency_key), (order, fingerprint))
             self.store.save_idempotency_key(
-                tx, user_id, idempotency_key, order.order_id + "|" + req.fingerprint(),
+                tx, user_id, idempotency_key, order.order_id + "|" + fingerprint,
                 order.created_at)
         tx.put(self, ("new", order.order_id), order)
-        tx.publish([self._journal(tx, order)])
-        return order, True
 
     def _stamp(self) -> str:
         """``now_iso()``, but strictly after every stamp before it. Stamped as works run
@@ -308,7 +342,7 @@ class PaperBroker:
         self._last_stamp = now
         return now
 
-    def _by_key(self, tx: Tx, user_id: str, key: str, req: OrderRequest) -> Order | None:
+    def _by_key(self, tx: Tx, user_id: str, key: str, fingerprint: str) -> Order | None:
         """The order this key placed since ``place`` read the database: earlier in this
         group, or committed since (None: the key is new)."""
         found = tx.get(self, ("key", user_id, key))  # the same key earlier in this group
@@ -316,8 +350,8 @@ class PaperBroker:
             found = self._keys.get((user_id, key))
             if found is None:
                 return None
-        order, fingerprint = found
-        if fingerprint != req.fingerprint():
+        order, used_for = found
+        if used_for != fingerprint:
             raise Conflict("this Idempotency-Key was used for a different order")
         return order  # type: ignore[no-any-return]
 
@@ -340,6 +374,61 @@ class PaperBroker:
         self._close(tx, staged, OrderStatus.CANCELLED, reason)
         tx.publish([self._journal(tx, staged)])
         return staged
+
+    async def amend(self, user_id: str, req: AmendRequest,
+                    idempotency_key: str | None = None) -> tuple[Order, bool]:
+        """정정 as cancel-and-replace: the order's unfilled rest is closed ``replaced`` and
+        a new order (``original_order_id``: the old one) rests at the new price and
+        quantity. Returns (the new order, created) once committed."""
+        if idempotency_key is not None:
+            made = await self._stored_key(user_id, idempotency_key, req.fingerprint())
+            if made is not None:
+                return made, False
+        live = self._by_id.get(req.order_id)
+        if live is None or live.user_id != user_id:
+            stored = await self.get(user_id, req.order_id)  # not_found for others' ids
+            raise OrderNotAmendable(f"order {req.order_id} is {stored.status.value}")
+        await self.prepare((user_id,))
+        return await self.commits.run(lambda tx: self.stage_amend(tx, user_id, req,
+                                                                  idempotency_key))
+
+    def stage_amend(self, tx: Tx, user_id: str, req: AmendRequest,
+                    idempotency_key: str | None) -> tuple[Order, bool]:
+        """The work of an amendment, inside a group commit. Priority: an amendment that
+        only lowers the quantity keeps the original's place in the queue; a new price or
+        a larger quantity queues last, as a new order would (KRX practice)."""
+        if idempotency_key is not None:
+            existing = self._by_key(tx, user_id, idempotency_key, req.fingerprint())
+            if existing is not None:
+                return existing, False
+        live = self._by_id.get(req.order_id)
+        if live is None or live.user_id != user_id:  # closed since ``amend`` looked
+            raise OrderNotAmendable(f"order {req.order_id} is no longer open")
+        old = self._staged(tx, live)
+        if not old.status.is_open:
+            raise OrderNotAmendable(f"order {old.order_id} is {old.status.value}")
+        if old.order_type is not OrderType.LIMIT:
+            raise InvalidOrder("only a limit order can be amended; cancel a market order")
+        if old.strategy_id is not None:
+            raise InvalidOrder("a strategy's order cannot be amended; cancel it or stop "
+                               "the strategy")
+        rest = old.remaining_quantity
+        price = req.price if req.price is not None else old.price
+        qty = req.quantity if req.quantity is not None else rest
+        if price == old.price and qty == rest:
+            raise InvalidOrder("the amendment changes neither price nor quantity")
+        new = self.new_order(user_id, OrderRequest(old.symbol, old.side, OrderType.LIMIT,
+                                                   qty, price))
+        new.created_at = new.updated_at = self._stamp()
+        new.original_order_id = old.order_id
+        if price == old.price and qty < rest:
+            new.queued_at = old.priority
+        old.replaced_by = new.order_id
+        self._close(tx, old, OrderStatus.REPLACED, f"amended by {new.order_id}")
+        self._hold(tx, new)  # after the old hold's release; short: the work is dropped
+        self._insert(tx, new, idempotency_key, req.fingerprint())
+        tx.publish([self._journal(tx, old), self._journal(tx, new)])
+        return new, True
 
     def _current(self, tx: Tx, live: Order) -> Order:
         """The order as this transaction sees it (not a copy: for reading only)."""
@@ -400,7 +489,12 @@ class PaperBroker:
             order: Order = value
             self._remember_owner(order.order_id, order.user_id)
             if order.status.is_open and order.order_id not in self._by_id:
-                self._open.setdefault(order.symbol, []).append(order)
+                queue = self._open.setdefault(order.symbol, [])
+                if queue and order.priority < queue[-1].priority:  # kept its original's
+                    queue.insert(bisect_right(queue, order.priority,
+                                              key=lambda o: o.priority), order)
+                else:
+                    queue.append(order)
                 self._by_id[order.order_id] = order
             return
         if kind == "key":

@@ -116,7 +116,7 @@ class OrderStore:
     async def open_orders(self) -> list[Order]:
         rows = await self.store.fetch(
             "SELECT * FROM orders WHERE status IN ('accepted', 'partially_filled') "
-            "ORDER BY created_at")
+            "ORDER BY COALESCE(queued_at, created_at), created_at")
         return [order_from_row(r) for r in rows]
 
     async def owners(self, order_ids: Sequence[str]) -> dict[str, str]:
@@ -134,11 +134,12 @@ class OrderStore:
     def insert(tx: Tx, o: Order) -> None:
         tx.execute(
             "INSERT INTO orders (order_id, user_id, symbol, side, order_type, quantity, price, "
-            "status, reserve_price, strategy_id, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "status, reserve_price, strategy_id, created_at, updated_at, original_order_id, "
+            "queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (o.order_id, o.user_id, o.symbol, o.side.value, o.order_type.value, o.quantity,
              o.price, o.status.value, o.reserve_price, o.strategy_id, o.created_at,
-             o.updated_at),
+             o.updated_at, o.original_order_id,
+             o.queued_at or None),
         )
 
     @staticmethod
@@ -154,10 +155,10 @@ class OrderStore:
     def update(tx: Tx, o: Order) -> None:
         tx.execute(
             "UPDATE orders SET status = ?, filled_quantity = ?, filled_amount = ?, "
-            "last_fill_price = ?, last_fill_quantity = ?, reason = ?, updated_at = ?, fees = ? "
-            "WHERE order_id = ?",
+            "last_fill_price = ?, last_fill_quantity = ?, reason = ?, updated_at = ?, fees = ?, "
+            "replaced_by = ? WHERE order_id = ?",
             (o.status.value, o.filled_quantity, o.filled_amount, o.last_fill_price,
-             o.last_fill_quantity, o.reason, o.updated_at, o.fees, o.order_id),
+             o.last_fill_quantity, o.reason, o.updated_at, o.fees, o.replaced_by, o.order_id),
         )
 
     @staticmethod
@@ -190,4 +191,7 @@ def order_from_row(row: Row) -> Order:
         reason=row["reason"],
         strategy_id=row["strategy_id"],
         fees=int(row["fees"]),
+        original_order_id=row["original_order_id"],
+        replaced_by=row["replaced_by"],
+        queued_at=row["queued_at"] or "",
     )

@@ -143,6 +143,13 @@ class OrderNotCancellable(HtsError):
     http_status = 409
 
 
+class OrderNotAmendable(HtsError):
+    """An amendment (정정) of an order that is no longer open."""
+
+    code = "order_not_amendable"
+    http_status = 409
+
+
 class InvalidStrategy(HtsError):
     code = "invalid_strategy"
     http_status = 400

@@ -130,6 +130,19 @@ class OrderSchema(_Strict):
     price = StrictInt(allow_none=True, load_default=None)
 
 
+class AmendSchema(_Strict):
+    """``POST /api/orders/{id}/amend`` (정정): a new ``price`` and/or ``quantity`` (the
+    quantity to rest from now on) for the order's unfilled rest."""
+
+    price = StrictInt()
+    quantity = StrictInt()
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if "price" not in data and "quantity" not in data:
+            raise ValidationError("give price, quantity or both")
+
+
 class StrategySchema(_Strict):
     kind = fields.String(required=True, validate=validate.Length(min=1, max=32))
     symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
@@ -186,6 +199,7 @@ LOGIN = LoginSchema()
 LOGOUT = LogoutSchema()
 PASSWORD = PasswordSchema()
 ORDER = OrderSchema()
+AMEND = AmendSchema()
 STRATEGY = StrategySchema()
 WATCHLIST = WatchlistSchema()
 SIGNALS_QUERY = SignalsQuerySchema()

@@ -19,6 +19,8 @@ JSON = dict[str, Any]
 EXTRA: dict[str, JSON] = {
     "TopicsSchema": {"oneOf": [{"required": ["topic"]}, {"required": ["topics"]}],
                      "description": "exactly one of `topic` or `topics`"},
+    "AmendSchema": {"anyOf": [{"required": ["price"]}, {"required": ["quantity"]}],
+                    "description": "at least one of `price` or `quantity`"},
     "PingSchema": {"description": "`timestamp`: any string (≤ 64 chars) or number, echoed"},
 }
 

@@ -124,6 +124,22 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("DELETE", "/api/orders/{order_id}"): Route(
         "Cancel the unfilled rest of an order", auth="bearer",
         ok=(200, ref("Order"), "the cancelled order"), errors=(404, 409, 429)),
+    ("POST", "/api/orders/{order_id}/amend"): Route(
+        "Amend (정정) a resting limit order: a new price and/or quantity, as cancel-and-replace",
+        auth="bearer", body=schemas.AMEND,
+        ok=(201, ref("Order"), "the new order (`original_order_id`: the amended one)"),
+        errors=(400, 404, 409, 429),
+        examples={"price": {"price": 74000}, "quantity": {"quantity": 5},
+                  "both": {"price": 74000, "quantity": 12}},
+        headers=(("Idempotency-Key", "1-128 characters: a retry with the same key returns "
+                  "the same new order (with `Idempotent-Replayed: true`)"),),
+        description="The order's unfilled rest closes as `replaced` (`replaced_by`: the new "
+                    "order) and a new limit order rests for `quantity` (default: the rest) at "
+                    "`price` (default: unchanged), in one transaction: the hold moves "
+                    "exactly. A lower quantity at the same price keeps the original's time "
+                    "priority; a new price or a larger quantity queues last. 409 "
+                    "`order_not_amendable` once the order is no longer open; 400 "
+                    "`invalid_order` for a market or a strategy's order or no change."),
     ("GET", "/api/orders/{order_id}/fills"): Route(
         "An order's fills", auth="bearer", ok=(200, array("Fill"), "fills"), errors=(404,)),
     ("GET", "/api/strategy-kinds"): Route("Strategy kinds and their default parameters",

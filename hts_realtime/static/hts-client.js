@@ -152,6 +152,10 @@ export class HttpClient {
     return this.request("POST", "/api/orders", { body: order, headers: { "Idempotency-Key": idempotencyKey } });
   }
   cancelOrder(id) { return this.request("DELETE", `/api/orders/${enc(id)}`); }
+  /** 정정: {price?, quantity?} for the unfilled rest; resolves to the new order. Safe to retry. */
+  amendOrder(id, change, { idempotencyKey = newKey() } = {}) {
+    return this.request("POST", `/api/orders/${enc(id)}/amend`, { body: change, headers: { "Idempotency-Key": idempotencyKey } });
+  }
   strategyKinds() { return this.request("GET", "/api/strategy-kinds"); }
   strategies() { return this.request("GET", "/api/strategies"); }
   strategy(id) { return this.request("GET", `/api/strategies/${enc(id)}`); }

@@ -222,6 +222,14 @@ SQLITE: tuple[str, ...] = (
         updated_at INTEGER NOT NULL
     );
     """,
+    # v10 (issue 22): amendments (정정, cancel-and-replace): the link both ways between
+    # an order and the order that amends it, and the time priority an amendment that
+    # only lowers the quantity keeps (NULL: the order's created_at)
+    """
+    ALTER TABLE orders ADD COLUMN original_order_id TEXT;
+    ALTER TABLE orders ADD COLUMN replaced_by TEXT;
+    ALTER TABLE orders ADD COLUMN queued_at TEXT;
+    """,
 )
 
 

@@ -1,6 +1,6 @@
 """One user flooding the journal with order and strategy writes is slowed down.
 
-Every route that writes the private journal (place, cancel, strategy create,
+Every route that writes the private journal (place, amend, cancel, strategy create,
 start, stop, delete) takes from the same per-user budget; past it, 429
 ``rate_limited`` with ``Retry-After``, nothing written. Reads and other
 users are not affected.
@@ -29,6 +29,7 @@ def test_journal_writes_are_rate_limited_per_user(make_server: Callable[..., Ser
         ids.append(body["order_id"])
     writes = [
         ("POST", "/api/orders", order),
+        ("POST", f"/api/orders/{ids[0]}/amend", {"quantity": 2}),  # 정정 is a new order
         ("POST", "/api/strategies", {"kind": "rsi", "symbol": "005930", "quantity": 1}),
         ("POST", "/api/strategies/S1/start", None),
         ("POST", "/api/strategies/S1/stop", None),

@@ -157,6 +157,16 @@ class HttpClient:
     async def order(self, order_id: str) -> JSON:
         return dict(await self._get(f"/api/orders/{order_id}"))
 
+    async def amend_order(self, order_id: str, *, price: int | None = None,
+                          quantity: int | None = None,
+                          idempotency_key: str | None = None) -> JSON:
+        """``POST /api/orders/{id}/amend`` (정정): the new order. A key (one is made up
+        when not given) makes a retry safe."""
+        body = {k: v for k, v in (("price", price), ("quantity", quantity)) if v is not None}
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        return dict(await self.request("POST", f"/api/orders/{order_id}/amend", body=body,
+                                       headers=headers, expect=(201,)))
+
     async def cancel_order(self, order_id: str) -> JSON:
         return dict(await self.request("DELETE", f"/api/orders/{order_id}"))
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.orders import OrderStatus, OrderType, Side
 from hts_realtime.edge.http.common import Callers, json_response, read_json
-from hts_realtime.engine.broker import OrderRequest, PaperBroker
+from hts_realtime.engine.broker import AmendRequest, OrderRequest, PaperBroker
 from hts_realtime.engine.order_store import OrderQuery
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.protocol import schemas
@@ -41,6 +41,7 @@ class OrderRoutes:
             web.get("/api/orders", self.list_orders),
             web.get("/api/orders/{order_id}", self.get_order),
             web.delete("/api/orders/{order_id}", self.cancel_order),
+            web.post("/api/orders/{order_id}/amend", self.amend_order),
             web.get("/api/orders/{order_id}/fills", self.order_fills),
         ]
 
@@ -52,9 +53,7 @@ class OrderRoutes:
         started = time.perf_counter()
         identity = await self.callers.writer(request)
         data = schemas.load(schemas.ORDER, await read_json(request))
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
-            raise InvalidMessage(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters")
+        key = _idempotency_key(request)
         req = OrderRequest(
             symbol=data["symbol"],
             side=Side(data["side"]),
@@ -70,6 +69,20 @@ class OrderRoutes:
         headers = {} if created else {"Idempotent-Replayed": "true"}
         if created:
             self.metrics.order_accepted(time.perf_counter() - started)
+        return json_response(order.to_wire(), status=201, headers=headers)
+
+    async def amend_order(self, request: web.Request) -> web.Response:
+        """정정: the order's unfilled rest is replaced by a new order (201, as placing one:
+        an amendment is a new order, on the same write budget)."""
+        identity = await self.callers.writer(request)
+        data = schemas.load(schemas.AMEND, await read_json(request))
+        key = _idempotency_key(request)
+        req = AmendRequest(request.match_info["order_id"], data.get("price"),
+                           data.get("quantity"))
+        order, created = await self.broker.amend(identity.user_id, req, key)
+        log.debug("user=%s order=%s amended by %s%s", identity.user_id, req.order_id,
+                  order.order_id, "" if created else " (idempotent replay)")
+        headers = {} if created else {"Idempotent-Replayed": "true"}
         return json_response(order.to_wire(), status=201, headers=headers)
 
     async def list_orders(self, request: web.Request) -> web.Response:
@@ -136,3 +149,10 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
     if not (isinstance(created_at, str) and isinstance(order_id, str)):
         raise InvalidMessage("cursor: not a cursor this server gave")
     return created_at, order_id
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise InvalidMessage(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters")
+    return key
