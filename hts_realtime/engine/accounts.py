@@ -9,15 +9,24 @@ Each change stages a copy on the group commit's ``Tx`` and records the SQL
 (as deltas, so the statement is right whatever the row holds); the committed
 ledger changes only after that commit (``apply_staged``). ``view`` is the
 account as clients see it, from memory.
+
+Settlement is T+2, as on KRX: ``cash`` moves at the fill (a sale's proceeds can
+be ordered with at once: it is the D+2 예수금), and each fill's net amount is
+also kept, per settlement day, as pending until two business days after its
+trading day (``domain.krx_calendar``); 예수금 today is ``cash`` less what is
+still pending.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
+from hts_realtime.domain.krx_calendar import add_business_days
+from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.engine.group_commit import Tx
 from hts_realtime.ports import MarketSource
@@ -45,14 +54,17 @@ _ACCOUNT_COLUMNS = "cash, reserved_cash, realized_pnl, fees_paid, taxes_paid"
 
 class Accounts:
     def __init__(self, store: Store, market: MarketSource, master: SymbolMaster,
-                 initial_cash: int) -> None:
+                 initial_cash: int, today: Callable[[], date] | None = None) -> None:
         self.store = store
         self.market = market
         self.master = master
         self.initial_cash = initial_cash
+        self.today = today or (lambda: datetime.now(KST).date())
         self._accounts: dict[str, Account] = {}  # committed
         # committed, per user: symbol -> position (a user's are loaded together)
         self._positions: dict[str, dict[str, Position]] = {}
+        # committed, per user: settlement day (ISO) -> net cash still to settle that day
+        self._pending: dict[str, dict[str, int]] = {}
 
     # -- the committed ledger -----------------------------------------------------------------
     async def prepare(self, user_ids: Iterable[str]) -> None:
@@ -66,6 +78,13 @@ class Accounts:
             positions = await self.store.fetch(
                 "SELECT user_id, symbol, quantity, cost, reserved_quantity FROM positions "
                 f"WHERE user_id IN ({marks})", tuple(part))
+            settling = await self.store.fetch(
+                "SELECT user_id, settle_date, amount FROM settlements "
+                f"WHERE user_id IN ({marks}) AND settle_date > ?",
+                (*part, self.today().isoformat()))
+            pending: dict[str, dict[str, int]] = {u: {} for u in part}
+            for r in settling:
+                pending[str(r[0])][str(r[1])] = int(r[2])
             held: dict[str, dict[str, Position]] = {u: {} for u in part}
             for r in positions:
                 held[str(r[0])][str(r[1])] = Position(int(r[2]), int(r[3]), int(r[4]))
@@ -73,6 +92,7 @@ class Accounts:
                 # setdefault: a commit that landed while we read is newer than the row
                 self._accounts.setdefault(str(r[0]), Account(*(int(r[i]) for i in range(1, 6))))
             for user_id in part:
+                self._pending.setdefault(user_id, pending[user_id])
                 self._positions.setdefault(user_id, held[user_id])
 
     def prepared(self, user_id: str) -> bool:
@@ -92,6 +112,8 @@ class Accounts:
         assert isinstance(key, tuple)
         if key[0] == "account":
             self._accounts[key[1]] = value
+        elif key[0] == "pending":
+            self._pending[key[1]] = value
         elif value is None:
             self._user_positions(key[1]).pop(key[2], None)
         else:
@@ -101,6 +123,7 @@ class Accounts:
         """Drop what memory holds (a new leader reads it again from the database)."""
         self._accounts.clear()
         self._positions.clear()
+        self._pending.clear()
 
     # -- staged changes (inside a group commit) -------------------------------------------------
     def ensure(self, tx: Tx, user_id: str) -> Account:
@@ -164,8 +187,10 @@ class Accounts:
         )
 
     def bought(self, tx: Tx, user_id: str, symbol: str, qty: int, amount: int,
-               fee: int, released: int) -> None:
-        """A buy fill: pay ``amount + fee`` (the fee is part of the cost basis)."""
+               fee: int, released: int, day: date) -> None:
+        """A buy fill on trading day ``day``: pay ``amount + fee`` (the fee is part of the
+        cost basis), settling T+2."""
+        self._settles(tx, user_id, day, -(amount + fee))
         acc = self._staged_account(tx, user_id)
         acc.cash -= amount + fee
         acc.reserved_cash -= released
@@ -190,8 +215,10 @@ class Accounts:
         )
 
     def sold(self, tx: Tx, user_id: str, symbol: str, qty: int, amount: int,
-             fee: int, tax: int) -> int:
-        """A sell fill: receive ``amount - fee - tax``; returns the realised P&L."""
+             fee: int, tax: int, day: date) -> int:
+        """A sell fill on trading day ``day``: receive ``amount - fee - tax`` (orderable
+        at once, settling T+2); returns the realised P&L."""
+        self._settles(tx, user_id, day, amount - fee - tax)
         pos = self._staged_position(tx, user_id, symbol)
         assert pos is not None, "a sell fill of shares the ledger does not hold"
         held, cost = pos.quantity, pos.cost
@@ -223,6 +250,27 @@ class Accounts:
             )
         return pnl
 
+    def _settles(self, tx: Tx, user_id: str, day: date, amount: int) -> None:
+        """Add ``amount`` to what settles two business days after ``day`` (for a fill on a
+        closed day, in the demo's always-open mode: the second trading day after it)."""
+        settle = add_business_days(day, 2).isoformat()
+        today = self.today().isoformat()
+        def load() -> dict[str, int]:
+            return self._pending.get(user_id, {})
+
+        pending = tx.stage(self, ("pending", user_id), load, lambda d: dict(d))
+        if any(d <= today for d in pending):  # settled since: forget them, here and on disk
+            for d in [d for d in pending if d <= today]:
+                del pending[d]
+            tx.execute("DELETE FROM settlements WHERE user_id = ? AND settle_date <= ?",
+                       (user_id, today))
+        pending[settle] = pending.get(settle, 0) + amount
+        tx.execute(
+            "INSERT INTO settlements (user_id, settle_date, amount) VALUES (?, ?, ?) "
+            "ON CONFLICT (user_id, settle_date) DO UPDATE SET "
+            "amount = settlements.amount + excluded.amount",
+            (user_id, settle, amount))
+
     # -- reads -----------------------------------------------------------------------------
     async def view(self, user_id: str) -> dict[str, Any]:
         """The account as the wire shows it (committed state; positions valued at the
@@ -230,7 +278,7 @@ class Accounts:
         await self.prepare((user_id,))
         acc = self._account(user_id) or Account(self.initial_cash)
         positions = []
-        market_value = unrealized = 0
+        market_value = unrealized = purchase = 0
         for symbol, p in sorted(self._user_positions(user_id).items()):
             q = self.market.quote(symbol)
             qty, cost = p.quantity, p.cost
@@ -239,6 +287,7 @@ class Accounts:
             pnl = value - cost
             market_value += value
             unrealized += pnl
+            purchase += cost
             sym = self.master.get(symbol)
             positions.append({
                 "symbol": symbol,
@@ -250,19 +299,35 @@ class Accounts:
                 "market_price": px,
                 "market_value": value,
                 "unrealized_pnl": pnl,
+                "return_percent": return_percent(pnl, cost),
             })
         cash, reserved = acc.cash, acc.reserved_cash
+        today = self.today()
+        d1 = add_business_days(today, 1).isoformat()
+        pending = sorted((d, amount) for d, amount in self._pending.get(user_id, {}).items()
+                         if d > today.isoformat() and amount)
         return {
             "account_id": f"paper-{user_id}",
             "currency": "KRW",
             "cash": cash,
+            "deposit": cash - sum(a for _, a in pending),
+            "deposit_d1": cash - sum(a for d, a in pending if d > d1),
+            "deposit_d2": cash,
+            "settlements": [{"date": d, "amount": a} for d, a in pending],
             "reserved_cash": reserved,
             "available_cash": cash - reserved,
             "positions": positions,
+            "purchase_amount": purchase,
             "market_value": market_value,
             "unrealized_pnl": unrealized,
+            "return_percent": return_percent(unrealized, purchase),
             "realized_pnl": acc.realized_pnl,
             "fees_paid": acc.fees_paid,
             "taxes_paid": acc.taxes_paid,
             "total_value": cash + market_value,
         }
+
+
+def return_percent(pnl: int, cost: int) -> float:
+    """수익률: ``pnl`` over ``cost`` in percent, to two decimals (0 with no cost)."""
+    return round(pnl * 100 / cost, 2) if cost else 0.0

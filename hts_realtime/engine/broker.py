@@ -23,13 +23,13 @@ shares. Fills release the hold. Costs: ``domain.costs``.
 from __future__ import annotations
 
 import dataclasses
-from bisect import bisect_right
 import hashlib
 import json
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from hts_realtime.domain.costs import Costs
@@ -471,7 +471,7 @@ class PaperBroker:
             for fill in match(orders, book, q.trades if q else (), self.participation,
                               continuous):
                 order = self._staged(tx, self._by_id[fill.order_id])
-                tx.publish(self._fill(tx, order, fill.quantity, fill.price))
+                tx.publish(self._fill(tx, order, fill.quantity, fill.price, now.date()))
                 if fill.taker:
                     taken.append((order.symbol, order.side, fill.price, fill.quantity))
         if taken:
@@ -515,17 +515,19 @@ class PaperBroker:
                 if not book:
                     del self._open[live.symbol]
 
-    def _fill(self, tx: Tx, order: Order, qty: int, price: int) -> list[PrivateEvent]:
-        """Book one fill of the (staged) ``order`` inside the transaction."""
+    def _fill(self, tx: Tx, order: Order, qty: int, price: int,
+              day: date) -> list[PrivateEvent]:
+        """Book one fill of the (staged) ``order`` inside the transaction; ``day`` is the
+        KST trading day it happened on (it settles T+2 from there)."""
         amount = qty * price
         market = self.master.get(order.symbol)
         fee = self.costs.fee(amount)
         tax = self.costs.tax(order.side, market.market if market else "", amount)
         if order.side is Side.BUY:
             self.accounts.bought(tx, order.user_id, order.symbol, qty, amount, fee,
-                                 qty * order.reserve_price)
+                                 qty * order.reserve_price, day)
         else:
-            self.accounts.sold(tx, order.user_id, order.symbol, qty, amount, fee, tax)
+            self.accounts.sold(tx, order.user_id, order.symbol, qty, amount, fee, tax, day)
         order.filled_quantity += qty
         order.filled_amount += amount
         order.fees += fee + tax

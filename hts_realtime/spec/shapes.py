@@ -16,6 +16,8 @@ INT = {"type": "integer"}
 KRW = {"type": "integer", "description": "integer KRW"}
 STR = {"type": "string"}
 TIME = {"type": "string", "format": "date-time"}
+PCT = {"type": "number", "description": "수익률: unrealized P&L over cost, in %, "
+                                       "two decimals"}
 SEQ = {"type": "integer", "minimum": 1, "description": "the private stream's per-user seq"}
 
 
@@ -51,11 +53,27 @@ SHAPES: dict[str, JSON] = {
                   "upper_limit": KRW, "lower_limit": KRW, "timestamp": TIME}),
     "Position": obj({"symbol": STR, "name": STR, "quantity": INT, "available_quantity": INT,
                      "avg_price": KRW, "cost": KRW, "market_price": KRW, "market_value": KRW,
-                     "unrealized_pnl": KRW}),
-    "Account": obj({"account_id": STR, "currency": {"const": "KRW"}, "cash": KRW,
-                    "reserved_cash": KRW, "available_cash": KRW,
+                     "unrealized_pnl": KRW, "return_percent": PCT}),
+    "Settlement": obj({"date": {**STR, "format": "date",
+                                "description": "the KRX business day it settles"},
+                       "amount": {**KRW, "description": "net: + a sale's proceeds, - a "
+                                                        "purchase's cost"}}),
+    "Account": obj({"account_id": STR, "currency": {"const": "KRW"},
+                    "cash": {**KRW, "description": "= deposit_d2"},
+                    "deposit": {**KRW, "description": "예수금 today (D+0): settled cash"},
+                    "deposit_d1": {**KRW, "description": "D+1 예수금"},
+                    "deposit_d2": {**KRW, "description": "D+2 예수금: after every pending "
+                                                         "settlement"},
+                    "settlements": {"type": "array", "items": ref("Settlement"),
+                                    "description": "pending, earliest first"},
+                    "reserved_cash": KRW,
+                    "available_cash": {**KRW, "description": "주문가능금액: deposit_d2 - "
+                                                             "reserved_cash"},
                     "positions": {"type": "array", "items": ref("Position")},
-                    "market_value": KRW, "unrealized_pnl": KRW, "realized_pnl": KRW,
+                    "purchase_amount": {**KRW, "description": "총매입: the positions' cost"},
+                    "market_value": {**KRW, "description": "총평가: the positions' value"},
+                    "unrealized_pnl": {**KRW, "description": "평가손익"},
+                    "return_percent": PCT, "realized_pnl": KRW,
                     "fees_paid": KRW, "taxes_paid": KRW, "total_value": KRW},
                    desc="realized_pnl is after fees and taxes; a position's cost includes "
                         "its buy fees"),

@@ -230,6 +230,16 @@ SQLITE: tuple[str, ...] = (
     ALTER TABLE orders ADD COLUMN replaced_by TEXT;
     ALTER TABLE orders ADD COLUMN queued_at TEXT;
     """,
+    # v11 (issue 22): T+2 settlement (D+2 예수금): each user's net cash still to settle,
+    # per settlement day (a KRX business day, ISO date); rows of past days are pruned
+    """
+    CREATE TABLE settlements (
+        user_id TEXT NOT NULL,
+        settle_date TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        PRIMARY KEY (user_id, settle_date)
+    );
+    """,
 )
 
 
