@@ -150,6 +150,8 @@ export declare class HttpClient {
   /** The cost rates as decimal strings (exact): a buy holds price + ceil(price × fee rate) per share. */
   costs(): Promise<{ brokerage_fee_rate: string; sell_tax_rates: Record<string, string> }>;
   candles(symbol: string, opts?: { interval?: Interval; limit?: number }): Promise<{ symbol: string; interval: Interval; candles: Candle[] }>;
+  /** GET /api/trades: the symbol's last trades (체결), oldest first, with 전일 종가. */
+  trades(symbol: string, opts?: { limit?: number }): Promise<{ symbol: string; prev_close: number | null; trades: Trade[] }>;
   account(): Promise<Account>;
   /** GET /api/orders, newest first (the newest 500 of every day unless asked otherwise). */
   orders(opts?: OrdersQuery): Promise<Order[]>;

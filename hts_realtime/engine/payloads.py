@@ -65,16 +65,14 @@ def orderbook_reply(book: BookSnapshot) -> dict[str, Any]:
     return {"type": "orderbook", "symbol": book.symbol, "data": orderbook_data(book)}
 
 
+def trade_data(t: Trade) -> dict[str, Any]:
+    return {"price": t.price, "quantity": t.quantity, "side": t.side.value, "volume": t.volume,
+            "timestamp": t.timestamp.isoformat()}
+
+
 def trade_update(symbol: str, trades: list[Trade]) -> dict[str, Any]:
-    return {
-        "type": "trade_update",
-        "symbol": symbol,
-        "data": {"trades": [
-            {"price": t.price, "quantity": t.quantity, "side": t.side.value, "volume": t.volume,
-             "timestamp": t.timestamp.isoformat()}
-            for t in trades
-        ]},
-    }
+    return {"type": "trade_update", "symbol": symbol,
+            "data": {"trades": [trade_data(t) for t in trades]}}
 
 
 def market_status(status: MarketStatus, now: datetime) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from typing import Any
 from hts_realtime.domain.market import Quote
 from hts_realtime.domain.orderbook import Trade
 from hts_realtime.engine.payloads import orderbook_update, price_update, trade_update
+from hts_realtime.engine.recent_trades import RecentTrades
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.ports import MarketSource
 from hts_realtime.protocol.topics import TopicKind
@@ -169,6 +170,7 @@ class MarketStreams:
         self.market = market
         self._book_sent: dict[str, int] = {}
         self.tape = TradeTape(watched)
+        self.recent = RecentTrades()  # every symbol's last trades (GET /api/trades)
         self.price = MarketStreamer(TopicKind.PRICE, "price_update", self._price,
                                     price_interval, metrics,
                                     publish(TopicKind.PRICE, "price_update"), watched)
@@ -184,6 +186,7 @@ class MarketStreams:
         """The market-feed listener for all three streamers."""
         self.price.on_quotes(quotes)
         self.orderbook.on_quotes(quotes)
+        self.recent.on_quotes(quotes)
         if self.trade.running:
             self.tape.collect(quotes)
             self.trade.notify()  # every step: it also notices its last subscriber left

@@ -89,6 +89,13 @@ class OrdersQuerySchema(_Strict):
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=500))
 
 
+class TradesQuerySchema(_Strict):
+    """``GET /api/trades`` query: ``symbol``, ``limit`` 1..100 (default 50)."""
+
+    symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+
+
 class EmptySchema(_Strict):
     pass
 
@@ -193,6 +200,7 @@ PING = PingSchema()
 GET_PRICE = GetPriceSchema()
 CANDLES = CandlesQuerySchema()
 ORDERS_QUERY = OrdersQuerySchema()
+TRADES_QUERY = TradesQuerySchema()
 EMPTY = EmptySchema()
 CONNECT_AUTH = ConnectAuthSchema()
 LOGIN = LoginSchema()

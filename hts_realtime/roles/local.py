@@ -54,7 +54,7 @@ def engine_api(settings: Settings, engine: Engine, edge: Edge) -> tuple[list[Rou
         OrderRoutes(callers, engine.broker, edge.metrics),
         StrategyRoutes(callers, engine.strategies, settings.strategy_signal_history),
         MarketRoutes(engine.master, engine.market, engine.candles, engine.hours.mode,
-                     engine.costs()),
+                     engine.costs(), engine.streams.recent),
         WatchlistRoutes(callers, engine.watchlists),
         SpecRoutes(edge.core.request_schemas, f"{settings.host}:{settings.port}"),
     ]

@@ -91,6 +91,14 @@ ROUTES: dict[tuple[str, str], Route] = {
         "Candles (OHLCV, KST boundaries) built from the trades, with a seeded history",
         query_schema=schemas.CANDLES, ok=(200, ref("Candles"), "oldest first, the live one last"),
         errors=(400,)),
+    ("GET", "/api/trades"): Route(
+        "A symbol's last trades (체결), oldest first, with 전일 종가",
+        query_schema=schemas.TRADES_QUERY, ok=(200, ref("RecentTrades"), "the trades"),
+        errors=(400,),
+        description="what a 체결 list shows the moment a symbol is opened (the engine keeps "
+                    "the last 100 per symbol since it started); `trade_update` on "
+                    "`trade:{symbol}` continues from there. `prev_close` (전일 종가) is what "
+                    "Korean HTS colours 체결가 against (red above, blue below)"),
     ("GET", "/api/market"): Route("The market session", ok=(200, ref("Market"), "the status")),
     ("GET", "/api/account"): Route("The caller's paper account", auth="bearer",
                                    ok=(200, ref("Account"), "the account")),

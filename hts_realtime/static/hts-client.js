@@ -136,6 +136,8 @@ export class HttpClient {
   candles(symbol, { interval = "1m", limit } = {}) {
     return this.request("GET", "/api/candles", { query: { symbol, interval, limit } });
   }
+  /** A symbol's last trades (체결), oldest first, with prev_close: {symbol, prev_close, trades}. */
+  trades(symbol, { limit } = {}) { return this.request("GET", "/api/trades", { query: { symbol, limit } }); }
   account() { return this.request("GET", "/api/account"); }
   /** GET /api/orders, newest first (the newest 500 of every day unless asked otherwise). */
   async orders(opts = {}) { return (await this.ordersPage(opts)).orders; }

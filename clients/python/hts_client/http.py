@@ -120,6 +120,10 @@ class HttpClient:
     async def market(self) -> JSON:
         return dict(await self._get("/api/market"))
 
+    async def trades(self, symbol: str, limit: int | None = None) -> JSON:
+        """``GET /api/trades``: ``{"symbol","prev_close","trades"}``, oldest first."""
+        return dict(await self._get("/api/trades", symbol=symbol, limit=limit))
+
     # -- account and orders ------------------------------------------------------------
     async def account(self) -> JSON:
         return dict(await self._get("/api/account"))
