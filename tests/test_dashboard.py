@@ -321,7 +321,10 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
     expect(first.get_by_test_id("order-id")).to_have_attribute("title", order_id)
     acct = srv.http("GET", "/api/account", token=token)[1]
     assert acct["cash"] < 100_000_000
-    expect(cash).to_have_text(krw(acct["cash"]), timeout=WAIT_MS)
+    # 예수금 is today's settled cash (a buy settles T+2), D+2 예수금 the cash after it
+    expect(cash).to_have_text(krw(acct["deposit"]), timeout=WAIT_MS)
+    expect(tab.tid("account-deposit-d2")).to_have_text(krw(acct["deposit_d2"]))
+    assert acct["deposit_d2"] == acct["cash"] < acct["deposit"]
     expect(page.locator('[data-testid=position-row][data-symbol="005930"]')).to_be_visible()
 
     # -- strategies: Korean kinds and states with the code as a hint, tagged orders -----------
@@ -572,21 +575,54 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
     if size == "desktop":  # 미체결 / 체결 / 전체 (of today), from the server, followed live
         tab.tid("view-open").click()
         expect(rows).to_have_count(2, timeout=WAIT_MS)  # the two resting orders
-        row.get_by_test_id("order-cancel").click()
-        expect(row).to_have_count(0, timeout=WAIT_MS)  # cancelled: no longer 미체결
+        # 정정 from the 미체결 row: a new price and a smaller quantity
+        row.get_by_test_id("order-amend").click()
+        form = tab.tid("amend-form")
+        expect(form.get_by_test_id("amend-price")).to_have_value("53000")
+        expect(form.get_by_test_id("amend-quantity")).to_have_value("413")
+        form.get_by_test_id("amend-price").fill("53,500")
+        form.get_by_test_id("amend-quantity").fill("200")
+        form.get_by_test_id("amend-submit").click()
+        expect(form).to_be_hidden(timeout=WAIT_MS)
+        expect(row).to_have_count(0, timeout=WAIT_MS)  # replaced: no longer 미체결
+        amended = rows.filter(has=page.get_by_test_id("order-original"))
+        expect(amended).to_have_count(1, timeout=WAIT_MS)
+        expect(amended.get_by_test_id("order-original")).to_have_text(
+            f"정정 …{resting['order_id'][-6:]}")
+        expect(amended.get_by_test_id("order-limit")).to_have_text("53,500")
+        expect(amended.get_by_test_id("order-remaining")).to_have_text("200")
+        new_id = amended.get_attribute("data-order-id")
+        server = srv.http("GET", f"/api/orders/{new_id}", token=token)[1]
+        assert server["original_order_id"] == resting["order_id"] and server["quantity"] == 200
+        assert srv.http("GET", f"/api/orders/{resting['order_id']}", token=token)[1][
+            "status"] == "replaced"
+        # and 취소 from 미체결: the account reconciles to the won
+        amended.get_by_test_id("order-cancel").click()
+        expect(amended).to_have_count(0, timeout=WAIT_MS)
         expect(rows).to_have_count(1)
+        acct = srv.http("GET", "/api/account", token=token)[1]
+        fee = Fraction(srv.http("GET", "/api/costs")[1]["brokerage_fee_rate"])
+        dear_hold = 600_000 + math.ceil(600_000 * fee)  # the one order still resting
+        assert acct["reserved_cash"] == dear_hold
+        assert acct["available_cash"] == acct["deposit_d2"] - dear_hold
+        for testid, field in (("account-available", "available_cash"),
+                              ("account-cash", "deposit"),
+                              ("account-deposit-d2", "deposit_d2"),
+                              ("account-purchase", "purchase_amount")):
+            expect(tab.tid(testid)).to_have_text(krw(acct[field]), timeout=WAIT_MS)
         tab.tid("view-filled").click()
         expect(rows).to_have_count(1, timeout=WAIT_MS)
         expect(bought_row).to_have_count(1)
         tab.tid("view-all").click()
-        expect(rows).to_have_count(3, timeout=WAIT_MS)
+        expect(rows).to_have_count(4, timeout=WAIT_MS)
+        expect(row.get_by_test_id("order-status")).to_have_text("정정됨")
     else:
         row.get_by_test_id("order-cancel").click()
-    expect(row.get_by_test_id("order-status")).to_have_attribute("data-status", "cancelled",
-                                                                 timeout=WAIT_MS)
-    # a cancelled order rests nowhere: no 미체결 (the cancelled quantity in the tooltip)
-    expect(row.get_by_test_id("order-remaining")).to_have_text("0")
-    expect(row.get_by_test_id("order-remaining")).to_have_attribute("title", "취소 413주")
+        expect(row.get_by_test_id("order-status")).to_have_attribute(
+            "data-status", "cancelled", timeout=WAIT_MS)
+        # a cancelled order rests nowhere: no 미체결 (the cancelled quantity in the tooltip)
+        expect(row.get_by_test_id("order-remaining")).to_have_text("0")
+        expect(row.get_by_test_id("order-remaining")).to_have_attribute("title", "취소 413주")
     if size == "phone":
         # reconnecting, the badge is longest: the top bar stays one line, nothing wider
         context.set_offline(True)
@@ -634,7 +670,12 @@ def test_session_and_watchlist_follow_the_user(shared: Server, browser: Browser)
     # the symbol in focus is restored in a second tab and after a reload, and its 호가 and
     # 체결 are live at once (not "호가 대기 중" until another symbol is clicked)
     expect_live_book(two, "005930")
+    # a symbol switch fills the tape at once with the trades before it (GET /api/trades);
+    # trade_update could only bring trades after the switch
+    switched = two.page.evaluate("Date.now()")
     watch_row(two, "005380").click()
+    two.page.wait_for_function("""t => [...document.querySelectorAll('[data-testid=tape-row]')]
+        .some(r => Date.parse(r.dataset.ts) < t - 1000)""", arg=switched, timeout=WAIT_MS)
     expect_live_book(two, "005380")
     three_tab = Tab(context)
     three_tab.page.goto(srv.url + "/")

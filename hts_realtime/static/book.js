@@ -6,7 +6,7 @@
 // trade_update appends to the tape (newest on top) and feeds the live candle.
 
 import { clock, compact, direction, esc, num, pct } from "./format.js";
-import { $, call, state, stream } from "./core.js";
+import { $, api, call, state, stream } from "./core.js";
 import { onChartTrades } from "./market.js";
 import { setTicketPrice } from "./trading.js";
 
@@ -23,6 +23,25 @@ export function setBookSymbol(sym) {
   $("orderbook").dataset.updates = "0";
   $("orderbook").dataset.symbol = sym ?? "";
   renderBook();
+  renderTape();
+  if (sym) loadTape(sym);
+}
+
+// The tape the moment a symbol opens: its last trades (GET /api/trades), then trade_update
+// from there; a trade that arrived while the snapshot was on its way is kept on top.
+async function loadTape(sym) {
+  let snap;
+  try {
+    snap = await api.trades(sym, { limit: TAPE_ROWS });
+  } catch (err) {
+    if (err.status !== 404) console.warn("trades", err.code ?? err); // an older server: live only
+    return;
+  }
+  if (sym !== symbol) return;
+  const newest = snap.trades.length ? Date.parse(snap.trades[snap.trades.length - 1].timestamp) : 0;
+  const live = tape.filter((t) => Date.parse(t.timestamp) > newest);
+  tape.splice(0, tape.length, ...live, ...[...snap.trades].reverse());
+  tape.length = Math.min(tape.length, TAPE_ROWS);
   renderTape();
 }
 
@@ -151,7 +170,7 @@ $("orderbook").addEventListener("keydown", (e) => { if (e.key === "Enter" || e.k
 // whoever hit whom); only 체결량 by the aggressor (매수 체결 red, 매도 체결 blue).
 function renderTape() {
   const base = prevClose();
-  $("tape").innerHTML = tape.map((t) => `<tr data-testid="tape-row">
+  $("tape").innerHTML = tape.map((t) => `<tr data-testid="tape-row" data-ts="${esc(t.timestamp)}">
       <td class="num dim">${esc(clock(t.timestamp))}</td>
       <td class="r num ${base ? direction(t.price - base) : "flat"}" data-testid="tape-price">${num(t.price)}</td>
       <td class="r num ${t.side === "buy" ? "up" : "down"}" data-testid="tape-qty"

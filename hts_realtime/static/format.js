@@ -119,6 +119,7 @@ export const SIDE_KO = { buy: "매수", sell: "매도" };
 export const ORDER_TYPE_KO = { market: "시장가", limit: "지정가" };
 export const STATUS_KO = {
   accepted: "접수", partially_filled: "부분체결", filled: "체결", cancelled: "취소", rejected: "거부",
+  replaced: "정정됨",
 };
 export const STRATEGY_STATE_KO = {
   created: "대기", running: "실행 중", stopped: "정지", error: "오류", deleted: "삭제",
@@ -182,6 +183,10 @@ const MESSAGES = {
   order_not_cancellable: (m) => {
     const st = String(m ?? "").match(/is (\w+)/)?.[1];
     return `취소할 수 없는 주문입니다${st ? ` (이미 ${STATUS_KO[st] ?? st})` : ""}`;
+  },
+  order_not_amendable: (m) => {
+    const st = String(m ?? "").match(/is (\w+)/)?.[1];
+    return `정정할 수 없는 주문입니다${st ? ` (이미 ${STATUS_KO[st] ?? st})` : ""}`;
   },
   conflict: (m) => (/strategies/.test(m) ? `전략은 최대 ${num(numbers(m)[0])}개까지 만들 수 있습니다`
     : "같은 주문 키로 다른 주문이 이미 접수되었습니다"),

@@ -85,7 +85,7 @@ const isOpen = (s) => s === "accepted" || s === "partially_filled";
 const EMPTY = { open: "미체결 주문이 없습니다", filled: "오늘 체결된 주문이 없습니다", all: "오늘 주문 내역이 없습니다" };
 
 export class BlotterView {
-  constructor(tbody, countEl, { onCancel, nameOf, strategyName }) {
+  constructor(tbody, countEl, { onCancel, onAmend, nameOf, strategyName }) {
     this.tbody = tbody;
     this.countEl = countEl;
     this.nameOf = nameOf;
@@ -96,6 +96,8 @@ export class BlotterView {
     tbody.addEventListener("click", (e) => {
       const btn = e.target.closest("[data-testid=order-cancel]");
       if (btn) onCancel(btn.closest("tr").dataset.orderId, btn);
+      const amend = e.target.closest("[data-testid=order-amend]");
+      if (amend) onAmend(amend.closest("tr").dataset.orderId, amend);
     });
   }
 
@@ -148,9 +150,9 @@ export class BlotterView {
 
   setEnabled(on, why) {
     this.enabled = on;
-    for (const b of this.tbody.querySelectorAll("[data-testid=order-cancel]")) {
+    for (const b of this.tbody.querySelectorAll("[data-testid=order-cancel], [data-testid=order-amend]")) {
       b.disabled = !on;
-      b.title = on ? "주문 취소" : why;
+      b.title = on ? (b.dataset.testid === "order-amend" ? "가격·수량 정정" : "주문 취소") : why;
     }
   }
 
@@ -183,7 +185,9 @@ export class BlotterView {
     // Numbers are never cut (no ellipsis on them); only the name shortens, whole on hover.
     const cells = [
       ["num dim c-time", esc(clock(o.created_at)), "", "order-time"],
-      ["mono small c-id", esc(shortId(o.order_id)), o.order_id, "order-id"],
+      ["mono small c-id", `${esc(shortId(o.order_id))}${o.original_order_id
+        ? `<span class="orig dim" data-testid="order-original" title="원주문번호 ${esc(o.original_order_id)}">정정 ${esc(shortId(o.original_order_id))}</span>` : ""}`,
+      o.original_order_id ? `${o.order_id} · 원주문번호 ${o.original_order_id}` : o.order_id, "order-id"],
       ["sym c-sym", `<span class="nm">${esc(this.nameOf(o.symbol))}</span>${tag}`,
         `${this.nameOf(o.symbol)} ${o.symbol} · 주문번호 ${o.order_id}`, "order-symbol"],
       [`c-side ${o.side === "buy" ? "up" : "down"}`,
@@ -207,10 +211,12 @@ export class BlotterView {
     });
     const last = row.children[cells.length];
     const button = last.querySelector("[data-testid=order-cancel]");
+    // 정정 for a resting limit order of the user's own (a market or a strategy's order: cancel)
+    const amendable = open && o.order_type === "limit" && !o.strategy_id;
     if (open && !button) {
-      last.innerHTML = `<button type="button" class="ghost small" data-testid="order-cancel" ${this.enabled ? "" : "disabled"}>취소</button>`;
+      last.innerHTML = `${amendable ? `<button type="button" class="ghost small" data-testid="order-amend" ${this.enabled ? "" : "disabled"}>정정</button>` : ""}<button type="button" class="ghost small" data-testid="order-cancel" ${this.enabled ? "" : "disabled"}>취소</button>`;
     } else if (!open && button) {
-      button.remove();
+      last.replaceChildren();
     }
     if (!fresh) flash(row, o.side === "buy" ? "up" : "down");
     this.count();
@@ -274,7 +280,12 @@ export class AccountView {
     e.positions.innerHTML = rows.join("");
     e.positionsEmpty.hidden = rows.length > 0;
     e.id.textContent = a.account_id ?? "";
-    e.cash.textContent = krw(a.cash);
+    // KRX settles T+2: 예수금 is today's settled cash, D+2 after every pending settlement
+    // (a server without settlement fields: both are the cash)
+    e.cash.textContent = krw(a.deposit ?? a.cash);
+    e.deposit2.textContent = krw(a.deposit_d2 ?? a.cash);
+    e.deposit2.title = (a.settlements ?? []).map((s) => `${s.date} ${signedKrw(s.amount)}`).join(" · ") || "결제예정 없음";
+    e.purchase.textContent = krw(a.purchase_amount ?? basis);
     e.available.textContent = krw(a.available_cash ?? a.cash);
     e.market.textContent = krw((a.market_value ?? 0) + dValue);
     const unrealized = (a.unrealized_pnl ?? 0) + dValue;

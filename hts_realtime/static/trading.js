@@ -4,7 +4,7 @@
 // price, or at the day's upper limit for a market order (README, Paper trading),
 // so 주문가능수량 = available cash ÷ that price; a sell, the shares available.
 
-import { cost, holdPerShare, krw, num, onGrid, rate, stepTick, tickSize } from "./format.js";
+import { cost, holdPerShare, krw, num, onGrid, rate, shortId, stepTick, tickSize } from "./format.js";
 import { $, api, call, clear, connected, intOrRaw, nameOf, report, resolve, state } from "./core.js";
 import { AccountView, BlotterView, tapForFullName } from "./panels.js";
 
@@ -27,10 +27,11 @@ let strategyName = (id) => id;
 export const setStrategyNamer = (fn) => { strategyName = fn; };
 
 const blotter = new BlotterView($("blotter"), $("blotter-count"), {
-  onCancel: cancelOrder, nameOf, strategyName: (id) => strategyName(id),
+  onCancel: cancelOrder, onAmend: openAmend, nameOf, strategyName: (id) => strategyName(id),
 });
 const account = new AccountView({
   id: $("account-id"), cash: $("account-cash"), available: $("account-available"),
+  deposit2: $("account-deposit-d2"), purchase: $("account-purchase"),
   market: $("account-market"), unrealized: $("account-unrealized"), ret: $("account-return"),
   realized: $("account-realized"), total: $("account-total"), positions: $("positions"),
   costs: $("account-costs"), positionsEmpty: $("positions-empty"),
@@ -62,6 +63,7 @@ export function onOrder(o) {
   if (cur && cur.updated_at > o.updated_at) return; // an older view of the order
   const next = { ...cur, ...o };
   orders.set(o.order_id, next);
+  amendGone(next);
   if (inView(next)) blotter.upsert(next);
   else blotter.remove(o.order_id); // filled or cancelled while 미체결 is shown
   refreshAccountSoon();
@@ -145,6 +147,55 @@ async function cancelOrder(orderId, button) {
     button.disabled = false;
     report(err, "blotter");
   }
+}
+
+// -- 정정 (amend) from a 미체결 row: cancel-and-replace on the server -------------------------
+
+const amendForm = $("amend-form");
+let amending = null; // the order_id being amended
+
+function openAmend(orderId) {
+  const o = orders.get(orderId);
+  if (!o) return;
+  amending = orderId;
+  $("amend-what").textContent = `정정 ${shortId(orderId)} · ${nameOf(o.symbol)} ${o.side === "buy" ? "매수" : "매도"} ${num(o.price)}원 · 미체결 ${num(o.remaining_quantity)}주`;
+  amendForm.price.value = String(o.price);
+  amendForm.quantity.value = String(o.remaining_quantity);
+  amendForm.hidden = false;
+  clear("blotter");
+  amendForm.price.focus();
+}
+function closeAmend() {
+  amending = null;
+  amendForm.hidden = true;
+}
+$("amend-close").addEventListener("click", closeAmend);
+amendForm.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const o = orders.get(amending);
+  if (!o || !tradingEnabled) return;
+  // only what changed goes: a lower quantity at the same price keeps the queue place
+  const change = {};
+  const price = intOrRaw(amendForm.price.value);
+  const quantity = intOrRaw(amendForm.quantity.value);
+  if (price !== o.price) change.price = price;
+  if (quantity !== o.remaining_quantity) change.quantity = quantity;
+  const submit = amendForm.querySelector("[type=submit]");
+  submit.disabled = true;
+  try {
+    const next = await api.amendOrder(o.order_id, change);
+    onOrder(next);
+    closeAmend();
+    clear("blotter");
+  } catch (err) {
+    report(err, "blotter");
+  } finally {
+    submit.disabled = false;
+  }
+});
+// the order stopped resting meanwhile (filled, cancelled elsewhere): nothing left to amend
+function amendGone(o) {
+  if (amending === o.order_id && !resting(o)) closeAmend();
 }
 
 /** A quote: re-mark positions, refresh the ticket. */
