@@ -388,9 +388,8 @@ class PaperBroker:
         if live is None or live.user_id != user_id:
             stored = await self.get(user_id, req.order_id)  # not_found for others' ids
             raise OrderNotAmendable(f"order {req.order_id} is {stored.status.value}")
-        await self.prepare((user_id,))
-        return await self.commits.run(lambda tx: self.stage_amend(tx, user_id, req,
-                                                                  idempotency_key))
+        return await self.commits.run(
+            lambda tx: self.stage_amend(tx, user_id, req, idempotency_key), users=(user_id,))
 
     def stage_amend(self, tx: Tx, user_id: str, req: AmendRequest,
                     idempotency_key: str | None) -> tuple[Order, bool]:
