@@ -169,8 +169,18 @@ async def test_http_client_routes(server: Server) -> None:
         assert order["order_id"] in [o["order_id"] for o in await api.orders("accepted")]
         page = await api.orders_page(view="open", day="today", limit=1)
         assert [o["order_id"] for o in page["orders"]] == [order["order_id"]]
+        amended = await api.amend_order(order["order_id"], price=LOWER + 100, quantity=2,
+                                        idempotency_key="sdk-amend")
+        assert amended["original_order_id"] == order["order_id"]
+        again = await api.amend_order(order["order_id"], price=LOWER + 100, quantity=2,
+                                      idempotency_key="sdk-amend")
+        assert again["order_id"] == amended["order_id"]
+        assert (await api.order(order["order_id"]))["status"] == "replaced"
+        order = amended
         assert (await api.cancel_order(order["order_id"]))["status"] == "cancelled"
         assert await api.fills(order["order_id"]) == []
+        tape = await api.trades("005930", limit=3)
+        assert tape["symbol"] == "005930" and len(tape["trades"]) <= 3
         with pytest.raises(HtsError) as missing:
             await api.order("ORDnope")
         assert (missing.value.code, missing.value.status) == ("not_found", 404)

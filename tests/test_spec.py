@@ -113,6 +113,11 @@ async def test_http_answers_match_the_document(docs: tuple[JSON, JSON], server: 
         "kind": "rsi", "symbol": "005930", "quantity": 1}, token=token)
     assert status == 201
     oid, sid = order["order_id"], strategy["strategy_id"]
+    status, resting, _ = server.http("POST", "/api/orders", {
+        "symbol": "005930", "side": "buy", "order_type": "limit", "quantity": 2,
+        "price": 52_500}, token=token)  # the day's lower limit: it rests
+    assert status == 201
+    rid = resting["order_id"]
     calls: list[tuple[str, str, Any, str | None]] = [
         ("POST", "/api/auth/login", {"username": "testuser", "password": "testpass"}, None),
         ("POST", "/api/auth/login", {"username": "testuser", "password": "nope"}, None),
@@ -122,6 +127,14 @@ async def test_http_answers_match_the_document(docs: tuple[JSON, JSON], server: 
         ("GET", "/api/costs", None, None),
         ("GET", "/api/account", None, None),
         ("GET", "/api/orders", None, token), ("GET", f"/api/orders/{oid}", None, token),
+        ("GET", "/api/orders?view=open&day=today&limit=1", None, token),
+        ("GET", "/api/orders?view=sideways", None, token),
+        ("POST", f"/api/orders/{rid}/amend", {"quantity": 1}, token),
+        ("GET", f"/api/orders/{rid}", None, token),  # replaced
+        ("POST", f"/api/orders/{rid}/amend", {"quantity": 1}, token),  # 409
+        ("POST", f"/api/orders/{rid}/amend", {}, token),  # 400
+        ("GET", "/api/trades?symbol=005930&limit=5", None, None),
+        ("GET", "/api/trades?symbol=999999", None, None),
         ("GET", "/api/orders/ORDnope", None, token),
         ("GET", f"/api/orders/{oid}/fills", None, token),
         ("DELETE", f"/api/orders/{oid}", None, token),
@@ -181,6 +194,14 @@ async def test_events_match_the_document(docs: tuple[JSON, JSON], server: Server
     status, _, _ = server.http("POST", "/api/orders", {
         "symbol": "005930", "side": "buy", "order_type": "market", "quantity": 1}, token=token)
     await c.wait_for("order_update", 2)
+    status, resting, _ = server.http("POST", "/api/orders", {
+        "symbol": "005930", "side": "buy", "order_type": "limit", "quantity": 2,
+        "price": 52_500}, token=token)
+    status, _, _ = server.http("POST", f"/api/orders/{resting['order_id']}/amend",
+                               {"quantity": 1}, token=token)
+    assert status == 201
+    while not any(u["data"]["status"] == "replaced" for u in c.events["order_update"]):
+        await c.wait_for("order_update", len(c.events["order_update"]) + 1)
     # a resume from the future: resync_required; and a batching connection
     late = await clients().connect(server.url, auth={"token": token, "last_seq": 10**9,
                                                      "batch": True, "topics": ["price:005930"]})
