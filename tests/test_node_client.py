@@ -503,6 +503,21 @@ def test_sdk_stream_resyncs_then_carries_on(server: Server) -> None:
     assert out["stats"]["resyncs"] == 1 and out["stats"]["duplicates"] == 0
 
 
+def test_sdk_order_pages_amend_and_trades(server: Server) -> None:
+    token = server.add_user("sdk_orders")
+    out = run_node("sdk_orders.mjs", {"url": server.url, "token": token, "price": 52_500})
+    placed = out["placed"]
+    assert out["pages"] == [placed[4:2:-1], placed[2:0:-1], placed[:1]]  # newest first, by 2
+    amended = out["amended"]
+    assert (amended["original_order_id"], amended["quantity"]) == (placed[0], 3)
+    assert out["again_id"] == amended["order_id"]  # the retry: the same new order
+    assert (out["old_status"], out["old_replaced_by"]) == ("replaced", amended["order_id"])
+    assert out["open_ids"] == [amended["order_id"], *placed[4:0:-1]]
+    assert out["all_plain"] == 6  # GET /api/orders as ever: every order, one array
+    tape = out["tape"]
+    assert tape["symbol"] == "005930" and tape["prev_close"] > 0 and len(tape["trades"]) <= 3
+
+
 def test_sdk_type_declarations_compile() -> None:
     """clients/js/index.d.mts against a strict TypeScript usage sample (example.ts)."""
     tsc = ROOT / "node_modules" / ".bin" / "tsc"
