@@ -127,6 +127,7 @@ def _utc(moment: datetime) -> str:
 
 @pytest.mark.parametrize("query", [
     "?view=pending", "?view=", "?day=yesterday", "?day=2026-13-01", "?day=2026-02-30",
+    "?day=0001-01-01", "?day=9999-12-31",
     "?limit=0", "?limit=501", "?limit=ten", "?limit=1.5", "?cursor=notacursor",
     "?cursor=" + "A" * 300, "?status=sideways", "?page=2",
 ])

@@ -128,9 +128,12 @@ def _day(text: str) -> date | None:
     if text == "today":
         return datetime.now(KST).date()
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidMessage(f"day: no such date {text!r}") from None
+    if not 1970 <= day.year <= 9998:  # (year 1's KST midnight is not a UTC datetime)
+        raise InvalidMessage(f"day: {text!r} is out of range")
+    return day
 
 
 def _encode_cursor(position: tuple[str, str]) -> str:
