@@ -3,9 +3,12 @@ the exact holds, time priority kept or lost, and memory that follows the commit.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +21,7 @@ from hts_realtime.protocol.errors import (
     InvalidPrice,
     NotFound,
     OrderNotAmendable,
+    OrderNotCancellable,
 )
 from tests.domain.test_commit_failure import World, arm, consistent, disarm
 
@@ -182,4 +186,54 @@ async def test_the_same_key_returns_the_same_new_order(tmp_path: Path) -> None:
     await w.broker.load()
     again, replayed = await w.broker.amend("1", AmendRequest(a.order_id, quantity=5), "k1")
     assert not replayed and again.order_id == first.order_id
+    await w.close()
+
+
+async def test_holds_reconcile_to_the_won_under_concurrent_amends_cancels_and_fills(
+        tmp_path: Path) -> None:
+    """Many amends, cancels, placements and prints queued together (one group commit
+    takes several at once): the held cash is always the open orders' rest at their
+    per-share hold, and memory is what the database has."""
+    w = await World.make(tmp_path)
+    rng = random.Random(22)
+    refused = 0
+
+    async def attempt(op: Any) -> None:
+        nonlocal refused
+        try:
+            await op
+        except (OrderNotAmendable, OrderNotCancellable, InvalidOrder, InsufficientFunds):
+            refused += 1  # lost a race to a fill or a cancel: refused, nothing changed
+
+    for _ in range(40):
+        live = [o for o in w.broker.open_snapshot()]
+        ops: list[Any] = [buy(w, rng.randint(1, 20), PRICE - 100 * rng.randint(0, 5))]
+        for o in rng.sample(live, min(len(live), 4)):
+            choice = rng.random()
+            if choice < 0.4:
+                ops.append(w.broker.amend("1", AmendRequest(
+                    o.order_id, price=PRICE - 100 * rng.randint(0, 5))))
+            elif choice < 0.8:
+                ops.append(w.broker.amend("1", AmendRequest(
+                    o.order_id, quantity=rng.randint(1, 25))))
+            else:
+                ops.append(w.broker.cancel("1", o.order_id))
+        w.t += timedelta(seconds=1)
+        q = w.market.replay_trade("005930", PRICE - 100 * rng.randint(0, 5), rng.randint(1, 15),
+                                  Side.SELL, w.t)
+        w.broker.on_quotes([q], w.t)
+        await asyncio.gather(*(attempt(op) for op in ops))
+        await w.commits.settle()
+        open_now = w.broker.open_snapshot()
+        assert await reserved(w) == sum(o.remaining_quantity * o.reserve_price
+                                        for o in open_now)
+        consistent(w)
+    # every replaced order points at an order that points back
+    rows = w.db.conn.execute("SELECT order_id, replaced_by FROM orders "
+                             "WHERE status = 'replaced'").fetchall()
+    assert len(rows) >= 10, (len(rows), refused)  # (18 amendments, 32 refusals: seed 22)
+    for order_id, replaced_by in rows:
+        (back,) = w.db.conn.execute("SELECT original_order_id FROM orders WHERE order_id = ?",
+                                    (replaced_by,)).fetchone()
+        assert back == order_id
     await w.close()
