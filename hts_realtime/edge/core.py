@@ -32,6 +32,7 @@ from hts_realtime.edge.topic_access import TopicAuthorizer
 from hts_realtime.edge.wire_policy import STRIKE_CODES, TokenBucket
 from hts_realtime.identity.auth import SignatureOnly
 from hts_realtime.identity.tokens import Identity
+from hts_realtime.ops.error_log import INTERNAL_ERRORS
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.ports import EngineView, UserStreams
 from hts_realtime.protocol import schemas
@@ -46,6 +47,7 @@ from hts_realtime.protocol.errors import (
     UnknownEvent,
     UnknownSymbol,
 )
+from hts_realtime.protocol.strict_json import Undecodable
 from hts_realtime.protocol.topics import MARKET_KINDS, Topic, parse_topic
 from hts_realtime.settings import Settings
 
@@ -122,8 +124,14 @@ class RequestCore:
         except HtsError as exc:
             self.metrics.request_error(transport, exc.code)
             raise
+        except Exception:
+            INTERNAL_ERRORS.report(log, "%s connect failed", transport)
+            self.metrics.request_error(transport, InternalError.code)
+            raise InternalError("the server failed; try again") from None
 
     async def _admit(self, auth: Any, fallback_token: str | None) -> Admission:
+        if isinstance(auth, Undecodable):  # the framing's decoder refused it
+            raise InvalidMessage(f"auth is not strict JSON: {auth.reason}")
         data = schemas.load(schemas.CONNECT_AUTH, auth if auth is not None else {})
         token = data.get("token") or fallback_token
         if not token:
@@ -248,7 +256,7 @@ class RequestCore:
         except HtsError as exc:
             return await self.fail(sid, event, exc, echo)
         except Exception:
-            log.exception("sid=%s event=%s failed", sid, event)
+            INTERNAL_ERRORS.report(log, "sid=%s event=%s failed", sid, event)
             return await self.fail(sid, event, InternalError("the server failed; try again"),
                                    echo)
         for name, body in replies:

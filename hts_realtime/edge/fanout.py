@@ -41,7 +41,6 @@ What leaves here:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -60,6 +59,7 @@ from hts_realtime.edge.outbox import (
 from hts_realtime.edge.sessions import Session, SessionRegistry
 from hts_realtime.ops.metrics import Metrics
 from hts_realtime.ports import EventLog
+from hts_realtime.protocol import strict_json
 from hts_realtime.protocol.errors import HtsError
 from hts_realtime.protocol.topics import price_symbol
 
@@ -86,7 +86,7 @@ class DirectConnection(Connection, Protocol):
 
 def encode(payload: dict[str, Any]) -> str:
     """A plain-WebSocket frame: the payload itself, which carries its ``type``."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return strict_json.dumps(payload)
 
 
 class PlainTextFraming:

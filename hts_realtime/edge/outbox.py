@@ -35,7 +35,6 @@ that are behind.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
@@ -43,14 +42,16 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hts_realtime.protocol import strict_json
+
 log = logging.getLogger("hts.outbox")
 
 SLOW_CONSUMER = "slow_consumer"
 
 
 def dumps(obj: Any) -> str:
-    """The JSON every frame uses: compact, UTF-8 (not \\u-escaped)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    """The JSON every frame uses: compact, UTF-8 (not \\u-escaped), never a bare NaN."""
+    return strict_json.dumps(obj)
 
 
 class Framing(Protocol):

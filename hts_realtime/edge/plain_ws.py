@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import secrets
 import socket
@@ -41,9 +40,12 @@ from hts_realtime.edge.core import Admission, RequestCore
 from hts_realtime.edge.fanout import PLAIN_TEXT, Fanout, encode
 from hts_realtime.edge.outbox import Outbox, websocket_frame
 from hts_realtime.edge.wire_policy import WirePolicy
+from hts_realtime.ops.error_log import INTERNAL_ERRORS
+from hts_realtime.protocol import strict_json
 from hts_realtime.protocol.errors import (
     AuthRequired,
     HtsError,
+    InternalError,
     InvalidMessage,
     RateLimited,
     SlowConsumer,
@@ -54,6 +56,7 @@ log = logging.getLogger("hts.ws")
 
 TRANSPORT = "websocket"
 MAX_REQUEST_ID = 128
+QUERY_FLAGS = {"true": True, "1": True, "false": False, "0": False}
 CLOSE_TIMEOUT = 2.0  # how long a close may wait on a peer that does not read
 _CLOSING: set[asyncio.Task[None]] = set()  # closes under way (a task needs a reference)
 
@@ -207,7 +210,9 @@ class PlainWebSocket:
     async def _handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(
             heartbeat=self.settings.ws_heartbeat_seconds,
-            max_msg_size=self.settings.max_payload_bytes,
+            # aiohttp refuses a message of exactly max_msg_size: the documented maximum
+            # (HTS_MAX_PAYLOAD_BYTES) is accepted, one byte more is 1009
+            max_msg_size=self.settings.max_payload_bytes + 1,
             compress=self.settings.ws_compression,
             timeout=CLOSE_TIMEOUT,
         )
@@ -215,14 +220,26 @@ class PlainWebSocket:
         sid = "ws-" + secrets.token_urlsafe(15)
         conn = WsConnection(ws, request, sid, self.settings.send_high_water_bytes,
                             self.policy, self.settings.socket_send_buffer_bytes)
+        # upgraded: from here an exception must not reach aiohttp, which would write an
+        # HTTP 500 into the websocket and log a traceback per connection
+        try:
+            await self._serve_upgraded(request, ws, sid, conn)
+        except Exception:
+            INTERNAL_ERRORS.report(log, "sid=%s failed", sid)
+            self.core.metrics.request_error(TRANSPORT, InternalError.code)
+            await conn.close(InternalError("the server failed; reconnect"))
+        return ws
+
+    async def _serve_upgraded(self, request: web.Request, ws: web.WebSocketResponse, sid: str,
+                              conn: WsConnection) -> None:
         try:
             admission = await self._admit(request, ws)
         except HtsError as exc:
             log.info("sid=%s refused: %s", sid, exc.code)
             await conn.close(exc)
-            return ws
+            return
         if admission is None:  # the client left before authenticating
-            return ws
+            return
         self._open[sid] = conn
         conn.outbox = self.fanout.attach(sid, conn)
         session = self.core.register(sid, admission, TRANSPORT,
@@ -236,7 +253,7 @@ class PlainWebSocket:
             self.fanout.detach(sid)
             self._open.pop(sid, None)
             self.policy.ended(conn, reason)
-        return ws
+        return
 
     async def _admit(self, request: web.Request, ws: web.WebSocketResponse) -> Admission | None:
         token = request.query.get("token") or _bearer(request)
@@ -245,7 +262,10 @@ class PlainWebSocket:
             auth["topics"] = [t for raw in request.query.getall("topics")
                               for t in raw.split(",") if t]
         if "batch" in request.query:  # ?batch=true: one price_batch per tick
-            auth["batch"] = request.query["batch"] in ("1", "true")
+            flag = QUERY_FLAGS.get(request.query["batch"])
+            if flag is None:
+                raise InvalidMessage("batch must be true or false (or 1 or 0)")
+            auth["batch"] = flag
         if "last_seq" in request.query:
             try:
                 auth["last_seq"] = int(request.query["last_seq"])
@@ -261,8 +281,15 @@ class PlainWebSocket:
                                "{\"type\":\"auth\",\"token\":...} first") from None
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
             return None
-        data = _json_object(msg.data) if msg.type is WSMsgType.TEXT else None
-        if data is None or data.get("type") != "auth":
+        data: Any = None
+        if msg.type is WSMsgType.TEXT:
+            try:
+                data = strict_json.loads(msg.data)
+            except strict_json.JsonRefused as exc:  # not JSON at all: not an auth message
+                if exc.reason != strict_json.NOT_JSON:
+                    raise InvalidMessage(f"the auth message is not strict JSON: {exc.reason}") \
+                        from None
+        if not isinstance(data, dict) or data.get("type") != "auth":
             raise AuthRequired("the first message must be {\"type\":\"auth\",\"token\":...}")
         return await self.core.admit(TRANSPORT, {**auth, **data})
 
@@ -279,14 +306,16 @@ class PlainWebSocket:
         return f"closed code={ws.close_code}"
 
     async def _on_text(self, sid: str, text: str) -> None:
-        data = _json_object(text)
-        if data is None:
-            try:
-                json.loads(text)
-                problem = "a message is a JSON object with a \"type\""
-            except ValueError:
-                problem = "Invalid JSON format"  # the seed's words
+        try:
+            data = strict_json.loads(text)
+        except strict_json.JsonRefused as exc:
+            problem = ("Invalid JSON format" if exc.reason == strict_json.NOT_JSON  # the seed's
+                       else f"not strict JSON: {exc.reason}")
             await self.core.dispatch(sid, None, None, malformed=InvalidMessage(problem))
+            return
+        if not isinstance(data, dict):
+            await self.core.dispatch(sid, None, None, malformed=InvalidMessage(
+                "a message is a JSON object with a \"type\""))
             return
         rid = data.pop("request_id", None)
         echo = {"request_id": rid} if rid is not None else None
@@ -307,14 +336,6 @@ class PlainWebSocket:
         """On shutdown: close every plain-WebSocket connection (1001, going away)."""
         conns = list(self._open.values())
         await asyncio.gather(*(c.close(None, code) for c in conns), return_exceptions=True)
-
-
-def _json_object(text: Any) -> dict[str, Any] | None:
-    try:
-        data = json.loads(text)
-    except (ValueError, TypeError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _valid_request_id(rid: object) -> bool:

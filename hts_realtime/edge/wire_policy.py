@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hts_realtime.ops.error_log import INTERNAL_ERRORS
 from hts_realtime.protocol.errors import HtsError, RateLimited
 
 if TYPE_CHECKING:
@@ -266,5 +267,6 @@ class WirePolicy:
                 "refused": dict(self.refused),
                 "disconnected": dict(self.disconnected),
                 "bad_input": dict(self.bad_log.totals),
+                **INTERNAL_ERRORS.status(),
             },
         }

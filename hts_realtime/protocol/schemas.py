@@ -33,6 +33,16 @@ class StrictInt(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class StrictBool(fields.Boolean):
+    """JSON ``true``/``false`` only: marshmallow's ``truthy={True}`` lets ``1`` through
+    (``1 == True`` in Python)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
@@ -110,7 +120,7 @@ class ConnectAuthSchema(Schema):
     topics = fields.List(fields.String(), validate=validate.Length(max=1000))
     last_seq = StrictInt(validate=validate.Range(min=0), allow_none=True)
     # one price_batch per tick instead of price_updates (JSON true/false only)
-    batch = fields.Boolean(truthy={True}, falsy={False})
+    batch = StrictBool()
 
 
 class LoginSchema(_Strict):
@@ -119,7 +129,7 @@ class LoginSchema(_Strict):
 
 
 class LogoutSchema(_Strict):
-    everywhere = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    everywhere = StrictBool(load_default=False)
 
 
 class PasswordSchema(_Strict):
@@ -155,7 +165,7 @@ class StrategySchema(_Strict):
     symbol = fields.String(required=True, validate=validate.Length(min=1, max=16))
     params = fields.Dict(keys=fields.String(), load_default=dict)
     quantity = StrictInt(required=True)
-    auto_trade = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    auto_trade = StrictBool(load_default=False)
 
 
 class WatchlistSchema(_Strict):
@@ -183,15 +193,23 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
     return result
 
 
+MAX_DESCRIPTION = 300  # an unknown field's name is echoed: a 60 KB key is not
+
+
 def _describe(messages: Any) -> str:
+    text = _describe_all(messages)
+    return text if len(text) <= MAX_DESCRIPTION else text[:MAX_DESCRIPTION] + "…"
+
+
+def _describe_all(messages: Any) -> str:
     if isinstance(messages, dict):
         parts = []
         for key, value in messages.items():
-            text = _describe(value)
+            text = _describe_all(value)
             parts.append(text if key == "_schema" else f"{key}: {text}")
         return "; ".join(parts)
     if isinstance(messages, list):
-        return " ".join(_describe(m) for m in messages)
+        return " ".join(_describe_all(m) for m in messages)
     return str(messages)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from tests.cluster import module_front
 from tests.hostile.wire import HOSTILE_ENV, RawWebSocket, sio_event, status, until
+from tests.plainws import WsClient
 from tests.support import Client, Server
 
 
@@ -93,6 +94,26 @@ async def test_the_documented_maximum_message_size_is_accepted(srv: Server) -> N
     await c.connect(srv.url, auth={"token": user})
     assert (await c.call("ping", {}))["ok"] is True
     await c.disconnect()
+
+
+async def test_the_documented_maximum_frame_is_accepted_on_the_plain_websocket(
+        srv: Server) -> None:
+    """The README: a frame of up to HTS_MAX_PAYLOAD_BYTES (65,536) is read; a larger one
+    closes 1009. (aiohttp refuses a message of exactly its max_msg_size: the audit's
+    65,536-byte frame was closed.)"""
+    user = srv.login()
+    limit = 65536
+    ws = await WsClient().connect(srv.url, f"?token={user}")
+    await ws.wait_for("connected")
+    head, tail = '{"type":"ping","request_id":"max","timestamp":"', '"}'
+    frame = head + "x" * (limit - len(head) - len(tail)) + tail
+    assert len(frame.encode()) == limit
+    await ws.send(frame)
+    reply = (await ws.wait_for("error"))[0]  # read and answered: the timestamp is too long
+    assert reply["request_id"] == "max" and reply["code"] == "invalid_message"
+    await ws.send(frame[:-len(tail)] + "x" + tail)
+    assert await ws.wait_closed() == 1009
+    await ws.close()
 
 
 async def test_an_undecodable_engineio_frame_leaves_no_ghost_session(srv: Server) -> None:

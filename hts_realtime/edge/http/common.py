@@ -5,9 +5,7 @@ Every error body is ``{"error": {"code", "message"}}`` (``middlewares.error_midd
 
 from __future__ import annotations
 
-import functools
 import ipaddress
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +14,7 @@ from aiohttp import web
 from hts_realtime.domain.throttle import KeyedLimiter, retry_after_header
 from hts_realtime.engine.access import Authenticator
 from hts_realtime.identity.tokens import Identity
+from hts_realtime.protocol import strict_json
 from hts_realtime.protocol.errors import (
     AuthRequired,
     Forbidden,
@@ -26,8 +25,8 @@ from hts_realtime.protocol.errors import (
 )
 
 # Every JSON body the HTTP API writes goes through this: UTF-8 as is, so Korean
-# names stay readable ("삼성전자", not "\\uc0bc\\uc131...").
-dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+# names stay readable ("삼성전자", not "\\uc0bc\\uc131..."), and never a bare NaN.
+dumps = strict_json.dumps
 
 # who is calling, as any role can tell: the Bearer token verified here and confirmed by
 # the engine (in this process, or the cluster's; see edge.build)
@@ -62,11 +61,12 @@ async def admin(identify: Identify, request: web.Request) -> Identity:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request's JSON body, or ``invalid_message``."""
+    """The request's JSON body, strictly decoded (``protocol.strict_json``), or
+    ``invalid_message``."""
     try:
-        return await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidMessage("body must be JSON") from exc
+        return strict_json.loads(await request.read())
+    except strict_json.JsonRefused as exc:
+        raise InvalidMessage(f"body must be JSON: {exc.reason}") from None
 
 
 async def read_optional_json(request: web.Request) -> Any:

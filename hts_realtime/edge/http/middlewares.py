@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from hts_realtime.edge.http.common import error_response, json_response
+from hts_realtime.ops.error_log import INTERNAL_ERRORS
 from hts_realtime.ops.metrics import METRICS
 from hts_realtime.protocol.errors import HtsError, InternalError, Unavailable
 from hts_realtime.storage.store import StoreUnavailable
@@ -66,8 +67,8 @@ async def error_middleware(request: web.Request, handler: _Handler) -> web.Strea
         )
         _count_error(request, code)
         return json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status)
-    except Exception:
-        log.exception("%s %s failed", request.method, request.path)
+    except Exception:  # counted; a traceback only within the process's budget
+        INTERNAL_ERRORS.report(log, "%s %s failed", request.method, request.path[:120])
         _count_error(request, InternalError.code)
         return error_response(InternalError("the server failed; try again"))
 

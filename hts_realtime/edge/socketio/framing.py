@@ -23,6 +23,7 @@ from hts_realtime.edge.socketio.hooks import WireGuard
 from hts_realtime.edge.socketio.packets import ReservedEvent
 from hts_realtime.edge.socketio.servers import SendPathSocketIO
 from hts_realtime.protocol.errors import HtsError, InvalidMessage
+from hts_realtime.protocol.strict_json import Undecodable
 
 log = logging.getLogger("hts.socketio")
 
@@ -85,6 +86,9 @@ class SocketIOFraming:
 
     async def on_unknown(self, event: Any, sid: str, *args: Any) -> dict[str, Any]:
         name = str(event)[:64]  # a hostile client may send a non-string event name
+        if isinstance(event, Undecodable):  # its JSON was refused (packets.WirePacket)
+            return await self.core.dispatch(sid, None, None, malformed=InvalidMessage(
+                f"the payload is not strict JSON: {event.reason}"))
         if isinstance(event, ReservedEvent):  # "connect", "disconnect", ... sent as an event
             reserved = InvalidMessage(f"{name!r} is a reserved event name")
             return await self.core.dispatch(sid, name, None, malformed=reserved)

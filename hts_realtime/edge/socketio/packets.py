@@ -6,6 +6,14 @@ a reserved event name a client sent, so the library routes the packet to the
 catch-all handler, which refuses it, instead of to the real handler:
 python-socketio dispatches a client EVENT named ``connect`` or ``disconnect``
 straight to the connect/disconnect handlers (the audit's second handshake).
+
+It also decodes and encodes through ``protocol.strict_json`` (issue 20). A
+CONNECT or EVENT whose JSON parses but is refused (a lone surrogate, ``NaN``, nesting past
+the limit, an oversized number) is not dropped: its payload is replaced by an
+``Undecodable`` marker (an EVENT becomes ``[Undecodable]``, its ack id kept), so
+the handshake answers ``connect_error`` ``invalid_message`` and the event reaches
+the catch-all, which answers ``invalid_message`` (ack and ``error``) under the
+same bad-input budget as any other bad request.
 """
 
 from __future__ import annotations
@@ -13,6 +21,9 @@ from __future__ import annotations
 from typing import Any
 
 from socketio import packet as sio_packet
+
+from hts_realtime.protocol import strict_json
+from hts_realtime.protocol.strict_json import JsonRefused, Undecodable
 
 # Event names a client may never send: Socket.IO's own (socket.io-parser refuses
 # them too) and our catch-all.
@@ -41,14 +52,34 @@ class ReservedEvent(str):
     __hash__ = object.__hash__
 
 
-class WirePacket(sio_packet.Packet):  # type: ignore[misc]
-    """python-socketio's packet, marking reserved event names on decode."""
+class _StrictJson:
+    """``protocol.strict_json`` in the shape python-socketio calls (``Packet.json``)."""
 
+    loads = staticmethod(strict_json.loads)
+    dumps = staticmethod(strict_json.dumps)
+
+
+class WirePacket(sio_packet.Packet):  # type: ignore[misc]
+    """python-socketio's packet, with strict JSON, marking reserved event names and
+    undecodable payloads on decode."""
+
+    json = _StrictJson
     data: Any
     packet_type: int
 
     def decode(self, encoded_packet: str | bytes) -> int:
-        attachments: int = super().decode(encoded_packet)
+        try:
+            attachments: int = super().decode(encoded_packet)
+        except JsonRefused as exc:  # the type, namespace and ack id are already read
+            if exc.reason == strict_json.NOT_JSON:  # not JSON at all: a bad packet, dropped
+                raise
+            if self.packet_type == sio_packet.CONNECT:
+                self.data = Undecodable(exc.reason)
+                return 0
+            if self.packet_type == sio_packet.EVENT:
+                self.data = [Undecodable(exc.reason)]
+                return 0
+            raise
         data = self.data
         if self.packet_type == sio_packet.EVENT and isinstance(data, list) and data \
                 and isinstance(data[0], str) and data[0] in RESERVED_EVENTS:
