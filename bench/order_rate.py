@@ -13,6 +13,8 @@ measures order entry, not matching). Two loads, as in issue 21:
 * 100 concurrent clients (20 users x 5)
 * the same 100 clients through a cluster gateway (Redis, ``--role engine`` on
   the server core, ``--role gateway`` on the load core beside the generator)
+* the same 100 clients with the store on PostgreSQL (a real server from its own
+  data directory, unpinned), one process and through a gateway
 
 plus, for scale, an authenticated ``GET /api/account`` at 80 clients (what
 one request costs without a write). Each load runs ``WARMUP_S`` seconds
@@ -150,6 +152,51 @@ async def through_gateway(rows: list[list[str]], results: dict[str, Any]) -> Non
         redis.stop()
 
 
+async def on_postgres(rows: list[list[str]], results: dict[str, Any]) -> None:
+    """The same 100 clients with the engine's store on a real PostgreSQL (its own data
+    directory, ``synchronous_commit=on``), one process and through a gateway."""
+    from bench.cluster import Redis
+    from tests.postgres import PostgresServer
+
+    pg = PostgresServer().start()
+    try:
+        with HtsServer("order_rate_pg", database_url=pg.create_database("single"),
+                       write_rate_per_second=1_000_000, write_rate_burst=1_000_000) as server:
+            tokens = await _users(server, server.url)
+            bodies = [{"symbol": s, "side": "buy", "order_type": "limit", "quantity": 1,
+                       "price": lower_limit(server.url, tokens[0], s)} for s in SYMBOLS]
+            r = await measure(server, tokens, bodies, 5, "orders", None)
+            label = "PostgreSQL: orders, 100 clients"
+            results[label] = r
+            rows.append(_row(label, r, f"{r['server_cpu_percent']:.0f} %"))
+        redis = Redis("order-rate-pg-redis").start()
+        engine = HtsServer("order_rate_pg_engine", role="engine", redis_url=redis.url,
+                           database_url=pg.create_database("cluster"),
+                           write_rate_per_second=1_000_000, write_rate_burst=1_000_000,
+                           trusted_proxies="127.0.0.1")
+        gateway = PinnedToLoadCore("order_rate_pg_gateway", role="gateway",
+                                   redis_url=redis.url, engine_url=engine.url)
+        try:
+            engine.start()
+            gateway.start()
+            tokens = await _users(engine, gateway.url)
+            bodies = [{"symbol": s, "side": "buy", "order_type": "limit", "quantity": 1,
+                       "price": lower_limit(gateway.url, tokens[0], s)} for s in SYMBOLS]
+            gw_cpu = CpuWindow(gateway.pid)
+            r = await measure(gateway, tokens, bodies, 5, "orders", None, engine.pid)
+            r["gateway_cpu_percent"] = gw_cpu.percent()
+            label = "PostgreSQL: orders through a gateway, 100 clients"
+            results[label] = r
+            rows.append(_row(label, r, f"{r['server_cpu_percent']:.0f} % "
+                                       f"(+ gateway {r['gateway_cpu_percent']:.0f} %)"))
+        finally:
+            gateway.stop()
+            engine.stop()
+            redis.stop()
+    finally:
+        pg.destroy()
+
+
 async def run() -> dict[str, Any]:
     rows: list[list[str]] = []
     results: dict[str, Any] = {}
@@ -165,8 +212,10 @@ async def run() -> dict[str, Any]:
         log = server.log_report()
         described = server.describe()
     await through_gateway(rows, results)
-    print_table("order_rate: closed-loop HTTP clients against one engine core (SQLite, "
-                "synchronous=FULL, group commit)",
+    await on_postgres(rows, results)
+    print_table("order_rate: closed-loop HTTP clients against one engine core (SQLite "
+                "synchronous=FULL unless marked PostgreSQL, synchronous_commit=on; group "
+                "commit; PostgreSQL itself unpinned)",
                 ["load", "ok/s", "engine CPU", "p50 ms", "p99 ms", "max ms", "refused",
                  "errors"], rows)
     if log.problems:
