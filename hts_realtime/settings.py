@@ -58,6 +58,11 @@ class Settings:
     jwt_audience: str = "hts-clients"
     jwt_leeway_seconds: int = 5
     access_token_ttl_seconds: int = 3600
+    # a login's refresh token (rotated at every POST /api/auth/refresh) lives this long
+    refresh_token_ttl_seconds: int = 30 * 86_400
+    # an open connection gets `token_expiring` this long before its token's exp (and is
+    # closed `token_expired` at exp unless it sent `renew` with a fresh token)
+    token_expiry_warning_seconds: float = 60.0
     # how often a server looks for access changes made by any process (logout,
     # disable, password change) and closes the sockets that lost access
     revocation_poll_seconds: float = 0.25
@@ -236,9 +241,12 @@ class Settings:
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must not be negative")
         for name in ("login_failures_per_username", "login_failures_per_address",
-                     "login_concurrency", "write_rate_burst"):
+                     "login_concurrency", "write_rate_burst", "access_token_ttl_seconds",
+                     "refresh_token_ttl_seconds"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
+        if self.token_expiry_warning_seconds < 0:
+            raise SettingsError("token_expiry_warning_seconds must not be negative")
         if self.login_queue < 0:
             raise SettingsError("login_queue must not be negative")
         if not 0 < self.fill_participation <= 1:

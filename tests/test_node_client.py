@@ -534,3 +534,16 @@ def test_sdk_prices_arrive_as_price_updates_batched_or_not(server: Server, batch
     assert {u["symbol"] for u in out["updates"]} == set(SYMBOLS)
     assert all(u["type"] == "price_update" and u["price"] > 0 for u in out["updates"])
     assert set(out["wire"]) == {"price_batch" if batch else "price_update"}, out["wire"]
+
+
+def test_sdk_renews_tokens_without_reconnecting(make_server: Callable[..., Server]) -> None:
+    srv = make_server({"HTS_ACCESS_TOKEN_TTL_SECONDS": "3",
+                       "HTS_TOKEN_EXPIRY_WARNING_SECONDS": "2"}).start()
+    out = run_node("sdk_renew.mjs", {"url": srv.url, "username": "testuser",
+                                     "password": "testpass"})
+    assert out["renewed"] and out["renewed"][-1] > out["first_exp"] + 4, out
+    assert out["connects"] == 1 and out["connected"], out
+    assert out["states"].count("connected") == 1, out["states"]
+    assert out["accounts"] == 3 and out["order_status"] in ("accepted", "filled"), out
+    assert out["token_changed"] and out["stream_expires_at"] == out["renewed"][-1]
+    assert "refresh token reuse" not in srv.log()

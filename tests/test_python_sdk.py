@@ -218,3 +218,35 @@ async def test_http_client_routes(server: Server) -> None:
         assert await api.refresh()  # logs in with the new password
         await api.logout()
         assert api.token is None
+
+
+async def test_the_sdk_renews_tokens_without_reconnecting(
+        make_server: Callable[..., Server]) -> None:
+    """Access tokens of 3 s: the stream renews in place at each `token_expiring`, and
+    HttpClient refreshes before its requests; nothing reconnects or fails."""
+    srv = make_server({"HTS_ACCESS_TOKEN_TTL_SECONDS": "3",
+                       "HTS_TOKEN_EXPIRY_WARNING_SECONDS": "2"}).start()
+    async with HttpClient(srv.url) as api:
+        login = await api.login("testuser", "testpass")
+        first = api.token
+        first_exp = api.token_expires_at
+        assert login["refresh_token"] and first_exp is not None
+        states: list[tuple[str, str]] = []
+        renewed: list[Event] = []
+        stream = Stream(srv.url, token=lambda: api.token or "", refresh_token=api.refresh,
+                        topics=["order:*"])
+        stream.on_state(lambda state, detail: states.append((state, detail)))
+        stream.on("renewed", renewed.append)
+        async with stream:
+            # well past the first token's expiry, on the same connection
+            await until(lambda: bool(renewed) and renewed[-1].data["expires_at"] > first_exp + 4,
+                        timeout=30)
+            order = await api.place_order({"symbol": "005930", "side": "buy", "quantity": 1,
+                                           "order_type": "market"})
+            got: list[Event] = []
+            stream.on("order_update", got.append)
+            await until(lambda: any(e.data["data"]["order_id"] == order["order_id"]
+                                    for e in got))
+            assert stream.connected
+        assert [s for s, _ in states].count("connected") == 1, states
+        assert api.token != first and stream.token_expires_at is not None

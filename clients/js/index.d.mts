@@ -53,6 +53,9 @@ export interface Session {
   access_token: string;
   token_type: "bearer";
   expires_in: number;
+  /** Spent by POST /api/auth/refresh (HttpClient.refresh), once: the answer has the next. */
+  refresh_token: string;
+  refresh_expires_in: number;
   user_id: string;
   username: string;
 }
@@ -120,6 +123,8 @@ export interface Connected {
   topics: string[]; market_status?: MarketState["status"];
 }
 export interface ResyncRequired { type: "resync_required"; code: "resync_required"; last_seq: number }
+export interface TokenExpiring { type: "token_expiring"; expires_at: number; expires_in: number; message: string }
+export interface Renewed { type: "renewed"; user_id: string; expires_at: number }
 export interface ServerError { type: "error"; event?: string; code: string; message: string }
 export interface Ack { ok: true; [key: string]: unknown }
 
@@ -141,6 +146,12 @@ export declare class HttpClient {
   constructor(opts?: HttpClientOptions);
   url: string;
   token: string | null;
+  /** The refresh token of the latest login or refresh (spent by refresh()). */
+  refreshToken: string | null;
+  /** Date.now() of the access token's expiry. */
+  tokenExpiresAt: number | null;
+  /** POST /api/auth/refresh, one at a time; resolves to the new access token. */
+  refresh(): Promise<string>;
   request<T = unknown>(method: string, path: string, opts?: RequestOptions): Promise<T>;
   login(username: string, password: string): Promise<Session>;
   /** POST /api/auth/logout: revoke this token (or all of the user's with everywhere). */
@@ -198,6 +209,8 @@ export interface StreamOptions {
   /** Ask the server for one price_batch per tick (auth.batch); handlers still get price_update. */
   batchPrices?: boolean;
   maxRefusals?: number;
+  /** A fresh access token (e.g. `() => api.refresh()`): sent with `renew` at token_expiring. */
+  refreshToken?: () => Promise<string>;
 }
 
 /** Passed as the second argument to private-event handlers. */
@@ -213,6 +226,8 @@ export interface StreamEvents {
   orderbook_update: (msg: OrderbookUpdate) => void;
   trade_update: (msg: TradeUpdate) => void;
   market_status: (msg: MarketStatus) => void;
+  token_expiring: (msg: TokenExpiring) => void;
+  renewed: (msg: Renewed) => void;
   order_update: (msg: OrderUpdate, info: DeliveryInfo) => void;
   strategy_signal: (msg: StrategySignal, info: DeliveryInfo) => void;
   strategy_status: (msg: StrategyStatus, info: DeliveryInfo) => void;
@@ -232,6 +247,8 @@ export declare class Stream {
   readonly stats: { connects: number; resumes: number; replayed: number; duplicates: number; resyncs: number };
   /** The refusal that stopped the stream, when state is "offline" for that reason. */
   readonly refusal: HtsError | null;
+  /** After a renew: the connection's new expiry (epoch seconds). */
+  readonly tokenExpiresAt: number | null;
   /** The underlying socket.io-client Socket. */
   readonly socket: any;
   on<E extends keyof StreamEvents>(event: E, handler: StreamEvents[E]): () => void;

@@ -45,6 +45,7 @@ from hts_realtime.edge.socketio.hooks import WireGuard
 from hts_realtime.edge.socketio.mount import admin_ui, socketio_routes, socketio_server
 from hts_realtime.edge.socketio.servers import SendPathSocketIO
 from hts_realtime.edge.status import StatusReport, StatusSource
+from hts_realtime.edge.token_expiry import TokenExpiry
 from hts_realtime.edge.topic_access import TopicAuthorizer
 from hts_realtime.edge.wire_policy import WirePolicy
 from hts_realtime.engine.journal import EventBus
@@ -111,9 +112,10 @@ class Edge:
                                                              self.fanout, registry)
         authorizer = TopicAuthorizer(parts.master, parts.engine.order_owner,
                                      parts.engine.strategy_owner)
+        self.expiry = TokenExpiry(registry, self.fanout, settings.token_expiry_warning_seconds)
         self.core = RequestCore(settings, parts.auth, registry, authorizer, self.fanout,
                                 self.market_relay, user_streams, parts.master, parts.engine,
-                                metrics)
+                                metrics, self.expiry)
         self.wire = WireGuard(self.sio, self.policy, self.fanout.to_sid)
         self.socketio = SocketIOFraming(self.sio, self.core, self.wire)  # /socket.io/
         self.admin: AdminUI | None = admin_ui(settings, self.sio, tap, registry) \

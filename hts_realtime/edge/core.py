@@ -28,6 +28,7 @@ from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.edge.fanout import Fanout
 from hts_realtime.edge.market_relay import MarketRelay
 from hts_realtime.edge.sessions import Session, SessionRegistry, Strike
+from hts_realtime.edge.token_expiry import TokenExpiry
 from hts_realtime.edge.topic_access import TopicAuthorizer
 from hts_realtime.edge.wire_policy import STRIKE_CODES, TokenBucket
 from hts_realtime.identity.auth import SignatureOnly
@@ -37,6 +38,7 @@ from hts_realtime.ops.metrics import Metrics
 from hts_realtime.ports import EngineView, UserStreams
 from hts_realtime.protocol import schemas
 from hts_realtime.protocol.errors import (
+    AuthFailed,
     AuthRequired,
     HtsError,
     InternalError,
@@ -80,8 +82,10 @@ class RequestCore:
         master: SymbolMaster,
         engine: EngineView,
         metrics: Metrics,
+        expiry: TokenExpiry,
     ) -> None:
         self.settings = settings
+        self.expiry = expiry  # each connection's token clock (warned, then closed at exp)
         self.metrics = metrics
         self.auth = auth
         self.registry = registry
@@ -99,6 +103,7 @@ class RequestCore:
             "get_price": (schemas.GET_PRICE, self._get_price),
             "get_orderbook": (schemas.GET_PRICE, self._get_orderbook),
             "get_account": (schemas.EMPTY, self._get_account),
+            "renew": (schemas.RENEW, self._renew),
         }
 
     @property
@@ -157,6 +162,7 @@ class RequestCore:
             batch=admission.batch,
         )
         self.registry.add(session)
+        self.expiry.watch(session)
         self.metrics.connection_opened(transport)
         for topic in admission.topics:
             self.registry.subscribe(session, topic)
@@ -192,6 +198,7 @@ class RequestCore:
                                                              "reconnect"))
 
     def disconnect(self, sid: str, reason: Any = None) -> None:
+        self.expiry.forget(sid)
         session = self.registry.remove(sid)
         if session is not None:
             log.info("sid=%s user=%s disconnected (%s)", sid, session.user_id, reason)
@@ -352,6 +359,21 @@ class RequestCore:
             raise UnknownSymbol(f"unknown symbol {data['symbol']!r}")
         ack = {k: v for k, v in reply.items() if k != "type"}
         return ack, [("orderbook", reply)]
+
+    async def _renew(self, session: Session, data: dict[str, Any]) -> Reply:
+        """A fresh access token for this connection (from ``POST /api/auth/refresh``):
+        checked as at connect, it must be the same user's; the connection keeps its rooms
+        and stream and now expires with the new token. A refused token changes nothing."""
+        identity = await self.engine.confirm(self.auth.identify(data["token"]))
+        if identity.user_id != session.user_id:
+            raise AuthFailed("the token is another user's: connect again to switch users")
+        if self.registry.get(session.sid) is not session:
+            raise AuthRequired("not connected")
+        session.identity = identity
+        self.expiry.watch(session)
+        log.info("sid=%s user=%s renewed its token", session.sid, session.user_id)
+        body = {"user_id": identity.user_id, "expires_at": identity.expires_at}
+        return body, [("renewed", {"type": "renewed", **body})]
 
     async def _get_account(self, session: Session, data: dict[str, Any]) -> Reply:
         account = await self.engine.account(session.user_id)

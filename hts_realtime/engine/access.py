@@ -49,8 +49,8 @@ class AccessPolicy:
             self._users.pop(user_id, None)
         self._revoked.clear()  # revocations are rare; which jti is whose is not kept
 
-    async def _user(self, user_id: str) -> User | None:
-        if not self.cached:
+    async def _user(self, user_id: str, fresh: bool = False) -> User | None:
+        if fresh or not self.cached:
             return await self.users.get(user_id)
         if user_id in self._users:
             return self._users[user_id]
@@ -58,8 +58,8 @@ class AccessPolicy:
         _bounded_put(self._users, user_id, user)
         return user
 
-    async def _is_revoked(self, token_id: str) -> bool:
-        if not self.cached:
+    async def _is_revoked(self, token_id: str, fresh: bool = False) -> bool:
+        if fresh or not self.cached:
             return await self.revocations.is_revoked(token_id)
         revoked = self._revoked.get(token_id)
         if revoked is None:
@@ -70,6 +70,15 @@ class AccessPolicy:
     async def check(self, user_id: str, token_id: str, issued_at: int) -> User:
         """The token's user, as the store knows it now; raises when the token no longer counts."""
         user, refusal = await self.decide(user_id, token_id, issued_at)
+        if refusal is not None:
+            raise refusal
+        assert user is not None
+        return user
+
+    async def check_fresh(self, user_id: str, token_id: str, issued_at: int) -> User:
+        """``check`` against the stores, past the cache: for a refresh, which is rare and
+        must see an operator's change made a moment ago in another process."""
+        user, refusal = await self._verdict(user_id, token_id, issued_at, fresh=True)
         if refusal is not None:
             raise refusal
         assert user is not None
@@ -91,9 +100,9 @@ class AccessPolicy:
             user, refusal = await self._verdict(user_id, token_id, issued_at)
         return user, refusal
 
-    async def _verdict(self, user_id: str, token_id: str,
-                       issued_at: int) -> tuple[User | None, HtsError | None]:
-        user = await self._user(user_id)
+    async def _verdict(self, user_id: str, token_id: str, issued_at: int,
+                       fresh: bool = False) -> tuple[User | None, HtsError | None]:
+        user = await self._user(user_id, fresh)
         if user is None:
             return None, AuthFailed("the token's user does not exist")
         if user.disabled:
@@ -101,7 +110,7 @@ class AccessPolicy:
         if issued_at < user.tokens_valid_after:
             return user, AuthRevoked("the token was revoked (logged out everywhere, "
                                      "or the password changed)")
-        if await self._is_revoked(token_id):
+        if await self._is_revoked(token_id, fresh):
             return user, AuthRevoked("the token was revoked (logged out)")
         return user, None
 

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from hts_realtime.ports import RevocationStore
 
@@ -27,8 +27,10 @@ PURGE_EVERY_SECONDS = 600.0
 
 class AccessWatcher:
     def __init__(self, revocations: RevocationStore,
-                 announce: Callable[[set[str]], Awaitable[None]], interval: float) -> None:
+                 announce: Callable[[set[str]], Awaitable[None]], interval: float,
+                 purges: Sequence[Callable[[int], Awaitable[int]]] = ()) -> None:
         self.revocations = revocations
+        self.purges = list(purges)  # other expired credentials (refresh tokens), same rhythm
         self.announce = announce
         self.interval = interval
         self._poked = asyncio.Event()
@@ -52,8 +54,11 @@ class AccessWatcher:
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + PURGE_EVERY_SECONDS
                     purged = await self.revocations.purge(int(time.time()))
+                    for purge in self.purges:
+                        purged += await purge(int(time.time()))
                     if purged:
-                        log.info("purged %d expired token revocations", purged)
+                        log.info("purged %d expired token revocations and refresh tokens",
+                                 purged)
                 failures = 0
             except Exception as exc:  # the database may be away; try again next interval
                 failures += 1

@@ -48,6 +48,7 @@ from hts_realtime.engine.market_state import MarketState
 from hts_realtime.engine.outbox_relay import OutboxRelay
 from hts_realtime.engine.payloads import market_status
 from hts_realtime.engine.pending_events import PendingEvents
+from hts_realtime.engine.refresh_tokens import RefreshTokens
 from hts_realtime.engine.revocation_store import StoreRevocations
 from hts_realtime.engine.signal_history import SignalHistory
 from hts_realtime.engine.strategy_runner import StrategyRunner
@@ -83,6 +84,7 @@ class Engine:
     tokens: TokenService
     auth: Authenticator
     logins: LoginService
+    refresh: RefreshTokens  # rotating refresh tokens (POST /api/auth/refresh)
     writes: KeyedLimiter
     watcher: AccessWatcher
     master: SymbolMaster
@@ -293,7 +295,9 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
     users = UserStore(store)
     tokens = token_service(settings)
     # cached: the access watcher below tells the policy whose access changed
-    auth = Authenticator(tokens, AccessPolicy(users, StoreRevocations(store), cached=True))
+    revocations = StoreRevocations(store)
+    auth = Authenticator(tokens, AccessPolicy(users, revocations, cached=True))
+    refresh = RefreshTokens(store, revocations, settings.refresh_token_ttl_seconds)
     window = settings.login_failure_window_seconds
     logins = LoginService(
         users,
@@ -367,7 +371,8 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
         auth.access.forget(user_ids)  # first: the re-check asks the policy again
         await bus.publish(ACCESS_CHANNEL, access_message(user_ids))
 
-    watcher = AccessWatcher(auth.access.revocations, announce, settings.revocation_poll_seconds)
+    watcher = AccessWatcher(auth.access.revocations, announce, settings.revocation_poll_seconds,
+                            purges=[refresh.purge])
     driver: MarketDriver | None = None
     if settings.feed != "sim":
         async def no_demand() -> dict[str, int]:
@@ -378,8 +383,8 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
             lambda: broker.open_symbols() | strategies.symbols(),
             publisher.feed_status,
             lambda: datetime.now(KST))
-    return Engine(settings, store, users, tokens, auth, logins, writes, watcher, master, hours,
-                  market, sim, market_state, feed, journal, events, broker, strategies,
+    return Engine(settings, store, users, tokens, auth, logins, refresh, writes, watcher, master,
+                  hours, market, sim, market_state, feed, journal, events, broker, strategies,
                   candles, candle_store, streams, publisher,
                   WatchlistStore(store, commits, master, settings.max_watchlist), relay,
                   commits, stream_every_symbol=watched is None, driver=driver)

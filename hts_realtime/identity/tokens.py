@@ -63,6 +63,20 @@ class Identity:
         return "admin" in self.roles
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A freshly signed access token: the JWT, its lifetime, its ``jti`` and ``exp``."""
+
+    token: str
+    ttl: int
+    token_id: str
+    expires_at: int
+    issued_at: int
+
+    def __repr__(self) -> str:  # never the token itself
+        return f"IssuedToken(jti={self.token_id!r}, expires_at={self.expires_at})"
+
+
 class TokenService:
     def __init__(
         self, secret: Secret, *, issuer: str, audience: str, ttl_seconds: int, leeway_seconds: int
@@ -76,6 +90,11 @@ class TokenService:
 
     def issue(self, user: Subject, ttl_seconds: int | None = None) -> tuple[str, int]:
         """A signed token for ``user`` and its lifetime in seconds."""
+        issued = self.mint(user, ttl_seconds)
+        return issued.token, issued.ttl
+
+    def mint(self, user: Subject, ttl_seconds: int | None = None) -> IssuedToken:
+        """A signed token for ``user``, with the claims a refresh token is tied to."""
         ttl = self.ttl_seconds if ttl_seconds is None else ttl_seconds
         # never before the user's revocation boundary, which may be up to a second
         # ahead (users.revoke_before): a token issued right after a logout-everywhere
@@ -91,7 +110,8 @@ class TokenService:
             "exp": now + ttl,
             "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(claims, self._secret.reveal(), algorithm=ALGORITHM), ttl
+        token = jwt.encode(claims, self._secret.reveal(), algorithm=ALGORITHM)
+        return IssuedToken(token, ttl, str(claims["jti"]), now + ttl, now)
 
     def verify(self, token: object) -> Identity:
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_BYTES:

@@ -132,6 +132,18 @@ class LogoutSchema(_Strict):
     everywhere = StrictBool(load_default=False)
 
 
+class RefreshSchema(_Strict):
+    """``POST /api/auth/refresh``: the refresh token of the latest login or refresh."""
+
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class RenewSchema(_Strict):
+    """The ``renew`` event: a fresh access token for the open connection."""
+
+    token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+
+
 class PasswordSchema(_Strict):
     current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
     new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
@@ -224,6 +236,8 @@ CONNECT_AUTH = ConnectAuthSchema()
 LOGIN = LoginSchema()
 LOGOUT = LogoutSchema()
 PASSWORD = PasswordSchema()
+REFRESH = RefreshSchema()
+RENEW = RenewSchema()
 ORDER = OrderSchema()
 AMEND = AmendSchema()
 STRATEGY = StrategySchema()

@@ -50,7 +50,7 @@ def engine_api(settings: Settings, engine: Engine, edge: Edge) -> tuple[list[Rou
     """The engine's REST routes, and who calls them (whose status is reported)."""
     callers = Callers(engine.auth, engine.writes)
     routes: Sequence[Routes] = [
-        AuthRoutes(callers, engine.tokens, engine.logins, engine.watcher),
+        AuthRoutes(callers, engine.tokens, engine.logins, engine.refresh, engine.watcher),
         OrderRoutes(callers, engine.broker, edge.metrics),
         StrategyRoutes(callers, engine.strategies, settings.strategy_signal_history),
         MarketRoutes(engine.master, engine.market, engine.candles, engine.hours.mode,

@@ -29,6 +29,8 @@ REQUESTS: dict[str, tuple[str, str]] = {
     "get_price": ("price", "The symbol's current quote"),
     "get_orderbook": ("orderbook", "The symbol's 10-level order book (호가)"),
     "get_account": ("account", "The caller's paper account"),
+    "renew": ("renewed", "A fresh access token (POST /api/auth/refresh) for this connection: "
+                         "it stays open past the old token's exp"),
 }
 
 # server event → when it is sent
@@ -51,6 +53,9 @@ SERVER_EVENTS: dict[str, str] = {
     "strategy_signal": "private stream: a strategy's signal (strategy:{id})",
     "strategy_status": "private stream: a strategy's state and P&L (strategy:{id})",
     "resync_required": "on connect, when last_seq cannot be replayed",
+    "renewed": "reply to renew",
+    "token_expiring": "HTS_TOKEN_EXPIRY_WARNING_SECONDS before the connection's token "
+                      "expires (closed token_expired at its exp unless renewed)",
     "error": "a refused request (and its ack is {ok:false,error})",
 }
 

@@ -61,8 +61,17 @@ ROUTES: dict[tuple[str, str], Route] = {
         ok=(200, ref("Login"), "the token"), errors=(400, 401, 429),
         description="wrong passwords are throttled per username and per address, and "
                     "password hashing is bounded: 429 `rate_limited` with `Retry-After`"),
+    ("POST", "/api/auth/refresh"): Route(
+        "Exchange a refresh token for a new access token and the next refresh token",
+        body=schemas.REFRESH, ok=(200, ref("Login"), "a new token pair (as login)"),
+        errors=(400, 401),
+        description="a refresh token works once: the answer carries the next one. "
+                    "Presenting a used one again revokes every token of that login (401 "
+                    "`auth_revoked`; its open connections close); an expired one is "
+                    "`token_expired`, an unknown one `auth_failed`"),
     ("POST", "/api/auth/logout"): Route(
-        "Log out: revoke the presented token, or every token of the user", auth="bearer",
+        "Log out: revoke the presented token and its refresh tokens, or every token of "
+        "the user", auth="bearer",
         body=schemas.LOGOUT, ok=(204, None, "revoked"), errors=(400,),
         examples={"this_token": {}, "everywhere": {"everywhere": True}},
         description="the body is optional; open connections holding a revoked token are "

@@ -46,7 +46,9 @@ SHAPES: dict[str, JSON] = {
     "Error": obj({"error": obj({"code": STR, "message": STR})},
                  desc="every HTTP error body; `code` is from the README's error-code table"),
     "Login": obj({"access_token": STR, "token_type": {"const": "bearer"}, "expires_in": INT,
-                  "user_id": STR, "username": STR}),
+                  "refresh_token": STR, "refresh_expires_in": INT,
+                  "user_id": STR, "username": STR},
+                 desc="`refresh_token` is spent by POST /api/auth/refresh (once: it rotates)"),
     "Symbol": obj({"symbol": STR, "name": STR, "market": STR, "prev_close": KRW}),
     "Quote": obj({"price": KRW, "open": KRW, "high": KRW, "low": KRW, "prev_close": KRW,
                   "change": KRW, "change_percent": {"type": "number"}, "volume": INT,
@@ -187,6 +189,13 @@ SHAPES: dict[str, JSON] = {
                                                  "last_seq": {"type": "integer", "minimum": 0}},
                              desc="the server cannot replay after your last_seq: refetch over "
                                   "HTTP and carry on from this last_seq"),
+    "renewed": event("renewed", {"user_id": STR, "expires_at": INT},
+                     desc="reply to renew: the connection now expires at `expires_at`"),
+    "token_expiring": event("token_expiring", {"expires_at": INT, "expires_in": INT,
+                                               "message": STR},
+                            desc="HTS_TOKEN_EXPIRY_WARNING_SECONDS before the connection's "
+                                 "token expires: refresh it and send renew, or the "
+                                 "connection is closed token_expired at expires_at"),
     "error": event("error", {"event": STR, "code": STR, "message": STR},
                    desc="the reply event of a refused request"),
 }

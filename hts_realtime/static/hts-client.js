@@ -21,8 +21,10 @@ export const AUTH_CODES = Object.freeze(["auth_required", "auth_failed", "token_
 /** Server events a Stream forwards to `on(...)` handlers. */
 export const SERVER_EVENTS = Object.freeze([
   "price_update", "orderbook_update", "trade_update", "market_status", "feed_status", "account",
-  ...PRIVATE_EVENTS,
+  "token_expiring", "renewed", ...PRIVATE_EVENTS,
 ]);
+/** Refresh this long before the access token's exp (a request takes time to arrive). */
+const REFRESH_AHEAD_MS = 30_000;
 
 /** An error the server answered (or the SDK's own: `offline`, `timeout`, `network_error`). */
 export class HtsError extends Error {
@@ -83,11 +85,32 @@ export class HttpClient {
   constructor({ url = "", token = null, fetch = null } = {}) {
     this.url = url.replace(/\/+$/, "");
     this.token = token;
+    this.refreshToken = null; // from login/refresh: spent by refresh(), once
+    this.tokenExpiresAt = null; // Date.now() of the access token's exp
+    this._refreshing = null;
     this._fetch = fetch ?? ((...args) => globalThis.fetch(...args));
   }
 
-  /** fetch() a JSON route; resolves to the decoded body (null for 204), throws HtsError. */
-  async request(method, path, { body, headers, query, withHeaders = false } = {}) {
+  /**
+   * fetch() a JSON route; resolves to the decoded body (null for 204), throws HtsError.
+   * With a refresh token, an access token about to expire (or refused as expired) is
+   * refreshed first and the request sent again once.
+   */
+  async request(method, path, opts = {}) {
+    const auth = !path.startsWith("/api/auth/login") && !path.startsWith("/api/auth/refresh");
+    if (auth && this.refreshToken && this.tokenExpiresAt && Date.now() >= this.tokenExpiresAt - REFRESH_AHEAD_MS) {
+      await this.refresh();
+    }
+    try {
+      return await this._send(method, path, opts);
+    } catch (err) {
+      if (!auth || err.code !== "token_expired" || !this.refreshToken) throw err;
+    }
+    await this.refresh();
+    return this._send(method, path, opts);
+  }
+
+  async _send(method, path, { body, headers, query, withHeaders = false } = {}) {
     const h = { Accept: "application/json", ...headers };
     if (body !== undefined) h["Content-Type"] = "application/json";
     if (this.token) h.Authorization = `Bearer ${this.token}`;
@@ -119,14 +142,40 @@ export class HttpClient {
   /** Revoke this token on the server (or every token of the user with `everywhere`). */
   async logout({ everywhere = false } = {}) {
     await this.request("POST", "/api/auth/logout", { body: { everywhere } });
-    this.token = null;
+    this.token = this.refreshToken = this.tokenExpiresAt = null;
   }
 
-  /** Log in; keeps the token. Resolves to {access_token, expires_in, user_id, username}. */
+  /**
+   * Log in; keeps the tokens. Resolves to {access_token, expires_in, refresh_token,
+   * refresh_expires_in, user_id, username}.
+   */
   async login(username, password) {
     const session = await this.request("POST", "/api/auth/login", { body: { username, password } });
-    this.token = session.access_token;
+    this._keep(session);
     return session;
+  }
+
+  _keep(session) {
+    this.token = session.access_token;
+    this.refreshToken = session.refresh_token ?? null;
+    this.tokenExpiresAt = Date.now() + session.expires_in * 1000;
+  }
+
+  /**
+   * POST /api/auth/refresh: a new access token (and the next refresh token); resolves to
+   * the access token. One at a time: a refresh token works once, and presenting it twice
+   * revokes the whole login, so concurrent callers share one refresh.
+   */
+  refresh() {
+    if (!this._refreshing) {
+      this._refreshing = (async () => {
+        if (!this.refreshToken) throw new HtsError("auth_required", "no refresh token: log in");
+        const session = await this._send("POST", "/api/auth/refresh", { body: { refresh_token: this.refreshToken } });
+        this._keep(session);
+        return this.token;
+      })().finally(() => { this._refreshing = null; });
+    }
+    return this._refreshing;
   }
 
   symbols() { return this.request("GET", "/api/symbols"); }
@@ -192,7 +241,10 @@ const DEFAULT_SOCKET = {
  * `io`; the browser global by default), `socket` (extra socket.io-client options),
  * `watchNetwork` (browser online/offline events; default true where they exist),
  * `batchPrices` (ask for one price_batch per tick; handlers still get price_updates),
- * `maxRefusals` (consecutive refused handshakes before giving up; 3).
+ * `maxRefusals` (consecutive refused handshakes before giving up; 3), `refreshToken`
+ * (an async function giving a fresh access token, e.g. `() => api.refresh()`: on the
+ * server's `token_expiring` the stream sends `renew` with it and stays connected; a
+ * handshake refused `token_expired` gets a fresh token before the retry).
  *
  * States: idle → connecting → connected ⇄ reconnecting; offline (refused for good,
  * or the browser is offline); closed (close()).
@@ -205,6 +257,8 @@ export class Stream {
     this.store = opts.store ?? new MemoryStore();
     this.onResync = opts.onResync ?? null;
     this.onRefused = opts.onRefused ?? null;
+    this.refreshToken = opts.refreshToken ?? null;
+    this.tokenExpiresAt = null; // after a renew: the connection's new exp (epoch seconds)
     this.batchPrices = opts.batchPrices ?? false;
     this.maxRefusals = opts.maxRefusals ?? 3;
     this.state = "idle";
@@ -262,6 +316,7 @@ export class Stream {
     s.on("connect_error", (err) => this._onConnectError(err));
     s.io.on("reconnect_attempt", (n) => this._setState(this._online() ? "reconnecting" : "offline", { attempt: n }));
     s.on("resync_required", (msg) => this._touch() && this._serial(() => this._resync(msg)));
+    s.on("token_expiring", () => { if (this.refreshToken) this._renew(); });
     s.on("error", (msg) => {
       this._touch();
       // the server closes a connection whose token stopped counting (logged out elsewhere,
@@ -309,6 +364,26 @@ export class Stream {
   }
 
   _touch() { this.lastMessageAt = Date.now(); return true; }
+
+  /** A fresh token for the open connection (`renew`), before the server closes it at exp. */
+  async _renew() {
+    try {
+      const token = await this._freshToken();
+      const ack = await this.call("renew", { token });
+      this.tokenExpiresAt = ack.expires_at;
+    } catch (err) {
+      // the server closes the connection at exp (token_expired); the stream redials
+      console.warn("hts-client: renewing the token failed", err?.code ?? err);
+    }
+  }
+
+  async _freshToken() {
+    const token = await this.refreshToken();
+    if (typeof this.token !== "function") this.token = token; // the next handshake too
+    return token;
+  }
+
+  _expiredAndRefreshable() { return this.refusal?.code === "token_expired" && Boolean(this.refreshToken); }
 
   _serial(fn) {
     this._chain = this._chain.then(fn).catch((err) => console.error("hts-client:", err));
@@ -371,7 +446,8 @@ export class Stream {
 
   _onDisconnect(reason) {
     if (this.state === "closed") return;
-    if (this.refusal && AUTH_CODES.includes(this.refusal.code) && typeof this.token !== "function") {
+    if (this.refusal && AUTH_CODES.includes(this.refusal.code) && typeof this.token !== "function"
+        && !this._expiredAndRefreshable()) {
       this._emit("refused", this.refusal);
       this._setState("offline", { reason: this.refusal.code });
       return;
@@ -384,7 +460,12 @@ export class Stream {
     this._setState(online ? "reconnecting" : "offline", { reason });
     if (reason === "io server disconnect") {
       // socket.io-client leaves a server-side close to us: dial again after a pause
-      this._later(1000, () => this.socket.connect());
+      this._later(1000, async () => {
+        if (this._expiredAndRefreshable()) {
+          try { await this._freshToken(); } catch (e) { console.warn("hts-client: refresh failed", e?.code ?? e); }
+        }
+        this.socket.connect();
+      });
     }
   }
 
@@ -397,7 +478,8 @@ export class Stream {
     }
     this.refusal = new HtsError(refusal.code, refusal.message);
     this._emit("refused", this.refusal);
-    const retryable = typeof this.token === "function" || !AUTH_CODES.includes(refusal.code);
+    const retryable = typeof this.token === "function" || !AUTH_CODES.includes(refusal.code)
+      || this._expiredAndRefreshable();
     if (!retryable || ++this._refusals > this.maxRefusals) {
       this._setState("offline", { reason: refusal.code });
       return;
@@ -406,6 +488,9 @@ export class Stream {
     const retry = async () => {
       if (!AUTH_CODES.includes(refusal.code) && this.onRefused) {
         try { await this.onRefused(this.refusal); } catch (e) { console.error("hts-client: onRefused", e); }
+      }
+      if (this._expiredAndRefreshable()) {
+        try { await this._freshToken(); } catch (e) { console.warn("hts-client: refresh failed", e?.code ?? e); }
       }
       if (this.state !== "closed") this.socket.connect();
     };

@@ -240,6 +240,27 @@ SQLITE: tuple[str, ...] = (
         PRIMARY KEY (user_id, settle_date)
     );
     """,
+    # v12 (issue 23): refresh tokens. Only a SHA-256 of each token is stored. A login
+    # starts a family; each refresh marks its token used and issues the next one in the
+    # family; presenting a used token again revokes the whole family (and the access
+    # tokens issued with it, through revoked_tokens). access_jti/access_expires_at: the
+    # access token issued together with this refresh token.
+    """
+    CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        family_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        access_jti TEXT NOT NULL,
+        access_expires_at INTEGER NOT NULL,
+        issued_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER,
+        revoked INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id);
+    CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_id);
+    CREATE INDEX refresh_tokens_by_access ON refresh_tokens (access_jti);
+    """,
 )
 
 

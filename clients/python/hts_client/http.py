@@ -2,13 +2,17 @@
 
 Errors are raised as ``HtsError`` with the server's ``code`` (and the HTTP
 ``status``); a server that does not answer is ``Unreachable``. After
-``login()`` the client keeps the token (``client.token``) and the credentials
-(never printed), so ``refresh()`` can log in again when the token expires.
+``login()`` the client keeps the access token (``client.token``) and the
+rotating refresh token (never printed): a request made when the token is about
+to expire, or answered ``token_expired``, refreshes it first
+(``POST /api/auth/refresh``, one at a time: a refresh token works once) and
+goes on. ``refresh()`` does the same on demand (a ``Stream``'s ``renew``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -18,6 +22,8 @@ from hts_client.errors import HtsError, Unreachable
 
 JSON = dict[str, Any]
 DEFAULT_TIMEOUT = 10.0
+# refresh this long before the access token's exp (a request takes time to arrive)
+REFRESH_AHEAD_SECONDS = 30.0
 
 
 class HttpClient:
@@ -26,7 +32,9 @@ class HttpClient:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
-        self._credentials: tuple[str, str] | None = None
+        self.token_expires_at: float | None = None  # time.time() of the token's exp
+        self._refresh_token: str | None = None
+        self._refreshing: asyncio.Lock | None = None
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HttpClient:
@@ -43,13 +51,35 @@ class HttpClient:
     def __repr__(self) -> str:  # never the token or the password
         return f"HttpClient({self.url!r}, logged_in={self.token is not None})"
 
+    @property
+    def refreshable(self) -> bool:
+        """Whether ``refresh()`` has a refresh token to spend."""
+        return self._refresh_token is not None
+
     # -- the transport ---------------------------------------------------------------
     async def request(self, method: str, path: str, *, body: Any = None,
                       params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
                       auth: bool = True, expect: tuple[int, ...] = (200,),
                       with_headers: bool = False) -> Any:
         """Any route: returns the decoded JSON body (text for non-JSON answers); with
-        ``with_headers``, ``(body, headers)``."""
+        ``with_headers``, ``(body, headers)``. With a refresh token, an access token
+        about to expire (or refused as expired) is refreshed first, and the request
+        sent again once."""
+        if auth and self._refresh_token is not None and self.token_expires_at is not None \
+                and time.time() >= self.token_expires_at - REFRESH_AHEAD_SECONDS:
+            await self.refresh()
+        try:
+            return await self._send(method, path, body, params, headers, auth, expect,
+                                    with_headers)
+        except HtsError as exc:
+            if exc.code != "token_expired" or not auth or self._refresh_token is None:
+                raise
+        await self.refresh()
+        return await self._send(method, path, body, params, headers, auth, expect, with_headers)
+
+    async def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None,
+                    headers: dict[str, str] | None, auth: bool, expect: tuple[int, ...],
+                    with_headers: bool = False) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout))
@@ -79,33 +109,50 @@ class HttpClient:
 
     # -- auth ------------------------------------------------------------------------
     async def login(self, username: str, password: str) -> JSON:
-        """``POST /api/auth/login``; keeps the token for later calls and for ``refresh``."""
+        """``POST /api/auth/login``; keeps the access and refresh tokens."""
         body: JSON = await self.request("POST", "/api/auth/login", auth=False,
                                         body={"username": username, "password": password})
-        self.token = str(body["access_token"])
-        self._credentials = (username, password)
+        self._keep(body)
         return body
 
+    def _keep(self, body: JSON) -> None:
+        self.token = str(body["access_token"])
+        self.token_expires_at = time.time() + float(body["expires_in"])
+        refresh = body.get("refresh_token")
+        self._refresh_token = str(refresh) if refresh else None
+
     async def logout(self, everywhere: bool = False) -> None:
-        """``POST /api/auth/logout``: revoke this token (or every token of the user)."""
+        """``POST /api/auth/logout``: revoke this token and its refresh tokens (or every
+        token of the user)."""
         await self.request("POST", "/api/auth/logout", body={"everywhere": everywhere},
                            expect=(204,))
-        self.token = None
+        self.token = self._refresh_token = self.token_expires_at = None
 
     async def change_password(self, current: str, new: str) -> JSON:
-        """``POST /api/auth/password``: earlier tokens are revoked; keeps the fresh one."""
+        """``POST /api/auth/password``: earlier tokens are revoked; keeps the fresh ones."""
         body: JSON = await self.request("POST", "/api/auth/password",
                                         body={"current_password": current, "new_password": new})
-        self.token = str(body["access_token"])
-        if self._credentials is not None:
-            self._credentials = (self._credentials[0], new)
+        self._keep(body)
         return body
 
     async def refresh(self) -> str:
-        """Log in again with the credentials of the last ``login`` (an expired token)."""
-        if self._credentials is None:
-            raise HtsError("auth_required", "no credentials to log in again with")
-        await self.login(*self._credentials)
+        """``POST /api/auth/refresh``: a new access token (and the next refresh token).
+
+        One refresh at a time: a refresh token works once, and presenting it twice
+        revokes the whole login. Callers waiting meanwhile get the token it brought.
+        """
+        if self._refreshing is None:
+            self._refreshing = asyncio.Lock()
+        spent = self._refresh_token
+        async with self._refreshing:
+            if self._refresh_token is None:
+                raise HtsError("auth_required", "no refresh token: log in")
+            if self._refresh_token != spent and self.token is not None:
+                return self.token  # refreshed while this caller waited
+            body: JSON = await self._send("POST", "/api/auth/refresh",
+                                          {"refresh_token": self._refresh_token}, None, None,
+                                          False, (200,))
+            self._keep(body)
         assert self.token is not None
         return self.token
 

@@ -15,8 +15,10 @@ private stream and resume"):
   the handlers returned.
 * **resync_required.** The stream awaits your ``on_resync`` (refetch over
   HTTP) and only then stores the server's head and goes on delivering.
-* **Expired tokens.** A reconnect refused with ``token_expired`` awaits
-  ``refresh_token()`` before the next attempt.
+* **Expiring tokens.** With ``refresh_token``, the server's ``token_expiring``
+  warning gets a fresh token from it and sends ``renew``: the connection stays
+  up past the old token's expiry, with its rooms and stream. A reconnect refused
+  with ``token_expired`` awaits ``refresh_token()`` before the next attempt.
 
 Events reach you through callbacks (``stream.on("order_update", fn)``, sync
 or async) or an async iterator (``async for ev in stream.events(...)``), both
@@ -103,6 +105,7 @@ class Stream:
         self.replayed: list[int] = []  # seqs replayed since the latest connect
         self.duplicates = 0  # private events dropped because their seq was already handled
         self.error: HtsError | None = None  # why the stream gave up (state "closed")
+        self.token_expires_at: int | None = None  # after a renew: the connection's new exp
         self._token = token
         self._on_resync = on_resync
         self._refresh_token = refresh_token
@@ -327,7 +330,22 @@ class Stream:
         if event == "error" and isinstance(payload, dict) and payload.get("event") is None \
                 and payload.get("code") in AUTH_CODES:  # the server is closing us: why
             self._refusal = payload
+        if event == "token_expiring" and self._refresh_token is not None:
+            self._start(self._renew())
         self._inbox.put_nowait((event, payload))
+
+    async def _renew(self) -> None:
+        """A fresh token for the open connection (``renew``), before the server closes it."""
+        assert self._refresh_token is not None
+        try:
+            token = await self._refresh_token()
+            ack = await self.call("renew", {"token": token})
+        except (HtsError, Unreachable) as exc:  # the server closes us at exp; we redial
+            log.warning("renewing the token failed: %s", exc)
+            return
+        if not callable(self._token):
+            self._token = token  # the next handshake too
+        self.token_expires_at = int(ack["expires_at"])
 
     async def _on_connect(self) -> None:
         self._inbox.put_nowait(("__connect__", None))
