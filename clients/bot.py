@@ -118,7 +118,9 @@ class Bot:
             self.note(ev.data["data"])
 
     async def relogin(self) -> str:
-        say("*** token expired while away; logging in again")
+        """A fresh access token: the stream asks before its token expires (it renews the
+        open connection) and after a reconnect refused ``token_expired``."""
+        say("*** refreshing the access token")
         return await self.api.refresh()
 
     async def resynced(self, ev: Event) -> None:

@@ -3,7 +3,8 @@
 A token is checked at connect; without this, a connection would live on past
 its token's ``exp`` for as long as the network holds. So every session gets
 two timers: ``token_expiring`` ``warning`` seconds before ``exp``
-(``HTS_TOKEN_EXPIRY_WARNING_SECONDS``; at once when less is left), and at
+(``HTS_TOKEN_EXPIRY_WARNING_SECONDS``; halfway through what is left, when
+less than twice that is left), and at
 ``exp`` the close with ``token_expired`` (an ``error`` event and the
 disconnect; a plain WebSocket closes 4401 ``token_expired``). A ``renew``
 with a fresh token of the same user (``RequestCore``) restarts both timers
@@ -40,9 +41,11 @@ class TokenExpiry:
         self.forget(session.sid)
         loop = asyncio.get_running_loop()
         # the loop's clock is monotonic; exp is wall-clock seconds
-        left = session.identity.expires_at - time.time()
-        at = loop.time() + max(left, 0.0)
-        warn = loop.call_at(at - self.warning_seconds, self._warn, session)
+        left = max(session.identity.expires_at - time.time(), 0.0)
+        at = loop.time() + left
+        # never earlier than halfway through what is left: a token shorter than the
+        # warning would otherwise be warned at once, renewed, warned again, ...
+        warn = loop.call_at(max(at - self.warning_seconds, at - left / 2), self._warn, session)
         close = loop.call_at(at, self._expire, session)
         self._timers[session.sid] = (warn, close)
 
