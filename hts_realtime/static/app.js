@@ -9,7 +9,9 @@ import {
   $, api, clear, forgetSession, LOCAL, logout, notify, openStream, report, saveSession, sessionValid, state, stream,
 } from "./core.js";
 import { onBook, onTrades, refreshBook, setBookSymbol } from "./book.js";
-import { applyQuote, fetchQuotes, initWatchlist, onSymbolChange, reloadWatchlist, watchTopics } from "./market.js";
+import {
+  applyQuote, fetchQuotes, initWatchlist, onSymbolChange, onSymbolStatus, reloadWatchlist, watchTopics,
+} from "./market.js";
 import {
   loadStrategies, onStrategySignal, onStrategyStatus, setKinds, strategyTopics,
 } from "./strategies.js";
@@ -114,6 +116,7 @@ function connect() {
   s.on("trade_update", (m) => onTrades(m.symbol, m.data.trades));
   s.on("market_status", (m) => showMarket(m.status));
   s.on("feed_status", (m) => { state.feed[m.symbol] = m.data; staleTick(); });
+  s.on("symbol_status", (m) => onSymbolStatus(m.symbol, m.data));
   s.on("order_update", (m) => { onOrder(m.data); debug(); });
   s.on("strategy_status", (m) => { onStrategyStatus(m); debug(); });
   s.on("strategy_signal", (m) => { onStrategySignal(m); debug(); });
@@ -177,6 +180,7 @@ async function market() {
     const m = await api.market();
     marketMode = m.mode ?? null;
     showMarket(m.status);
+    for (const [sym, st] of Object.entries(m.symbols ?? {})) onSymbolStatus(sym, st);
   } catch (err) {
     if (!(err instanceof HtsError) || err.status !== 404) console.warn("market status", err);
   }

@@ -32,6 +32,7 @@ export const state = {
   symbols: new Map(), // code -> {symbol, name, market, prev_close}
   quotes: new Map(), // code -> latest quote (get_price snapshot merged with price_update)
   lastMarketAt: 0, // Date.now() of the newest market data
+  symbolStatus: new Map(), // symbol -> symbol_status data, while not plain continuous trading
   feed: {}, // symbol -> feed_status data: how its data reaches the server (HTS_FEED=kis)
 };
 

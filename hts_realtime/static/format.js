@@ -135,6 +135,28 @@ export const MARKET_KO = {
   pre_open: "장 시작 전 동시호가", open: "정규장", closing_auction: "장 마감 동시호가", closed: "장 마감",
 };
 
+/**
+ * Badges for a symbol's own trading state (symbol_status.data): [class, text, title].
+ * 상한가/하한가 held, a VI (정적/동적) and its single-price auction with the expected
+ * price, a halt. Nothing in plain continuous trading.
+ */
+export function symbolBadges(st) {
+  if (!st) return [];
+  const out = [];
+  const until = st.until ? ` · ${clock(st.until)}까지` : "";
+  const expected = st.expected_price ? `예상 ${num(st.expected_price)}${st.expected_quantity ? ` (${num(st.expected_quantity)}주)` : ""}` : "";
+  if (st.limit === "upper") out.push(["limit-up", "상한가", "상한가에 묶여 있습니다 (매수 잔량만)"]);
+  if (st.limit === "lower") out.push(["limit-down", "하한가", "하한가에 묶여 있습니다 (매도 잔량만)"]);
+  if (st.phase === "vi") {
+    const kind = st.vi === "static" ? "정적" : st.vi === "dynamic" ? "동적" : "";
+    out.push(["vi", `VI${kind ? ` ${kind}` : ""}`, `변동성완화장치 ${kind} 발동: 단일가 매매${until}${st.reference_price ? ` · 기준가 ${num(st.reference_price)}` : ""}`]);
+  }
+  if (st.phase === "auction") out.push(["auction", "단일가", `단일가 매매${until}`]);
+  if ((st.phase === "vi" || st.phase === "auction") && expected) out.push(["expected", expected, "예상체결가 (예상체결수량)"]);
+  if (st.phase === "halted") out.push(["halted", "거래정지", "매매거래 정지"]);
+  return out;
+}
+
 // -- errors for people: a Korean sentence per code, numbers formatted --------------------
 
 /** Integers in a server message, in order (as numbers). */

@@ -5,7 +5,7 @@
 import { arrow, clock, compact, direction, esc, krw, num, pct, searchSymbols } from "./format.js";
 import { CandleChart } from "./chart.js";
 import { $, api, call, clear, LOCAL, nameOf, notify, report, resolve, state, stream } from "./core.js";
-import { WatchlistView } from "./panels.js";
+import { badgesHtml, WatchlistView } from "./panels.js";
 import { onPriceForTrading, setTicketSymbol } from "./trading.js";
 
 const INTERVALS = { "1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000 };
@@ -31,6 +31,7 @@ function render() {
   for (const s of state.watch) {
     const q = state.quotes.get(s);
     if (q) watchlist.update(s, q, 0, false);
+    watchlist.status(s, state.symbolStatus.get(s));
   }
 }
 
@@ -237,6 +238,14 @@ export async function loadCandles() {
   if (q && !chart.candles.length) chart.live(Date.now(), q.price, 0);
 }
 
+/** symbol_status (or GET /api/market's `symbols` at start): 상한가/하한가, VI, 단일가. */
+export function onSymbolStatus(symbol, st) {
+  if (st && (st.phase === "continuous" || st.phase === "closed") && !st.limit) state.symbolStatus.delete(symbol);
+  else state.symbolStatus.set(symbol, st);
+  watchlist.status(symbol, state.symbolStatus.get(symbol));
+  if (symbol === state.selected) drawHead();
+}
+
 function drawHead() {
   const sym = state.selected;
   const q = sym ? state.quotes.get(sym) : null;
@@ -250,6 +259,7 @@ function drawHead() {
   $("chart-price").className = `big ${dir}`;
   $("chart-change").textContent = q ? `${arrow(q.change)} (${pct(q.change_percent)})` : "";
   $("chart-change").className = dir;
+  $("chart-badges").innerHTML = badgesHtml(sym ? state.symbolStatus.get(sym) : null);
   chart.baseline = prevClose;
 }
 

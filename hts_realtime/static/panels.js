@@ -2,7 +2,7 @@
 // Each owns its DOM and draws the data it is given; no connection logic here.
 
 import {
-  arrow, clock, direction, esc, krw, num, ORDER_TYPE_KO, pct, shortId, SIDE_KO, signedKrw, STATUS_KO,
+  arrow, clock, direction, esc, krw, num, ORDER_TYPE_KO, pct, shortId, SIDE_KO, signedKrw, STATUS_KO, symbolBadges,
 } from "./format.js";
 
 function flash(el, dir) {
@@ -47,7 +47,7 @@ export class WatchlistView {
         row.dataset.symbol = sym;
         row.dataset.updates = "0";
         row.innerHTML = `
-          <td class="sym-cell"><div class="sym-name" title="${esc(nameOf(sym))}">${esc(nameOf(sym))}</div><div class="sym-code">${esc(sym)}</div>
+          <td class="sym-cell"><div class="sym-name" title="${esc(nameOf(sym))}">${esc(nameOf(sym))}</div><div class="sym-code">${esc(sym)}<span class="badges" data-testid="watch-badges"></span></div>
             <button type="button" class="x" data-testid="watch-remove" title="관심종목에서 삭제" aria-label="관심종목에서 삭제">×</button></td>
           <td class="r num price" data-testid="watch-price">–</td>
           <td class="r num chg" data-testid="watch-change"><div class="p">–</div><div class="d small">&nbsp;</div></td>`;
@@ -74,10 +74,19 @@ export class WatchlistView {
     }
   }
 
+  /** The symbol's own state (상한가, VI, ...) as small badges under its name. */
+  status(symbol, st) {
+    const el = this.rows.get(symbol)?.querySelector(".badges");
+    if (el) el.innerHTML = badgesHtml(st);
+  }
+
   select(symbol) {
     for (const [sym, row] of this.rows) row.classList.toggle("selected", sym === symbol);
   }
 }
+
+export const badgesHtml = (st) => symbolBadges(st).map(([cls, text, title]) =>
+  `<span class="sbadge ${cls}" data-testid="symbol-badge" data-kind="${cls}" title="${esc(title)}">${esc(text)}</span>`).join("");
 
 // -- order blotter ------------------------------------------------------------------
 
