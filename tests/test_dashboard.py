@@ -202,6 +202,25 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
         elif re.search(r"\bdown\b", cls):
             assert colour == FALL_BLUE, (cls, colour)
 
+    # -- a symbol's own state (symbol_status: 상한가/하한가, VI, 단일가) as badges ---------------
+    # handed to the page's stream as the server's event would be (the simulator's VIs and
+    # limits are not deterministic enough to wait for in a test)
+    status = """([symbol, data]) => import('/static/core.js').then(
+        (m) => m.stream._emit('symbol_status', {type: 'symbol_status', symbol, data}))"""
+    page.evaluate(status, ["005930", {
+        "phase": "vi", "limit": None, "vi": "dynamic", "until": "2026-12-04T10:02:30+09:00",
+        "reference_price": 75_000, "expected_price": 77_300, "expected_quantity": 1234,
+        "timestamp": "2026-12-04T10:00:00+09:00"}])
+    badges = samsung.get_by_test_id("symbol-badge")
+    expect(badges).to_have_text(["VI 동적", "예상 77,300 (1,234주)"])
+    expect(badges.first).to_have_attribute("title", re.compile("단일가 매매 · 10:02:30까지"))
+    expect(tab.tid("chart-badges").get_by_test_id("symbol-badge")).to_have_count(2)
+    page.evaluate(status, ["005930", {"phase": "continuous", "limit": "upper", "vi": None}])
+    expect(badges).to_have_text(["상한가"])
+    page.evaluate(status, ["005930", {"phase": "continuous", "limit": None, "vi": None}])
+    expect(badges).to_have_count(0)
+    expect(tab.tid("chart-badges").get_by_test_id("symbol-badge")).to_have_count(0)
+
     # -- the watchlist lives on the server -------------------------------------------------
     tab.tid("add-symbol-input").fill("035720")
     tab.tid("add-symbol-submit").click()

@@ -30,6 +30,11 @@ export function clock(t) {
   if (Number.isNaN(d.getTime())) return "–";
   return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }
+/** ISO 8601 -> "HH:MM:SS" on the market's clock (KST), whatever the browser's zone */
+export function kstClock(t) {
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? "–" : new Date(ms + 9 * 3_600_000).toISOString().slice(11, 19);
+}
 /** seconds -> "12초" / "3분 5초" */
 export function age(seconds) {
   const s = Math.max(0, Math.floor(seconds));
@@ -143,7 +148,7 @@ export const MARKET_KO = {
 export function symbolBadges(st) {
   if (!st) return [];
   const out = [];
-  const until = st.until ? ` · ${clock(st.until)}까지` : "";
+  const until = st.until ? ` · ${kstClock(st.until)}까지` : "";
   const expected = st.expected_price ? `예상 ${num(st.expected_price)}${st.expected_quantity ? ` (${num(st.expected_quantity)}주)` : ""}` : "";
   if (st.limit === "upper") out.push(["limit-up", "상한가", "상한가에 묶여 있습니다 (매수 잔량만)"]);
   if (st.limit === "lower") out.push(["limit-down", "하한가", "하한가에 묶여 있습니다 (매도 잔량만)"]);
