@@ -22,7 +22,7 @@ from bench.common import RESULTS_DIR, WORK_DIR, conditions, pin_self_to_load_cor
 
 BENCHMARKS = ("connect", "idle_memory", "fanout", "order_latency", "order_rate", "replay",
               "strategies", "login_flood", "plain_ws", "market_day", "churn", "cluster",
-              "kis_feed", "failover")
+              "kis_feed", "failover", "market_sim")
 
 
 def _runner(name: str) -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:

@@ -28,12 +28,21 @@ from hts_realtime.domain.krx import floor_to_tick, price_limits, tick_down, tick
 from hts_realtime.domain.market_hours import KST, MarketHours, MarketStatus
 from hts_realtime.domain.orderbook import BookSnapshot, Level, Trade
 from hts_realtime.domain.orders import Side
-from hts_realtime.domain.price_model import SESSION_SECONDS, PriceClass, intraday, price_class
+from hts_realtime.domain.price_model import (
+    SESSION_SECONDS,
+    STATIC_VI,
+    VI_RANDOM_END,
+    VI_SECONDS,
+    PriceClass,
+    intraday,
+    price_class,
+)
+from hts_realtime.domain.symbol_state import SymbolState
 from hts_realtime.domain.symbols import SymbolMaster
 
 __all__ = ["KST", "DayState", "MarketHours", "MarketSimulator", "Quote"]
 
-_MAX_DT = 5.0  # seconds: a stall or a restart does not become one giant move
+_MAX_DT = 30.0  # seconds: a stall or a restart does not become one giant move
 _FAT_ODDS, _FAT_SCALE = 0.01, 5.0  # 1% of shocks are 5x: fat-tailed steps
 _SHOCK_NORM = 1.0 / math.sqrt(1 - _FAT_ODDS + _FAT_ODDS * _FAT_SCALE ** 2)
 
@@ -83,13 +92,18 @@ class _Symbol:
         "cls",
         "day",
         "drift",
+        "dt",
         "fair",
         "limits",
         "lock",
         "quote",
         "spread",
+        "static_ref",
         "ts",
         "version",
+        "vi",
+        "vi_ref",
+        "vi_until",
         "vol",
     )
 
@@ -104,8 +118,13 @@ class _Symbol:
         self.drift = 0.0  # the day's news drift, log per session second
         self.spread = 1  # the spread the quoters aim for, in ticks
         self.ts: float | None = None
+        self.dt = 0.0  # seconds since the symbol's previous step
         self.lock = 0  # +1 held at the upper limit, -1 at the lower
         self.version = 0
+        self.static_ref = quote.price  # 정적 VI's reference: the last single-price auction
+        self.vi: str | None = None  # "static" / "dynamic" while a VI's auction runs
+        self.vi_until = 0.0  # its end (epoch seconds)
+        self.vi_ref = 0  # the price it was measured from
 
 
 class MarketSimulator:
@@ -125,12 +144,17 @@ class MarketSimulator:
         hours: MarketHours | None = None,
         now: datetime | None = None,
         days: dict[str, DayState] | None = None,
+        vi_seconds: float = VI_SECONDS,
     ) -> None:
+        """``vi_seconds``: a VI's auction length (KRX: 120 s, then up to 30 s at random;
+        shorter for tests and demos, the random end scaled alike)."""
         self.master = master
+        self._vi_seconds = vi_seconds
         self.hours = hours or MarketHours("always")
         self._rng = random.Random(seed)
         self._activity = activity
         self._syms: dict[str, _Symbol] = {}
+        self._changed: list[str] = []
         self.restore(days or {}, now or datetime.now(KST))
 
     def restore(self, days: dict[str, DayState], now: datetime) -> None:
@@ -177,6 +201,27 @@ class MarketSimulator:
     def status(self, now: datetime) -> MarketStatus:
         return self.hours.status(now)
 
+    def symbol_state(self, symbol: str) -> SymbolState | None:
+        """The symbol's trading state now: a VI, a limit, or the market's session."""
+        st = self._syms.get(symbol)
+        if st is None:
+            return None
+        limit = "upper" if st.lock > 0 else "lower" if st.lock < 0 else None
+        if st.vi is not None:
+            lower, upper = st.limits
+            expected = min(max(floor_to_tick(max(int(st.fair), 1)), lower), upper)
+            return SymbolState(symbol, "vi", limit, st.vi,
+                               datetime.fromtimestamp(st.vi_until, KST), expected,
+                               None, st.vi_ref)
+        phase = {MarketStatus.OPEN: "continuous", MarketStatus.CLOSED: "closed"}.get(
+            self._status, "auction")
+        return SymbolState(symbol, phase, limit)
+
+    def changed_states(self) -> list[SymbolState]:
+        """The symbols whose own state (a VI, a limit) changed since the last call."""
+        changed, self._changed = self._changed, []
+        return [s for s in (self.symbol_state(c) for c in changed) if s is not None]
+
     # -- the clock -------------------------------------------------------------------------
     def step(self, now: datetime) -> list[Quote]:
         status = self.hours.status(now)
@@ -188,18 +233,24 @@ class MarketSimulator:
                 self._roll(st, today, now)
         if status is not MarketStatus.OPEN:
             if previous is MarketStatus.CLOSING_AUCTION:  # 15:30: the closing auction
-                return [self._auction(st, now) for st in self._syms.values()]
+                return self._auctions(now)
             return []
         if previous is MarketStatus.PRE_OPEN:  # 09:00: the opening auction
-            return [self._auction(st, now) for st in self._syms.values()]
+            return self._auctions(now)
         u = intraday(local)
         ts = now.timestamp()
         traded: list[Quote] = []
         for st in self._syms.values():
             self._move(st, ts, u)
-            q = self._trade(st, now, u)
+            before = (st.vi, st.lock)
+            if st.vi is not None:  # a VI's auction: orders only, one print at its end
+                q = self._auction(st, now) if ts >= st.vi_until else None
+            else:
+                q = self._trade(st, now, u, ts)
             if q is not None:
                 traded.append(q)
+            if (st.vi, st.lock) != before:
+                self._changed.append(st.quote.symbol)
         return traded
 
     def take_liquidity(self, symbol: str, side: Side, fills: list[tuple[int, int]]) -> None:
@@ -221,6 +272,15 @@ class MarketSimulator:
                 levels.append([beyond, st.book.size(beyond)])
         st.book.settle()  # the spread it opened shows until the market quotes into it
         st.version += 1
+
+    def news(self, symbol: str, move: float) -> None:
+        """News: the symbol's fair price jumps by ``move`` (0.35: +35%); the market trades
+        toward it through the book, a VI and the band (demos and tests)."""
+        st = self._syms[symbol]
+        lower, upper = st.limits
+        st.fair = min(max(st.fair * (1 + move), lower * 0.97), upper * 1.03)
+        if abs(move) > 0.2:  # news that big keeps pushing: the price is held at the limit
+            st.drift = math.copysign(0.3, move) / SESSION_SECONDS
 
     def replay_trade(self, symbol: str, price: int, quantity: int, side: Side,
                      now: datetime) -> Quote:
@@ -244,7 +304,7 @@ class MarketSimulator:
     def _move(self, st: _Symbol, ts: float, u: float) -> None:
         """The fair price's step: the day's volatility (U-shaped, fat-tailed), its drift."""
         dt = 0.0 if st.ts is None else min(max(ts - st.ts, 0.0), _MAX_DT)
-        st.ts = ts
+        st.ts, st.dt = ts, dt
         if dt <= 0.0:
             return
         rng = self._rng
@@ -252,11 +312,14 @@ class MarketSimulator:
         if rng.random() < _FAT_ODDS:
             shock *= _FAT_SCALE
         sd = st.cls.daily_vol * st.vol * math.sqrt(dt * u / SESSION_SECONDS)
-        fair = st.fair * math.exp(sd * shock + st.drift * dt * u)
+        move = sd * shock + st.drift * dt * u
+        if rng.random() < st.cls.jump_rate * dt * u / SESSION_SECONDS:  # news in the session
+            move += rng.expovariate(1 / st.cls.jump_scale) * (1 if rng.random() < 0.5 else -1)
+        fair = st.fair * math.exp(move)
         lower, upper = st.limits
         st.fair = min(max(fair, lower * 0.97), upper * 1.03)
 
-    def _trade(self, st: _Symbol, now: datetime, u: float) -> Quote | None:
+    def _trade(self, st: _Symbol, now: datetime, u: float, ts: float) -> Quote | None:
         book, rng, fair = st.book, self._rng, st.fair
         lower, upper = st.limits
         if rng.random() < 0.05:  # the quoters' target spread reverts to the class's mix
@@ -278,13 +341,19 @@ class MarketSimulator:
             self._quiet(st)
             return None
         price = ask if side is Side.BUY else bid
-        lot = max(1, int(st.cls.lot_krw * u * rng.lognormvariate(-0.5, 1.0) / price))
+        # a coarse clock (the day run's steps of seconds) trades a step's worth at once
+        scale = u * max(1.0, (st.dt or 0.0) / 0.5)
+        lot = max(1, int(st.cls.lot_krw * scale * rng.lognormvariate(-0.5, 1.0) / price))
         levels = book.asks if side is Side.BUY else book.bids
         if side is Side.BUY and fair >= ask:  # past the touch: the aggressor takes up to it
             lot += sum(q for p, q in levels if p <= fair)
         elif side is Side.SELL and fair <= bid:
             lot += sum(q for p, q in levels if p >= fair)
-        fills = take(levels, lot)
+        fills, blocked = self._walk(st, side, lot)
+        if blocked:
+            self._interrupt(st, side, ts)
+        if not fills:
+            return None
         volume = st.quote.volume
         trades = []
         for p, q in fills:
@@ -301,6 +370,59 @@ class MarketSimulator:
             book.settle()
             book.churn()
         return self._print(st, tuple(trades), now)
+
+    def _walk(self, st: _Symbol, side: Side, lot: int) -> tuple[list[tuple[int, int]], bool]:
+        """Take ``lot`` from the opposite side, and past the ten shown levels while the
+        fair price lies beyond them (the book is deeper than it shows); never past a VI
+        bound (``blocked``: the order wanted more beyond it) or the band."""
+        book, fair, last = st.book, st.fair, st.quote.price
+        buy = side is Side.BUY
+        levels = book.asks if buy else book.bids
+        dyn = st.cls.dynamic_vi
+        if buy:
+            bound = min(last * (1 + dyn), st.static_ref * (1 + STATIC_VI))
+        else:
+            bound = max(last * (1 - dyn), st.static_ref * (1 - STATIC_VI))
+        fills: list[tuple[int, int]] = []
+        for _ in range(8):  # at most 80 levels in one step
+            allowed = 0
+            for p, q in levels:
+                if (p > bound) if buy else (p < bound):
+                    break
+                allowed += q
+            got = take(levels, min(lot, allowed))
+            fills += got
+            lot -= sum(q for _, q in got)
+            if lot <= 0:
+                return fills, False
+            if levels:  # stopped by the bound with more to take
+                return fills, True
+            deepest = fills[-1][0] if fills else last
+            nxt = tick_up(deepest) if buy else tick_down(deepest)
+            if not (st.limits[0] <= nxt <= st.limits[1]) or (nxt > fair if buy else nxt < fair):
+                break
+            if (nxt > bound) if buy else (nxt < bound):
+                return fills, True
+            levels.append([nxt, book.size(nxt)])
+            book.settle()
+            lot += sum(q for p, q in levels if (p <= fair if buy else p >= fair))
+        if not levels and fills:  # the side is gone: its next quotes are beyond the last print
+            nxt = tick_up(fills[-1][0]) if buy else tick_down(fills[-1][0])
+            if st.limits[0] <= nxt <= st.limits[1]:
+                levels.append([nxt, book.size(nxt)])
+        return fills, False
+
+    def _interrupt(self, st: _Symbol, side: Side, ts: float) -> None:
+        """A VI: the symbol goes to a single-price auction of 2 minutes (and up to 30 s)."""
+        last, dyn = st.quote.price, st.cls.dynamic_vi
+        static = st.static_ref * (1 + STATIC_VI) if side is Side.BUY else \
+            st.static_ref * (1 - STATIC_VI)
+        dynamic = last * (1 + dyn) if side is Side.BUY else last * (1 - dyn)
+        is_static = static <= dynamic if side is Side.BUY else static >= dynamic
+        st.vi = "static" if is_static else "dynamic"
+        st.vi_ref = st.static_ref if is_static else last
+        length = self._vi_seconds
+        st.vi_until = ts + length + self._rng.random() * VI_RANDOM_END * length / VI_SECONDS
 
     def _quiet(self, st: _Symbol) -> None:
         """No trade: the quoters still move (a wide spread narrows, a narrow one may
@@ -342,6 +464,15 @@ class MarketSimulator:
         return self._print(st, (trade,), now)
 
     # -- auctions and days -----------------------------------------------------------------
+    def _auctions(self, now: datetime) -> list[Quote]:
+        out = []
+        for st in self._syms.values():
+            before = (st.vi, st.lock)
+            out.append(self._auction(st, now))
+            if (st.vi, st.lock) != before:
+                self._changed.append(st.quote.symbol)
+        return out
+
     def _auction(self, st: _Symbol, now: datetime) -> Quote:
         """A single-price auction: one print at the fair price (on the grid, in the band),
         then a fresh book around it."""
@@ -353,6 +484,8 @@ class MarketSimulator:
         st.lock = 1 if price == upper and st.fair >= upper else \
             -1 if price == lower and st.fair <= lower else 0
         st.book.around(price, st.lock)
+        st.static_ref = price  # 정적 VI now measures from this auction
+        st.vi = None
         return self._print(st, (trade,), now)
 
     def _print(self, st: _Symbol, trades: tuple[Trade, ...], now: datetime) -> Quote:
@@ -397,6 +530,8 @@ class MarketSimulator:
         if overnight:
             st.fair *= math.exp(rng.gauss(0.0, 0.3 * cls.daily_vol * st.vol))
         st.lock = 0
+        st.vi = None
+        st.static_ref = st.quote.prev_close
         st.spread = 1
         st.ts = None
         st.book.around(st.quote.price)

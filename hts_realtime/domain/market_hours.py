@@ -6,8 +6,8 @@
   any hour, every day;
 * ``krx``: KRX's regular sessions on weekdays — the pre-open single-price
   auction 08:30-09:00, continuous trading 09:00-15:20, the closing
-  single-price auction 15:20-15:30, closed otherwise (holidays are not
-  modelled);
+  single-price auction 15:20-15:30, closed otherwise and all day on
+  weekends and KRX holidays (``domain.krx_calendar``);
 * ``HH:MM-HH:MM``: continuous trading inside that window on weekdays.
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta, timezone
 from enum import StrEnum
+
+from hts_realtime.domain.krx_calendar import is_trading_day
 
 KST = timezone(timedelta(hours=9), "KST")
 
@@ -58,6 +60,8 @@ class MarketHours:
             return MarketStatus.OPEN
         local = now.astimezone(KST)
         if local.weekday() >= 5:
+            return MarketStatus.CLOSED
+        if self.spec == "krx" and not is_trading_day(local.date()):
             return MarketStatus.CLOSED
         t = local.time()
         if self._window is not None:

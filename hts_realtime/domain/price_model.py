@@ -40,15 +40,22 @@ class PriceClass:
     news_move: tuple[float, float]  # the news day's drift, as a log move over the session
     lot_krw: float  # the median aggressive order, in KRW
     level_krw: float  # the median resting size of a level, in KRW
+    jump_rate: float  # jumps (news in the session) per day
+    jump_scale: float  # a jump's size: Laplace scale of its log move
+    dynamic_vi: float  # 동적 VI: a print this far from the one before it interrupts
 
 
 LARGE_CAP = PriceClass("kospi_large", max_gap=1, gap_odds=(0.0, 0.0), spread_odds=(0.12, 0.01),
                        daily_vol=0.016, regime_vol=0.45, news_odds=0.004,
-                       news_move=(0.06, 0.30), lot_krw=8e6, level_krw=120e6)
+                       news_move=(0.06, 0.30), lot_krw=8e6, level_krw=120e6,
+                       jump_rate=0.4, jump_scale=0.008, dynamic_vi=0.03)
 SMALL_CAP = PriceClass("kosdaq_small", max_gap=3, gap_odds=(0.06, 0.02),
                        spread_odds=(0.25, 0.08), daily_vol=0.026, regime_vol=0.5,
                        news_odds=0.012, news_move=(0.08, 0.36), lot_krw=3e6,
-                       level_krw=25e6)
+                       level_krw=25e6, jump_rate=0.6, jump_scale=0.016, dynamic_vi=0.06)
+STATIC_VI = 0.10  # 정적 VI: a print this far from the last single-price auction interrupts
+VI_SECONDS = 120.0  # a VI's single-price auction lasts 2 minutes ...
+VI_RANDOM_END = 30.0  # ... and up to 30 s more (임의연장), at random
 
 
 def price_class(symbol: Symbol) -> PriceClass:
@@ -59,8 +66,8 @@ def price_class(symbol: Symbol) -> PriceClass:
 # 1 + a burst after the open decaying over ~20 minutes + a rise into the close over
 # ~15 minutes, scaled so its mean over the session is 1 (a day's variance is then
 # the class's daily_vol squared). Outside 09:00-15:30 (the always-open demo) it is 1.
-_OPEN_BURST, _OPEN_TAU = 2.2, 1_200.0
-_CLOSE_BURST, _CLOSE_TAU = 1.2, 900.0
+_OPEN_BURST, _OPEN_TAU = 3.0, 1_500.0
+_CLOSE_BURST, _CLOSE_TAU = 1.5, 1_200.0
 _U_MEAN = 1.0 + (_OPEN_BURST * _OPEN_TAU + _CLOSE_BURST * _CLOSE_TAU) / SESSION_SECONDS
 
 

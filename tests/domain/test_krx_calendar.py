@@ -47,3 +47,19 @@ def test_business_day_arithmetic_skips_closed_days() -> None:
     for i in range(0, 365, 7):
         d = add_business_days(start + timedelta(days=i), 0)
         assert add_business_days(add_business_days(d, 5), -5) == d
+
+
+def test_krx_hours_are_closed_on_holidays() -> None:
+    from datetime import datetime
+
+    from hts_realtime.domain.market_hours import KST, MarketHours, MarketStatus
+
+    krx = MarketHours("krx")
+    seollal = datetime(2026, 2, 17, 10, 0, tzinfo=KST)
+    assert krx.status(seollal) is MarketStatus.CLOSED
+    assert krx.status(seollal.replace(hour=8, minute=45)) is MarketStatus.CLOSED
+    assert krx.status(datetime(2026, 2, 19, 10, 0, tzinfo=KST)) is MarketStatus.OPEN
+    assert krx.status(datetime(2026, 12, 31, 10, 0, tzinfo=KST)) is MarketStatus.CLOSED
+    # a window and the always-open demo keep their own rules
+    assert MarketHours("09:00-15:30").status(seollal) is MarketStatus.OPEN
+    assert MarketHours("always").status(seollal) is MarketStatus.OPEN
