@@ -37,6 +37,7 @@ from hts_realtime.domain.market import Quote
 from hts_realtime.domain.market_hours import MarketStatus
 from hts_realtime.domain.orderbook import BookSnapshot
 from hts_realtime.domain.orders import Side
+from hts_realtime.domain.symbol_state import SymbolState
 
 if TYPE_CHECKING:
     from hts_realtime.identity.tokens import Identity
@@ -214,6 +215,12 @@ class MarketSource(Protocol):
 
     def take_liquidity(self, symbol: str, side: Side, fills: list[tuple[int, int]]) -> None: ...
 
+    def symbol_state(self, symbol: str) -> SymbolState | None:
+        """The symbol's trading state now (a VI, a limit, a halt), None if unknown."""
+
+    def changed_states(self) -> list[SymbolState]:
+        """The symbols whose own state changed since the last call (``symbol_status``)."""
+
 
 class MarketDriver(Protocol):
     """What keeps an external market (``domain.external_market``) fed: a broker's
@@ -252,6 +259,7 @@ class QuoteFeed(Protocol):
 
 
 StatusListener = Callable[[MarketStatus, datetime], None]
+SymbolStateListener = Callable[[SymbolState, datetime], None]
 
 
 class CandleStorage(Protocol):

@@ -135,6 +135,8 @@ class Settings:
     market_tick_seconds: float = 0.5
     market_seed: int | None = None
     market_hours: str = "always"  # always | krx | HH:MM-HH:MM (KST, weekdays)
+    market_vi_seconds: float = 120.0  # a VI's single-price auction (KRX: 2 minutes)
+    market_news: str = ""  # "086520:+0.35@5,005930:-0.05": news, @ seconds after start
     price_interval_seconds: float = 1.0
     orderbook_interval_seconds: float = 0.5
     candle_flush_seconds: float = 2.0
@@ -187,6 +189,22 @@ class Settings:
     log_format: str = "text"  # "text" (human-readable) or "json" (one object per line)
     metrics_port: int | None = None  # also serve /metrics, unauthenticated, on this port
 
+    def market_news_moves(self) -> dict[str, tuple[float, float]]:
+        """``HTS_MARKET_NEWS`` as {symbol: (move, delay)}: ``SYMBOL:+0.35@5`` is +35%
+        news 5 s after start (at once without ``@``)."""
+        moves: dict[str, tuple[float, float]] = {}
+        for item in filter(None, (p.strip() for p in self.market_news.split(","))):
+            m = re.match(r"^([0-9A-Z]{6}):([+-]?[0-9.]+)(?:@([0-9.]+))?$", item)
+            try:
+                value = float(m.group(2)) if m else float("nan")
+                delay = float(m.group(3) or 0) if m else 0.0
+            except ValueError:
+                value = float("nan")
+            if m is None or not -0.9 < value < 1.0:
+                raise SettingsError(f"HTS_MARKET_NEWS: {item!r} is not SYMBOL:+0.35[@seconds]")
+            moves[m.group(1)] = (value, delay)
+        return moves
+
     def __post_init__(self) -> None:
         secret = self.jwt_secret.reveal()
         if len(secret.encode()) < MIN_SECRET_BYTES:
@@ -207,6 +225,9 @@ class Settings:
                      "engine_timeout_seconds"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
+        if self.market_vi_seconds <= 0:
+            raise SettingsError("market_vi_seconds must be positive")
+        self.market_news_moves()  # refuses a malformed HTS_MARKET_NEWS now
         if self.database_synchronous not in ("FULL", "NORMAL"):
             raise SettingsError("database_synchronous must be FULL or NORMAL")
         if self.database_url is not None and not self.database_url.startswith(

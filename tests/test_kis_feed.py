@@ -147,6 +147,29 @@ async def test_quotes_books_and_trades_carry_what_kis_sent(server: Server, fake:
         await c.disconnect()
 
 
+async def test_a_vi_kis_announces_reaches_clients_as_symbol_status(
+        server: Server, fake: FakeKis) -> None:
+    """H0STMKO0 VI_CLS_CODE Y: the same ``symbol_status`` the simulator sends (through
+    the market port), in ``GET /api/market``; N: back to continuous."""
+    c = await client(server, [f"price:{SAMSUNG}"])
+    try:  # no session code in these records: the market's session is left as it is
+        await until(lambda: (TR_MARKET_OP, SAMSUNG) in fake.registrations(), what="H0STMKO0")
+        await fake.market_op(SAMSUNG, vi=True, session_code="")
+        await until(lambda: any(e["data"]["phase"] == "vi" for e in c.events["symbol_status"]),
+                    what="symbol_status vi")
+        event = [e for e in c.events["symbol_status"] if e["data"]["phase"] == "vi"][-1]
+        assert event["symbol"] == SAMSUNG and event["data"]["vi"] is None  # KIS: no kind
+        _, market = await http(server, "GET", "/api/market")
+        assert market["symbols"][SAMSUNG]["phase"] == "vi"
+        await fake.market_op(SAMSUNG, vi=False, session_code="")
+        await until(lambda: c.events["symbol_status"][-1]["data"]["phase"] == "continuous",
+                    what="symbol_status continuous")
+        _, market = await http(server, "GET", "/api/market")
+        assert SAMSUNG not in market["symbols"]
+    finally:
+        await c.disconnect()
+
+
 async def test_socket_io_client_gets_the_same_prints(server: Server, fake: FakeKis) -> None:
     node = shutil.which("node")
     assert node is not None, "these tests need Node 20+"

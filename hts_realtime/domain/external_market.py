@@ -32,6 +32,7 @@ from hts_realtime.domain.market import Quote
 from hts_realtime.domain.market_hours import MarketHours, MarketStatus
 from hts_realtime.domain.orderbook import DEPTH, BookSnapshot, Level, Trade
 from hts_realtime.domain.orders import Side
+from hts_realtime.domain.symbol_state import SymbolState
 
 MAX_PENDING = 5_000
 
@@ -56,6 +57,8 @@ class ExternalMarket:
         self._order: list[str] = []  # symbols with pending prints, in arrival order
         self._printed: set[str] = set()  # symbols whose quote carries the last step's prints
         self._status: MarketStatus | None = None
+        self._states: dict[str, SymbolState] = {}  # as the source last said it
+        self._changed: list[str] = []
         self.dropped = 0  # prints dropped: more than max_pending between two steps
         self.prints = 0
 
@@ -100,6 +103,22 @@ class ExternalMarket:
         st.book_at = at
         st.hidden.clear()
         st.version += 1
+
+    def set_symbol_state(self, state: SymbolState) -> None:
+        """A symbol's trading state as the source says it (a VI, a halt, a limit)."""
+        old = self._states.get(state.symbol)
+        self._states[state.symbol] = state
+        if (old.key() if old else SymbolState(state.symbol).key()) != state.key():
+            self._changed.append(state.symbol)
+
+    def symbol_state(self, symbol: str) -> SymbolState | None:
+        if symbol not in self._syms:
+            return None
+        return self._states.get(symbol) or SymbolState(symbol)
+
+    def changed_states(self) -> list[SymbolState]:
+        changed, self._changed = self._changed, []
+        return [self._states[s] for s in dict.fromkeys(changed)]
 
     def set_status(self, status: MarketStatus | None) -> None:
         """The session as the source knows it (None: go by the clock again)."""

@@ -145,9 +145,11 @@ class MarketSimulator:
         now: datetime | None = None,
         days: dict[str, DayState] | None = None,
         vi_seconds: float = VI_SECONDS,
+        news: dict[str, tuple[float, float]] | None = None,
     ) -> None:
         """``vi_seconds``: a VI's auction length (KRX: 120 s, then up to 30 s at random;
-        shorter for tests and demos, the random end scaled alike)."""
+        shorter for tests and demos, the random end scaled alike); ``news``: symbol ->
+        (move, seconds after ``now``), applied at the first continuous step after."""
         self.master = master
         self._vi_seconds = vi_seconds
         self.hours = hours or MarketHours("always")
@@ -155,6 +157,8 @@ class MarketSimulator:
         self._activity = activity
         self._syms: dict[str, _Symbol] = {}
         self._changed: list[str] = []
+        start = (now or datetime.now(KST)).timestamp()
+        self._news = {s: (m, start + d) for s, (m, d) in (news or {}).items() if s in master}
         self.restore(days or {}, now or datetime.now(KST))
 
     def restore(self, days: dict[str, DayState], now: datetime) -> None:
@@ -239,6 +243,10 @@ class MarketSimulator:
             return self._auctions(now)
         u = intraday(local)
         ts = now.timestamp()
+        for symbol, (move, at) in list(self._news.items()):
+            if ts >= at:
+                self.news(symbol, move)
+                del self._news[symbol]
         traded: list[Quote] = []
         for st in self._syms.values():
             self._move(st, ts, u)

@@ -451,7 +451,7 @@ class PaperBroker:
     def stage_fills(self, tx: Tx, quotes: list[Quote], now: datetime) -> None:
         """Compute the fills (``domain.matching``, on staged copies), book them. Memory
         and the book change after the commit (``apply_staged``, ``on_commit``)."""
-        continuous = self.market.status(now) is MarketStatus.OPEN
+        session_open = self.market.status(now) is MarketStatus.OPEN
         stepped = {q.symbol: q for q in quotes}
         taken: list[tuple[str, Side, int, int]] = []
         # an earlier work of this group may have changed an order (a cancel): match what
@@ -466,6 +466,8 @@ class PaperBroker:
             if not orders:
                 continue
             q = stepped.get(symbol)
+            state = self.market.symbol_state(symbol)  # a VI: an auction, nothing takes
+            continuous = session_open and (state is None or state.phase == "continuous")
             book = self.market.book(symbol) if continuous else None
             for fill in match(orders, book, q.trades if q else (), self.participation,
                               continuous):

@@ -321,7 +321,9 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
     market: MarketSource
     sim: MarketSimulator | None = None
     if settings.feed == "sim":  # restored from the database by Engine.load
-        market = sim = MarketSimulator(master, seed=settings.market_seed, hours=hours, now=now)
+        market = sim = MarketSimulator(master, seed=settings.market_seed, hours=hours, now=now,
+                                       vi_seconds=settings.market_vi_seconds,
+                                       news=settings.market_news_moves())
     else:  # real or recorded prints only: no made-up history under them
         external = markets.external_market(settings, master)
         hours = external.hours
@@ -364,7 +366,9 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
     feed = MarketFeed(market, settings.market_tick_seconds,
                       stages=[broker.on_quotes, strategies.on_quotes, candles.on_quotes,
                               streams.on_quotes, market_state.on_quotes],
-                      on_status=[on_status])
+                      on_status=[on_status],
+                      on_symbol=[lambda state, at: publisher.symbol_status(
+                          state.symbol, state.to_wire(at))])
 
     async def announce(user_ids: set[str]) -> None:
         """Every edge re-checks these users' connections (``edge.access_relay``)."""

@@ -24,7 +24,7 @@ from datetime import datetime
 
 from hts_realtime.domain.market import Quote
 from hts_realtime.domain.market_hours import KST
-from hts_realtime.ports import MarketSource, QuoteListener, StatusListener
+from hts_realtime.ports import MarketSource, QuoteListener, StatusListener, SymbolStateListener
 
 log = logging.getLogger("hts.market")
 
@@ -32,14 +32,17 @@ log = logging.getLogger("hts.market")
 class MarketFeed:
     def __init__(self, market: MarketSource, interval: float,
                  stages: Sequence[QuoteListener] = (),
-                 on_status: Sequence[StatusListener] = ()) -> None:
+                 on_status: Sequence[StatusListener] = (),
+                 on_symbol: Sequence[SymbolStateListener] = ()) -> None:
         """``stages`` get each step's quotes, in this order (the engine declares it once:
         resting orders match a trade before strategies react to it); ``on_status``
-        get each change of the market's session."""
+        get each change of the market's session, ``on_symbol`` each change of one
+        symbol's own state (a VI, a limit; ``symbol_status``)."""
         self.market = market
         self.interval = interval
         self.stages = tuple(stages)
         self.on_status = tuple(on_status)
+        self.on_symbol = tuple(on_symbol)
         self.steps = 0
         self.last_step_at: float | None = None  # time.monotonic() of the latest step
         self.failures = 0
@@ -75,6 +78,12 @@ class MarketFeed:
                     on_status(status, now)
                 except Exception:
                     log.exception("market status listener %r failed", on_status)
+        for state in self.market.changed_states():
+            for on_symbol in self.on_symbol:
+                try:
+                    on_symbol(state, now)
+                except Exception:
+                    log.exception("symbol state listener %r failed", on_symbol)
         for listener in self.stages:
             try:
                 listener(quotes)

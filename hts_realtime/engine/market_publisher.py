@@ -62,6 +62,12 @@ class MarketPublisher:
         holds any of its market topics, once each (``ports.feed_channel``)."""
         self._queue.put_nowait([(feed_channel(symbol), market_message("feed_status", payload))])
 
+    def symbol_status(self, symbol: str, payload: dict[str, Any]) -> None:
+        """A symbol's own state changed (``symbol_status``: a VI, a limit): like
+        ``feed_status``, to everyone who holds any of its market topics, once each."""
+        self._queue.put_nowait([(feed_channel(symbol),
+                                 market_message("symbol_status", payload))])
+
     def status(self, payload: dict[str, Any]) -> None:
         """The market's session changed (``market_status``, for every connection)."""
         self._queue.put_nowait([(MARKET_STATUS_CHANNEL,

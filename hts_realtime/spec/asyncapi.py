@@ -49,6 +49,9 @@ SERVER_EVENTS: dict[str, str] = {
     "market_status": "to every connection when the market session changes",
     "feed_status": "to connections holding any market topic of the symbol, when how its "
                    "data reaches the server changes (HTS_FEED=kis)",
+    "symbol_status": "to connections holding any market topic of the symbol, when its own "
+                     "trading state changes (a VI starts or ends, a limit is reached or let "
+                     "go, a halt)",
     "order_update": "private stream: the owner's order changes (order:*, order:{id})",
     "strategy_signal": "private stream: a strategy's signal (strategy:{id})",
     "strategy_status": "private stream: a strategy's state and P&L (strategy:{id})",

@@ -114,8 +114,18 @@ SHAPES: dict[str, JSON] = {
     "Candles": obj({"symbol": STR, "interval": {"enum": ["1m", "5m", "1h", "1d"]},
                     "candles": {"type": "array", "items": ref("Candle")}},
                    desc="oldest first; the last candle is the live one"),
+    "SymbolState": obj({
+        "phase": {"enum": ["continuous", "auction", "vi", "halted", "closed"]},
+        "limit": {"enum": ["upper", "lower", None]},
+        "vi": {"enum": ["static", "dynamic", None]}, "until": nullable(TIME),
+        "reference_price": nullable(KRW), "expected_price": nullable(KRW),
+        "expected_quantity": nullable(INT), "timestamp": TIME},
+        desc="one symbol's own trading state (README \"Volatility interruptions and "
+             "limits\")"),
     "Market": obj({"status": {"enum": ["pre_open", "open", "closing_auction", "closed"]},
-                   "mode": {"enum": ["always", "krx", "window"]}, "timestamp": TIME}),
+                   "mode": {"enum": ["always", "krx", "window"]}, "timestamp": TIME,
+                   "symbols": {"type": "object", "additionalProperties": ref("SymbolState")}},
+                  desc="symbols: the symbols in a VI, halted or at a limit now"),
     "Strategy": obj({
         "strategy_id": STR, "kind": STR, "symbol": STR, "params": {"type": "object"},
         "quantity": INT, "auto_trade": {"type": "boolean"},
@@ -176,6 +186,9 @@ SHAPES: dict[str, JSON] = {
              "registrations are used up; stale: the feed is down), once to every connection "
              "holding any of the symbol's market topics; repeated every snapshot interval "
              "while not live"),
+    "symbol_status": event("symbol_status", {"symbol": STR, "data": ref("SymbolState")},
+                           desc="once to every connection holding any of the symbol's "
+                                "market topics, when the symbol's own state changes"),
     "order_update": event("order_update", {"seq": SEQ, "data": ref("Order")},
                           desc="private stream (topics order:* and order:{id})"),
     "strategy_signal": event("strategy_signal", {"seq": SEQ, "strategy_id": STR,

@@ -24,6 +24,7 @@ from hts_realtime.domain.external_market import ExternalMarket
 from hts_realtime.domain.market_hours import KST, MarketStatus
 from hts_realtime.domain.orderbook import Trade
 from hts_realtime.domain.orders import Side
+from hts_realtime.domain.symbol_state import SymbolState
 
 # MKOP_CLS_CODE (장운영구분코드) values that move the whole market's session
 SESSION_CODES = {
@@ -52,6 +53,14 @@ class KisSymbol:
         if self.vi:
             return "vi"
         return "auction" if self.hour_class in records.AUCTION_HOURS else "continuous"
+
+    def to_state(self, symbol: str) -> SymbolState:
+        """The same state as the simulator's (``symbol_status`` from either source); KIS
+        does not say which VI (static/dynamic) nor when it ends."""
+        wire = self.to_wire()
+        return SymbolState(symbol, self.phase, {"1": "upper", "4": "lower"}.get(self.sign),
+                           expected_price=wire["expected_price"],  # type: ignore[arg-type]
+                           expected_quantity=wire["expected_quantity"])  # type: ignore[arg-type]
 
     def to_wire(self) -> dict[str, object]:
         auction = self.phase in ("auction", "vi")
@@ -111,14 +120,24 @@ class KisTape:
         """Every record of one frame; returns the symbols it touched. A bad record raises
         ``FrameError`` after the good ones before it applied."""
         touched: set[str] = set()
-        for record in frame.records:
-            if frame.tr_id == TR_TRADE:
-                touched.add(self._trade(records.trade(frame, record), now))
-            elif frame.tr_id == TR_BOOK:
-                touched.add(self._book(records.book(frame, record), now))
-            elif frame.tr_id == TR_MARKET_OP:
-                touched.add(self._market_op(records.market_op(frame, record), now))
+        try:
+            for record in frame.records:
+                if frame.tr_id == TR_TRADE:
+                    touched.add(self._trade(records.trade(frame, record), now))
+                elif frame.tr_id == TR_BOOK:
+                    touched.add(self._book(records.book(frame, record), now))
+                elif frame.tr_id == TR_MARKET_OP:
+                    touched.add(self._market_op(records.market_op(frame, record), now))
+        finally:  # the good records before a bad one applied: so did their state
+            self._announce(touched)
         return touched
+
+    def _announce(self, symbols: set[str]) -> None:
+        """Each touched symbol's state onto the market port (``symbol_status`` on change)."""
+        for symbol in symbols:
+            st = self.symbols.get(symbol)
+            if st is not None:
+                self.market.set_symbol_state(st.to_state(symbol))
 
     def _known(self, symbol: str) -> str:
         if not self.market.known(symbol):
@@ -187,3 +206,4 @@ class KisTape:
             self.market.set_book(symbol, asks, bids, now)
             st.expected_price = num(out2, "antc_cnpr")
             st.expected_quantity = num(out2, "antc_cnqn")
+        self._announce({symbol})

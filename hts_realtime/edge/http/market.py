@@ -63,8 +63,14 @@ class MarketRoutes:
 
     async def market_status(self, request: web.Request) -> web.Response:
         now = datetime.now(KST)
+        symbols = {}
+        for s in self.master:
+            state = self.market.symbol_state(s.symbol)
+            if state is not None and state.notable:
+                symbols[s.symbol] = state.to_wire(now)["data"]
         return json_response({"status": self.market.status(now).value,
-                              "mode": self.market_mode, "timestamp": now.isoformat()})
+                              "mode": self.market_mode, "timestamp": now.isoformat(),
+                              "symbols": symbols})
 
     async def get_costs(self, request: web.Request) -> web.Response:
         return json_response(self.costs)
