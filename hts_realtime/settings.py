@@ -135,6 +135,7 @@ class Settings:
     market_tick_seconds: float = 0.5
     market_seed: int | None = None
     market_hours: str = "always"  # always | krx | HH:MM-HH:MM (KST, weekdays)
+    market_clock_offset_seconds: float = 0.0  # the sessions are judged at now + this
     market_vi_seconds: float = 120.0  # a VI's single-price auction (KRX: 2 minutes)
     market_news: str = ""  # "086520:+0.35@5,005930:-0.05": news, @ seconds after start
     price_interval_seconds: float = 1.0

@@ -79,3 +79,38 @@ async def test_news_a_vi_that_prints_once_then_held_at_the_upper_limit(
         assert lower < PREV < upper
     finally:
         await c.disconnect()
+
+
+async def test_paper_orders_are_part_of_the_market(news_server: Server) -> None:
+    """A resting paper limit shows as size at its level of the book clients get; a
+    paper order that takes prints on ``trade:{symbol}`` like any other trade."""
+    symbol, small = "005930", "048410"  # small: ₩1,872, levels of ~₩25M
+    token = await asyncio.to_thread(news_server.login)
+    c = await Client().connect(news_server.url, auth={"token": token,
+                                                      "topics": [f"trade:{symbol}"]})
+    try:
+        book = (await c.call("get_orderbook", {"symbol": small}))["data"]
+        level = book["bids"][4]["price"]  # ~₩84M: several times a level's usual size
+        await asyncio.to_thread(place, news_server, token, symbol=small,
+                                order_type="limit", price=level, quantity=45_000)
+        shown = (await c.call("get_orderbook", {"symbol": small}))["data"]
+        at = {lv["price"]: lv["quantity"] for lv in shown["bids"]}
+        assert at.get(level, 0) >= 45_000, (level, shown["bids"])
+        taker = await asyncio.to_thread(place, news_server, token, symbol=symbol,
+                                        quantity=111)
+        status, fills, _ = await asyncio.to_thread(
+            news_server.http, "GET", f"/api/orders/{taker['order_id']}/fills", None, token)
+        while status != 200 or sum(f["quantity"] for f in fills) < 111:
+            await asyncio.sleep(0.1)
+            status, fills, _ = await asyncio.to_thread(
+                news_server.http, "GET", f"/api/orders/{taker['order_id']}/fills", None, token)
+        want = {(f["price"], f["quantity"]) for f in fills}
+
+        def printed() -> set[tuple[int, int]]:
+            return {(t["price"], t["quantity"]) for e in c.events["trade_update"]
+                    for t in e["data"]["trades"] if t["side"] == "buy"}
+
+        while not want <= printed():
+            await c.wait_for("trade_update", len(c.events["trade_update"]) + 1, timeout=20)
+    finally:
+        await c.disconnect()

@@ -39,7 +39,7 @@ export declare function newKey(): string;
 
 export type Side = "buy" | "sell";
 export type OrderType = "market" | "limit";
-export type OrderStatus = "accepted" | "partially_filled" | "filled" | "cancelled" | "rejected" | "replaced";
+export type OrderStatus = "accepted" | "partially_filled" | "filled" | "cancelled" | "rejected" | "replaced" | "expired";
 
 /** 미체결 (open), 체결 (filled: any fill) or 전체 (all). */
 export type OrderView = "open" | "filled" | "all";

@@ -96,6 +96,7 @@ class _Symbol:
         "fair",
         "limits",
         "lock",
+        "paper",
         "quote",
         "spread",
         "static_ref",
@@ -121,6 +122,7 @@ class _Symbol:
         self.dt = 0.0  # seconds since the symbol's previous step
         self.lock = 0  # +1 held at the upper limit, -1 at the lower
         self.version = 0
+        self.paper: list[Trade] = []  # paper takers' prints, for the next step's quote
         self.static_ref = quote.price  # 정적 VI's reference: the last single-price auction
         self.vi: str | None = None  # "static" / "dynamic" while a VI's auction runs
         self.vi_until = 0.0  # its end (epoch seconds)
@@ -255,6 +257,11 @@ class MarketSimulator:
                 q = self._auction(st, now) if ts >= st.vi_until else None
             else:
                 q = self._trade(st, now, u, ts)
+            if st.paper:  # paper takers since the last step print first, in order
+                trades = (*st.paper, *(q.trades if q is not None else ()))
+                st.paper = []
+                q = st.quote = replace(st.quote, trades=trades, timestamp=now,
+                                       last_volume=sum(t.quantity for t in trades))
             if q is not None:
                 traded.append(q)
             if (st.vi, st.lock) != before:
@@ -262,10 +269,21 @@ class MarketSimulator:
         return traded
 
     def take_liquidity(self, symbol: str, side: Side, fills: list[tuple[int, int]]) -> None:
-        """A paper order of ``side`` took ``fills`` from the book (after its commit)."""
+        """A paper order of ``side`` took ``fills`` from the book (after its commit): they
+        print on the tape (in the next step's quote) and move the last price like any
+        other trade."""
         st = self._syms.get(symbol)
         if st is None or not fills:
             return
+        q, volume = st.quote, st.quote.volume
+        for price, qty in fills:
+            volume += qty
+            st.paper.append(Trade(symbol, price, qty, side, volume, q.timestamp))
+        prices = [p for p, _ in fills]
+        st.quote = replace(q, price=prices[-1], volume=volume,
+                           open=q.open if q.volume else prices[0],
+                           high=max(q.high, *prices) if q.volume else max(prices),
+                           low=min(q.low, *prices) if q.volume else min(prices))
         levels = st.book.asks if side is Side.BUY else st.book.bids
         for price, qty in fills:
             for lv in levels:

@@ -38,8 +38,11 @@ KRX_CLOSE = time(15, 30)
 class MarketHours:
     _RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, offset_seconds: float = 0.0) -> None:
+        """``offset_seconds`` shifts the market's clock (tests and demos): the session
+        and the holiday are judged at ``now + offset``."""
         self.spec = spec
+        self.offset = timedelta(seconds=offset_seconds)
         self._window: tuple[time, time] | None = None
         if spec in ("always", "krx"):
             return
@@ -58,7 +61,7 @@ class MarketHours:
     def status(self, now: datetime) -> MarketStatus:
         if self.spec == "always":
             return MarketStatus.OPEN
-        local = now.astimezone(KST)
+        local = (now + self.offset).astimezone(KST)
         if local.weekday() >= 5:
             return MarketStatus.CLOSED
         if self.spec == "krx" and not is_trading_day(local.date()):

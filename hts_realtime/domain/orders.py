@@ -25,6 +25,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     REPLACED = "replaced"  # amended (정정): its unfilled rest moved to ``replaced_by``
+    EXPIRED = "expired"  # a day order still open at the close (KRX hours)
 
     @property
     def is_open(self) -> bool:

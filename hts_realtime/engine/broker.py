@@ -131,6 +131,8 @@ class PaperBroker:
         self.store = OrderStore(store)
         self.accounts = Accounts(store, market, master, initial_cash)
         self._open: dict[str, list[Order]] = {}  # symbol -> open orders, time priority
+        self._session: MarketStatus | None = None  # the session at the last market step
+        self._resting_changes: dict[str, int] = {}  # symbol -> changes of its open orders
         self._by_id: dict[str, Order] = {}  # open orders by id
         self._owner: OrderedDict[str, str] = OrderedDict()  # order id -> user id (bounded)
         # (user id, key) -> (order, fingerprint), committed by this engine (bounded)
@@ -148,6 +150,16 @@ class PaperBroker:
             self._open.setdefault(order.symbol, []).append(order)
             self._by_id[order.order_id] = order
         await self.prepare(o.user_id for o in self._by_id.values())
+
+    def resting(self, symbol: str) -> list[tuple[Side, int, int]]:
+        """The symbol's open limit orders as (side, price, unfilled quantity): the size
+        they add to the book clients see (``engine.paper_shown``)."""
+        return [(o.side, o.price, o.remaining_quantity) for o in self._open.get(symbol, ())
+                if o.order_type is OrderType.LIMIT and o.price is not None]
+
+    def resting_changes(self, symbol: str) -> int:
+        """Rises whenever the symbol's open orders change."""
+        return self._resting_changes.get(symbol, 0)
 
     def forget(self) -> None:
         """Drop every piece of trading state memory holds (stepping down)."""
@@ -443,10 +455,28 @@ class PaperBroker:
         """One market step: queue the matching of every symbol's open orders against its
         book and trades. It runs in the next group commit, so it sees the orders as the
         works before it left them (a cancel a moment earlier is not filled)."""
+        now = now or datetime.now(KST)
+        status = self.market.status(now)
+        # 15:30 in KRX hours: the closing auction's print fills first, then what is still
+        # open expires (day orders); the window and always-open modes have no close
+        closing = self._session is MarketStatus.CLOSING_AUCTION and \
+            status is MarketStatus.CLOSED
+        self._session = status
         if not self._open:
             return
-        now = now or datetime.now(KST)
         self.commits.submit(lambda tx: self.stage_fills(tx, quotes, now))
+        if closing:
+            self.commits.submit(self.stage_expiry)
+
+    def stage_expiry(self, tx: Tx) -> None:
+        """Every open order expires (``expired``), releasing what it holds; memory
+        follows after the commit (``apply_staged``)."""
+        for live_orders in list(self._open.values()):
+            for live in live_orders:
+                order = self._staged(tx, live)
+                if order.status.is_open:
+                    self._close(tx, order, OrderStatus.EXPIRED, "day order expired at the close")
+                    tx.publish([self._journal(tx, order)])
 
     def stage_fills(self, tx: Tx, quotes: list[Quote], now: datetime) -> None:
         """Compute the fills (``domain.matching``, on staged copies), book them. Memory
@@ -486,6 +516,9 @@ class PaperBroker:
         in-memory order (which the book holds), and leaves it when closed."""
         assert isinstance(key, tuple)
         kind = key[0]
+        if kind in ("new", "order"):
+            symbol = value.symbol
+            self._resting_changes[symbol] = self._resting_changes.get(symbol, 0) + 1
         if kind == "new":
             order: Order = value
             self._remember_owner(order.order_id, order.user_id)

@@ -46,6 +46,7 @@ from hts_realtime.engine.market_feed import MarketFeed
 from hts_realtime.engine.market_publisher import MarketPublisher
 from hts_realtime.engine.market_state import MarketState
 from hts_realtime.engine.outbox_relay import OutboxRelay
+from hts_realtime.engine.paper_shown import PaperShown
 from hts_realtime.engine.payloads import market_status
 from hts_realtime.engine.pending_events import PendingEvents
 from hts_realtime.engine.refresh_tokens import RefreshTokens
@@ -310,7 +311,7 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
     )
     writes = KeyedLimiter(settings.write_rate_per_second, settings.write_rate_burst)
     master = SymbolMaster()
-    hours = MarketHours(settings.market_hours)
+    hours = MarketHours(settings.market_hours, settings.market_clock_offset_seconds)
     now = datetime.now(KST)
     events = EventBus()
     # every write of the trading state goes through one group commit on the engine's
@@ -355,7 +356,8 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
     market_state = MarketState(store, commits)
     publisher = MarketPublisher(bus)
     every = [s.symbol for s in master]
-    streams = MarketStreams(market, metrics, publisher.sender,
+    shown = PaperShown(market, broker.resting, broker.resting_changes)  # what clients see
+    streams = MarketStreams(shown, metrics, publisher.sender,
                             watched if watched is not None else (lambda kind: every),
                             price_interval=settings.price_interval_seconds,
                             orderbook_interval=settings.orderbook_interval_seconds)
@@ -388,7 +390,7 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
             publisher.feed_status,
             lambda: datetime.now(KST))
     return Engine(settings, store, users, tokens, auth, logins, refresh, writes, watcher, master,
-                  hours, market, sim, market_state, feed, journal, events, broker, strategies,
+                  hours, shown, sim, market_state, feed, journal, events, broker, strategies,
                   candles, candle_store, streams, publisher,
                   WatchlistStore(store, commits, master, settings.max_watchlist), relay,
                   commits, stream_every_symbol=watched is None, driver=driver)

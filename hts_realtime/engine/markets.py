@@ -27,7 +27,8 @@ FeedStatusSink = Callable[[str, dict[str, object]], None]  # (symbol, feed_statu
 def external_hours(settings: Settings) -> MarketHours:
     """A real market keeps exchange hours: ``always`` (the simulator's demo default)
     reads as ``krx`` for it; a window or ``krx`` stays as set."""
-    return MarketHours("krx" if settings.market_hours == "always" else settings.market_hours)
+    return MarketHours("krx" if settings.market_hours == "always" else settings.market_hours,
+                       settings.market_clock_offset_seconds)
 
 
 def external_market(settings: Settings, master: SymbolMaster) -> ExternalMarket:

@@ -83,7 +83,7 @@ SHAPES: dict[str, JSON] = {
         "order_id": STR, "symbol": STR, "side": {"enum": ["buy", "sell"]},
         "order_type": {"enum": ["market", "limit"]}, "quantity": INT, "price": nullable(KRW),
         "status": {"enum": ["accepted", "partially_filled", "filled", "cancelled", "rejected",
-                            "replaced"]},
+                            "replaced", "expired"]},
         "filled_quantity": INT, "filled_price": nullable(KRW), "remaining_quantity": INT,
         "last_fill_price": nullable(KRW), "last_fill_quantity": INT,
         "reason": nullable(STR), "strategy_id": nullable(STR),

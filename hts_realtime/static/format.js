@@ -124,7 +124,7 @@ export const SIDE_KO = { buy: "매수", sell: "매도" };
 export const ORDER_TYPE_KO = { market: "시장가", limit: "지정가" };
 export const STATUS_KO = {
   accepted: "접수", partially_filled: "부분체결", filled: "체결", cancelled: "취소", rejected: "거부",
-  replaced: "정정됨",
+  replaced: "정정됨", expired: "기간만료",
 };
 export const STRATEGY_STATE_KO = {
   created: "대기", running: "실행 중", stopped: "정지", error: "오류", deleted: "삭제",

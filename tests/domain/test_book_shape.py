@@ -94,3 +94,23 @@ def test_depth_refills_after_a_sweep() -> None:
     after = sim.book("005930")
     assert after is not None and len(after.asks) == len(after.bids) == 10
     assert ticks_between(after.bids[0].price, after.asks[0].price) <= 3
+
+
+def test_a_paper_take_prints_on_the_tape_and_moves_the_last_price() -> None:
+    from hts_realtime.domain.orders import Side
+
+    sim = MarketSimulator(MASTER, seed=8, now=MONDAY)
+    sim.step(MONDAY)
+    book, q = sim.book("005930"), sim.quote("005930")
+    assert book is not None and q is not None
+    fills = [(lv.price, lv.quantity) for lv in book.asks[:3]]
+    sim.take_liquidity("005930", Side.BUY, fills)
+    moved = sim.quote("005930")
+    assert moved is not None and moved.price == fills[-1][0]
+    assert moved.volume == q.volume + sum(n for _, n in fills)
+    step = {s.symbol: s for s in sim.step(MONDAY + timedelta(seconds=0.5))}
+    tape = step["005930"].trades
+    assert [(t.price, t.quantity, t.side) for t in tape[:3]] == [
+        (p, n, Side.BUY) for p, n in fills]
+    assert [t.volume for t in tape] == sorted(t.volume for t in tape)
+    assert tape[0].volume == q.volume + fills[0][1]
