@@ -22,10 +22,12 @@ SYMBOL = "086520"
 PREV = SymbolMaster().get(SYMBOL).prev_close  # type: ignore[union-attr]
 
 
+# the news comes 10 s after the engine is built: time enough, even on a loaded machine,
+# for the server to become ready and the client to hold the symbol's topics before it
 @pytest.fixture(scope="module")
 def news_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(tmp_path_factory.mktemp("rules"), {
-        "HTS_MARKET_NEWS": f"{SYMBOL}:+0.35@4", "HTS_MARKET_VI_SECONDS": "2"}).start()
+        "HTS_MARKET_NEWS": f"{SYMBOL}:+0.35@10", "HTS_MARKET_VI_SECONDS": "2"}).start()
     yield srv
     srv.stop()
 
