@@ -16,6 +16,7 @@ from hts_realtime.domain.krx import price_limits
 from hts_realtime.domain.krx_calendar import add_business_days
 from hts_realtime.domain.market_hours import KST
 from hts_realtime.domain.symbols import SymbolMaster
+from tests.cluster import ROLES, front
 from tests.support import Client, Server
 from tests.trading import account, place
 
@@ -27,16 +28,17 @@ def offset_to(target: datetime) -> str:
     return str((target - datetime.now(KST)).total_seconds())
 
 
-def server_at(tmp: Path, target: datetime) -> Server:
-    return Server(tmp, {"HTS_MARKET_HOURS": "krx",
-                        "HTS_MARKET_CLOCK_OFFSET_SECONDS": offset_to(target)}).start()
+def server_at(role: str, tmp: Path, target: datetime) -> Server:
+    return front(role, tmp, {"HTS_MARKET_HOURS": "krx",
+                             "HTS_MARKET_CLOCK_OFFSET_SECONDS": offset_to(target)}).start()
 
 
-@pytest.fixture
-def closing(tmp_path: Path) -> Iterator[Server]:
-    """25 s before the close of the latest trading day (the closing auction)."""
+@pytest.fixture(params=ROLES)
+def closing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """25 s before the close of the next trading day (its closing auction): one process,
+    or a gateway in front of an engine."""
     day = add_business_days(datetime.now(KST).date(), 0)
-    srv = server_at(tmp_path, datetime.combine(day, time(15, 29, 35), KST))
+    srv = server_at(request.param, tmp_path, datetime.combine(day, time(15, 29, 35), KST))
     yield srv
     srv.stop()
 
@@ -73,8 +75,9 @@ async def test_day_orders_expire_at_the_close_and_release_their_cash(closing: Se
         await c.disconnect()
 
 
-async def test_a_krx_holiday_is_closed_all_day(tmp_path: Path) -> None:
-    srv = await asyncio.to_thread(server_at, tmp_path,
+@pytest.mark.parametrize("role", ROLES)
+async def test_a_krx_holiday_is_closed_all_day(role: str, tmp_path: Path) -> None:
+    srv = await asyncio.to_thread(server_at, role, tmp_path,
                                   datetime.combine(date(2026, 2, 17), time(10, 0), KST))
     try:
         token = await asyncio.to_thread(srv.login)

@@ -15,6 +15,7 @@ import pytest
 
 from hts_realtime.domain.krx import price_limits
 from hts_realtime.domain.symbols import SymbolMaster
+from tests.cluster import ROLES, module_front
 from tests.support import Client, Server
 from tests.trading import account, place
 
@@ -24,10 +25,12 @@ PREV = SymbolMaster().get(SYMBOL).prev_close  # type: ignore[union-attr]
 
 # the news comes 10 s after the engine is built: time enough, even on a loaded machine,
 # for the server to become ready and the client to hold the symbol's topics before it
-@pytest.fixture(scope="module")
-def news_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("rules"), {
-        "HTS_MARKET_NEWS": f"{SYMBOL}:+0.35@10", "HTS_MARKET_VI_SECONDS": "2"}).start()
+@pytest.fixture(scope="module", params=ROLES)
+def news_server(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One process, or a gateway in front of an engine (the market is the engine's)."""
+    srv = module_front(tmp_path_factory, "rules", request.param, {
+        "HTS_MARKET_NEWS": f"{SYMBOL}:+0.35@10", "HTS_MARKET_VI_SECONDS": "2"})
     yield srv
     srv.stop()
 
