@@ -836,3 +836,76 @@ def test_stale_state_and_resume(make_server: Any, browser: Browser) -> None:
     assert len(ids) == len(set(ids)) == 1, ids
     assert tab.errors == []
     context.close()
+
+
+# -- the session's clock: renewed while in use, 연장 when idle, nothing typed lost ---------------
+
+
+def test_session_extension_keeps_the_page_and_what_was_typed(
+    make_server: Any, browser: Browser,
+) -> None:
+    # 9 s tokens: renewed 4.5 s before exp when in use, the warning 3 s before when idle
+    srv = make_server({"HTS_ACCESS_TOKEN_TTL_SECONDS": "9",
+                       "HTS_TOKEN_EXPIRY_WARNING_SECONDS": "2"}).start()
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    tab = Tab(context)
+    page = tab.page
+    login(tab, srv)
+    session = "() => JSON.parse(localStorage.getItem('hts.session'))"
+    first = page.evaluate(session)
+    assert first["refresh_token"], first
+    warning = tab.tid("session-warning")
+
+    # -- in use (typing in the ticket): renewed quietly, the socket carries on -----------------
+    qty = tab.tid("order-quantity")
+    for n in range(40):
+        qty.fill(str(n + 1))
+        if page.evaluate(session)["token"] != first["token"]:
+            break
+        page.wait_for_timeout(500)
+    renewed = page.evaluate(session)
+    assert renewed["token"] != first["token"] and renewed["expires_at"] > first["expires_at"]
+    expect(warning).to_be_hidden()
+    expect(tab.tid("conn-state")).to_have_attribute("data-state", "connected")
+    # a second tab of the same browser takes the renewed session (one refresh for both)
+    two = Tab(context)
+    two.page.goto(srv.url + "/")
+    expect(two.tid("conn-state")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+
+    # -- idle: the warning with its countdown, then 연장 keeps the page live ---------------------
+    expect(warning).to_be_visible(timeout=WAIT_MS)
+    expect(tab.tid("session-left")).to_have_text(re.compile(r"^\d초$"))
+    expect(tab.tid("session-extend")).to_be_visible()
+    before = page.evaluate(session)
+    tab.tid("session-extend").click()
+    expect(warning).to_be_hidden(timeout=WAIT_MS)
+    extended = page.evaluate(session)
+    assert extended["expires_at"] > before["expires_at"]
+    # the other tab follows without a refresh of its own (a refresh token works once)
+    two.page.wait_for_function(f"() => JSON.parse(localStorage.getItem('hts.session')).token"
+                               f" === {extended['token']!r}")
+    # past the old token's exp the connection is the same one, still live
+    page.wait_for_timeout(max(0, before["expires_at"] - int(time.time() * 1000)) + 500)
+    expect(tab.tid("conn-state")).to_have_attribute("data-state", "connected")
+    expect(two.tid("conn-state")).to_have_attribute("data-state", "connected")
+    count = int(tab.tid("update-count").text_content() or "0")
+    page.wait_for_function(
+        "n => Number(document.querySelector('[data-testid=update-count]').textContent) > n",
+        arg=count, timeout=WAIT_MS)
+
+    # -- idle to the end: logged out, and the ticket as it was after the next login ----------------
+    tab.tid("order-type").select_option("limit")
+    tab.tid("order-price").fill("70,100")
+    qty.fill("7")
+    expect(tab.tid("login-form")).to_be_visible(timeout=30_000)
+    expect(tab.tid("login-notice")).to_have_text("로그인이 만료되었습니다. 다시 로그인하세요")
+    tab.tid("login-username").fill("testuser")
+    tab.tid("login-password").fill("testpass")
+    tab.tid("login-submit").click()
+    expect(tab.tid("conn-state")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+    expect(tab.tid("order-price")).to_have_value("70,100")
+    expect(tab.tid("order-quantity")).to_have_value("7")
+    expect(tab.tid("order-type")).to_have_value("limit")
+    for t in (tab, two):
+        assert t.errors == []
+    context.close()

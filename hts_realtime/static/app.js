@@ -16,6 +16,7 @@ import {
   loadStrategies, onStrategySignal, onStrategyStatus, setKinds, strategyTopics,
 } from "./strategies.js";
 import { loadCosts, loadOrders, onOrder, refreshAccount, setTradingEnabled } from "./trading.js";
+import { restoreDraft, watchSession } from "./session.js";
 
 // -- login ---------------------------------------------------------------------------
 
@@ -48,13 +49,6 @@ $("logout").addEventListener("click", async () => {
   logout();
 });
 
-let expiryTimer = null;
-function watchExpiry() {
-  clearTimeout(expiryTimer);
-  const left = state.session.expires_at - Date.now();
-  // no refresh route: at expiry the server would refuse us anyway, so say so first
-  expiryTimer = setTimeout(() => logout("token_expired: 로그인이 만료되었습니다"), Math.max(0, Math.min(left, 2 ** 31 - 1)));
-}
 
 async function start() {
   document.body.dataset.view = "dashboard";
@@ -63,7 +57,7 @@ async function start() {
   $("tabs").hidden = false;
   $("logout").hidden = false;
   $("user-name").textContent = state.session.username;
-  watchExpiry();
+  watchSession();
   const [symbols, kinds, watch] = await Promise.allSettled([
     api.symbols(), api.strategyKinds(), api.watchlist(),
   ]);
@@ -76,6 +70,7 @@ async function start() {
   else report(kinds.reason, "strategy");
   if (watch.status === "rejected") return report(watch.reason);
   initWatchlist(watch.value.symbols);
+  restoreDraft(); // what the ticket held when the last session ran out
   await loadStrategies().catch((err) => report(err, "strategy"));
   market();
   loadCosts();

@@ -14,9 +14,10 @@ export const $ = (id) => document.getElementById(id);
 const SESSION_KEY = "hts.session";
 export const LOCAL = {
   selected: "hts.selected", notice: "hts.notice", watchRev: "hts.watchlist.rev", interval: "hts.interval",
+  draft: "hts.draft",
 };
 
-function readSession() {
+export function readSession() {
   try {
     const s = JSON.parse(localStorage.getItem(SESSION_KEY));
     return s && typeof s.token === "string" && Number.isFinite(s.expires_at) ? s : null;
@@ -26,7 +27,8 @@ function readSession() {
 }
 
 export const state = {
-  session: readSession(), // {token, username, user_id, expires_at (ms)}
+  // {token, username, user_id, issued_at and expires_at (ms), refresh_token?, refresh_expires_at?}
+  session: readSession(),
   watch: [],
   selected: localStorage.getItem(LOCAL.selected),
   symbols: new Map(), // code -> {symbol, name, market, prev_close}
@@ -57,13 +59,28 @@ export const intOrRaw = (v) => (/^\s*-?(\d+|\d{1,3}(,\d{3})+)\s*$/.test(String(v
 
 // -- the session ----------------------------------------------------------------------
 
+/** A login's or a refresh's answer becomes the session, here and (localStorage) in every tab. */
 export function saveSession(res) {
+  const now = Date.now();
   state.session = {
-    token: res.access_token, username: res.username, user_id: res.user_id,
-    expires_at: Date.now() + res.expires_in * 1000,
+    token: res.access_token, username: res.username ?? state.session?.username, user_id: res.user_id,
+    issued_at: now, expires_at: now + res.expires_in * 1000,
+    // a server with refresh tokens (POST /api/auth/refresh) answers one; an older one does not
+    refresh_token: res.refresh_token ?? null,
+    refresh_expires_at: res.refresh_expires_in ? now + res.refresh_expires_in * 1000 : null,
   };
   localStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
   api.token = res.access_token;
+  // the SDK's HttpClient would refresh by itself, per tab; the page does it (session.js), one
+  // tab at a time, since a refresh token presented twice ends the whole login
+  api.refreshToken = null;
+}
+
+/** Another tab renewed the session: take its token (the same login, so no reload). */
+export function adoptSession(next) {
+  state.session = next;
+  api.token = next.token;
+  window.dispatchEvent(new CustomEvent("hts:session"));
 }
 
 export const sessionValid = () => Boolean(state.session && state.session.expires_at > Date.now() + 5000);
@@ -84,7 +101,9 @@ window.addEventListener("storage", (e) => {
   if (e.key !== SESSION_KEY) return;
   const next = readSession();
   if (!next) logout("logged_out: another tab logged out");
-  else if (next.token !== state.session?.token) location.reload();
+  else if (next.token === state.session?.token) return;
+  else if (state.session && next.user_id === state.session.user_id && next.username === state.session.username) adoptSession(next);
+  else location.reload();
 });
 
 // -- the stream -----------------------------------------------------------------------

@@ -246,6 +246,22 @@ function followSymbol(sym) {
   }
 }
 
+/** What the ticket holds, to put back after a forced re-login (session.js). */
+export const ticketDraft = () => ({
+  symbol: ticket.symbol.value, side: ticket.side.value, order_type: ticket.order_type.value,
+  price: ticket.price.value, quantity: ticket.quantity.value,
+});
+
+export function restoreTicket(d) {
+  ticket.symbol.value = String(d.symbol ?? "");
+  ticketSym = resolve(ticket.symbol.value); // keep the typed price: it belongs to this symbol
+  for (const r of ticket.querySelectorAll("input[name=side]")) r.checked = r.value === d.side;
+  if (d.order_type === "limit" || d.order_type === "market") ticket.order_type.value = d.order_type;
+  ticket.price.value = String(d.price ?? "");
+  ticket.quantity.value = String(d.quantity ?? "");
+  updateTicket();
+}
+
 /** A 호가 level was clicked: a limit order at that price. */
 export function setTicketPrice(sym, price) {
   if (sym && resolve(ticket.symbol.value) !== sym) ticket.symbol.value = sym;
