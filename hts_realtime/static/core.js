@@ -88,8 +88,16 @@ export const sessionValid = () => Boolean(state.session && state.session.expires
 /** Forget the session here and in every other tab (they hear of it through `storage`). */
 export const forgetSession = () => localStorage.removeItem(SESSION_KEY);
 
+/** Run before a forced logout (one with a notice): session.js keeps what was typed. */
+export const beforeForcedLogout = [];
+
 /** Forget the session (in every tab) and start over at the login form, with a notice. */
 export function logout(notice) {
+  if (notice) {
+    for (const fn of beforeForcedLogout) {
+      try { fn(); } catch (err) { console.warn("before logout", err); }
+    }
+  }
   forgetSession();
   if (notice) sessionStorage.setItem(LOCAL.notice, notice);
   stream?.close();
@@ -100,7 +108,8 @@ export function logout(notice) {
 window.addEventListener("storage", (e) => {
   if (e.key !== SESSION_KEY) return;
   const next = readSession();
-  if (!next) logout("logged_out: another tab logged out");
+  // the same session ran out in another tab first: say so, not "logged out"
+  if (!next) logout(state.session?.expires_at <= Date.now() + 2000 ? "token_expired: 로그인이 만료되었습니다" : "logged_out: another tab logged out");
   else if (next.token === state.session?.token) return;
   else if (state.session && next.user_id === state.session.user_id && next.username === state.session.username) adoptSession(next);
   else location.reload();

@@ -13,7 +13,9 @@
 //   at exp: the ticket's fields are kept (sessionStorage), the page logs out, and the next
 //   login puts them back.
 
-import { $, adoptSession, api, call, LOCAL, logout, readSession, saveSession, state, stream } from "./core.js";
+import {
+  $, adoptSession, api, beforeForcedLogout, call, LOCAL, logout, readSession, saveSession, state, stream,
+} from "./core.js";
 import { korean } from "./format.js";
 import { restoreTicket, ticketDraft } from "./trading.js";
 
@@ -139,9 +141,13 @@ $("session-logout").addEventListener("click", () => $("logout").click());
 
 function expire() {
   if (left() > 0) return watchSession(); // renewed meanwhile (another tab)
-  sessionStorage.setItem(LOCAL.draft, JSON.stringify(ticketDraft()));
   logout("token_expired: 로그인이 만료되었습니다");
 }
+// any logout the user did not ask for (expiry here or in another tab, a revoked token):
+// the ticket is kept for the next login
+beforeForcedLogout.push(() => {
+  if (document.body.dataset.view === "dashboard") sessionStorage.setItem(LOCAL.draft, JSON.stringify(ticketDraft()));
+});
 
 /** After a login: the ticket as it was when the last session ran out. */
 export function restoreDraft() {
