@@ -877,6 +877,8 @@ def test_session_extension_keeps_the_page_and_what_was_typed(
     expect(tab.tid("session-left")).to_have_text(re.compile(r"^\d초$"))
     expect(tab.tid("session-extend")).to_be_visible()
     before = page.evaluate(session)
+    socket_id = "() => import('/static/core.js').then((m) => m.stream.socket.id)"
+    sid = page.evaluate(socket_id)
     tab.tid("session-extend").click()
     expect(warning).to_be_hidden(timeout=WAIT_MS)
     extended = page.evaluate(session)
@@ -888,6 +890,7 @@ def test_session_extension_keeps_the_page_and_what_was_typed(
     page.wait_for_timeout(max(0, before["expires_at"] - int(time.time() * 1000)) + 500)
     expect(tab.tid("conn-state")).to_have_attribute("data-state", "connected")
     expect(two.tid("conn-state")).to_have_attribute("data-state", "connected")
+    assert page.evaluate(socket_id) == sid  # renewed in place (renew), not redialled
     count = int(tab.tid("update-count").text_content() or "0")
     page.wait_for_function(
         "n => Number(document.querySelector('[data-testid=update-count]').textContent) > n",
