@@ -33,6 +33,7 @@ from hts_realtime.edge.http.common import bearer
 from hts_realtime.edge.http.dashboard import DashboardRoutes
 from hts_realtime.edge.http.middlewares import body_guard, error_middleware, forwarded_middleware
 from hts_realtime.edge.http.ops import OpsRoutes, metrics_listener
+from hts_realtime.edge.http.path_guard import path_guard
 from hts_realtime.edge.http.status import StatusRoutes
 from hts_realtime.edge.market_relay import MarketRelay
 from hts_realtime.edge.outbox import OutboxFlusher, OutboxLimits
@@ -157,7 +158,7 @@ class Edge:
         s = self.settings
         app = web.Application(
             middlewares=[forwarded_middleware(s.trusted_proxies), *middlewares,
-                         error_middleware,
+                         error_middleware, path_guard,
                          body_guard(s.max_payload_bytes, s.request_read_timeout_seconds)],
             client_max_size=s.max_payload_bytes)
         install_bad_http_filter(self.policy.bad_log)
