@@ -202,25 +202,6 @@ def test_trading_walkthrough(shared: Server, browser: Browser) -> None:
         elif re.search(r"\bdown\b", cls):
             assert colour == FALL_BLUE, (cls, colour)
 
-    # -- a symbol's own state (symbol_status: 상한가/하한가, VI, 단일가) as badges ---------------
-    # handed to the page's stream as the server's event would be (the simulator's VIs and
-    # limits are not deterministic enough to wait for in a test)
-    status = """([symbol, data]) => import('/static/core.js').then(
-        (m) => m.stream._emit('symbol_status', {type: 'symbol_status', symbol, data}))"""
-    page.evaluate(status, ["005930", {
-        "phase": "vi", "limit": None, "vi": "dynamic", "until": "2026-12-04T10:02:30+09:00",
-        "reference_price": 75_000, "expected_price": 77_300, "expected_quantity": 1234,
-        "timestamp": "2026-12-04T10:00:00+09:00"}])
-    badges = samsung.get_by_test_id("symbol-badge")
-    expect(badges).to_have_text(["VI 동적", "예상 77,300 (1,234주)"])
-    expect(badges.first).to_have_attribute("title", re.compile("단일가 매매 · 10:02:30까지"))
-    expect(tab.tid("chart-badges").get_by_test_id("symbol-badge")).to_have_count(2)
-    page.evaluate(status, ["005930", {"phase": "continuous", "limit": "upper", "vi": None}])
-    expect(badges).to_have_text(["상한가"])
-    page.evaluate(status, ["005930", {"phase": "continuous", "limit": None, "vi": None}])
-    expect(badges).to_have_count(0)
-    expect(tab.tid("chart-badges").get_by_test_id("symbol-badge")).to_have_count(0)
-
     # -- the watchlist lives on the server -------------------------------------------------
     tab.tid("add-symbol-input").fill("035720")
     tab.tid("add-symbol-submit").click()
@@ -911,4 +892,37 @@ def test_session_extension_keeps_the_page_and_what_was_typed(
     expect(tab.tid("order-type")).to_have_value("limit")
     for t in (tab, two):
         assert t.errors == []
+    context.close()
+
+
+# -- a symbol's own state: VI, then held at 상한가 (scripted news on the simulator) -------------
+
+
+def test_vi_and_upper_limit_badges(make_server: Any, browser: Browser) -> None:
+    # +35 % news on a KOSDAQ name 10 s after start: a VI (a 2 s single-price auction here),
+    # then the price runs to the upper limit and is held there (tests/test_market_rules.py)
+    sym = "086520"
+    srv = make_server({"HTS_MARKET_NEWS": f"{sym}:+0.35@10", "HTS_MARKET_VI_SECONDS": "2"}).start()
+    status, body, _ = srv.http("PUT", "/api/watchlist", {"symbols": [sym, "005930"]},
+                               token=srv.login())
+    assert status == 200, body
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    tab = Tab(context)
+    page = tab.page
+    login(tab, srv)
+    badges = watch_row(tab, sym).get_by_test_id("symbol-badge")
+    head = tab.tid("chart-badges").get_by_test_id("symbol-badge")
+    vi = badges.and_(page.locator("[data-kind=vi]"))
+    expect(vi).to_have_text(re.compile(r"^VI (정적|동적)$"), timeout=30_000)
+    expect(vi).to_have_attribute("title", re.compile(r"단일가 매매 · \d\d:\d\d:\d\d까지 · 기준가 [\d,]+"))
+    expect(badges.and_(page.locator("[data-kind=expected]"))).to_have_text(re.compile(r"^예상 [\d,]+"))
+    expect(head.and_(page.locator("[data-kind=vi]"))).to_be_visible()
+    expect(badges.and_(page.locator("[data-kind=limit-up]"))).to_have_text("상한가", timeout=30_000)
+    expect(vi).to_have_count(0)
+    # a page opened while it is held learns it from GET /api/market (no event comes)
+    page.reload()
+    expect(tab.tid("conn-state")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
+    expect(badges).to_have_text(["상한가"])
+    expect(head).to_have_text(["상한가"])
+    assert tab.errors == []
     context.close()
