@@ -914,8 +914,10 @@ def test_vi_and_upper_limit_badges(make_server: Any, browser: Browser) -> None:
     head = tab.tid("chart-badges").get_by_test_id("symbol-badge")
     vi = badges.and_(page.locator("[data-kind=vi]"))
     expect(vi).to_have_text(re.compile(r"^VI (정적|동적)$"), timeout=30_000)
-    expect(vi).to_have_attribute("title", re.compile(r"단일가 매매 · \d\d:\d\d:\d\d까지 · 기준가 [\d,]+"))
-    expect(badges.and_(page.locator("[data-kind=expected]"))).to_have_text(re.compile(r"^예상 [\d,]+"))
+    expect(vi).to_have_attribute(
+        "title", re.compile(r"단일가 매매 · \d\d:\d\d:\d\d까지 · 기준가 [\d,]+"))
+    expected = badges.and_(page.locator("[data-kind=expected]"))
+    expect(expected).to_have_text(re.compile(r"^예상 [\d,]+"))
     expect(head.and_(page.locator("[data-kind=vi]"))).to_be_visible()
     expect(badges.and_(page.locator("[data-kind=limit-up]"))).to_have_text("상한가", timeout=30_000)
     expect(vi).to_have_count(0)
