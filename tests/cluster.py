@@ -130,7 +130,7 @@ class Nginx:
         text = text.replace("listen [::]:80;\n", "")
         for default, port in zip((8001, 8002), self.gateway_ports, strict=True):
             text = text.replace(f"127.0.0.1:{default} ", f"127.0.0.1:{port} ")
-        return text
+        return text.replace("/var/log/nginx/", f"{self.workdir}/")  # its own access log
 
     def start(self) -> Nginx:
         w = self.workdir
