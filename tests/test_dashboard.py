@@ -147,7 +147,7 @@ CLIPPED = """(testid) => {
   const box = panel.getBoundingClientRect();
   const bad = [];
   const cells = panel.querySelectorAll(
-    "td.num, td.c-side, td.c-status, dd, .lvl .p, .lvl .q b, .lvl.total .q");
+    "td.num, td.c-side, td.c-status, td.c-id, dd, .lvl .p, .lvl .q b, .lvl.total .q");
   for (const el of cells) {
     if (!el.getClientRects().length) continue; // not shown at this width (a folded header cell)
     const r = el.getBoundingClientRect();
@@ -616,6 +616,7 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
         tab.tid("view-all").click()
         expect(rows).to_have_count(4, timeout=WAIT_MS)
         expect(row.get_by_test_id("order-status")).to_have_text("정정됨")
+        assert clipped(tab, "panel-blotter") == []  # 원주문번호 too
     else:
         row.get_by_test_id("order-cancel").click()
         expect(row.get_by_test_id("order-status")).to_have_attribute(
@@ -635,6 +636,7 @@ def test_layout_every_won_visible_and_order_entry_one_tap_away(
         expect(tab.tid("conn-state")).to_have_attribute("data-state", "connected",
                                                         timeout=WAIT_MS)
         tab.tid("tab-quotes").click()
+        page.evaluate("window.scrollTo(0, 0)")
     shot = (DOCS if UPDATE_DOCS else tmp_path) / f"dashboard-{size}.png"
     if size != "laptop":
         page.wait_for_timeout(3000 if UPDATE_DOCS else 200)  # some chart to show
