@@ -30,6 +30,7 @@ from hts_realtime.edge.core import RequestCore
 from hts_realtime.edge.fanout import Fanout
 from hts_realtime.edge.http.access_log import install_bad_http_filter
 from hts_realtime.edge.http.common import bearer
+from hts_realtime.edge.http.cors import cors_middleware
 from hts_realtime.edge.http.dashboard import DashboardRoutes
 from hts_realtime.edge.http.middlewares import body_guard, error_middleware, forwarded_middleware
 from hts_realtime.edge.http.ops import OpsRoutes, metrics_listener
@@ -157,7 +158,8 @@ class Edge:
         ``middlewares`` are the role's own, after the proxy's address is taken."""
         s = self.settings
         app = web.Application(
-            middlewares=[forwarded_middleware(s.trusted_proxies), *middlewares,
+            middlewares=[forwarded_middleware(s.trusted_proxies), cors_middleware(s.cors_origins),
+                         *middlewares,
                          error_middleware, path_guard,
                          body_guard(s.max_payload_bytes, s.request_read_timeout_seconds)],
             client_max_size=s.max_payload_bytes)
