@@ -25,9 +25,15 @@ export declare class MemoryStore implements SeqStore {
   set(seq: number): void;
   clear(): void;
 }
+/** What LocalStorageStore needs of Web Storage (localStorage and sessionStorage have it). */
+export interface WebStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
 /** Web Storage (localStorage by default; pass sessionStorage for a per-tab cursor). */
 export declare class LocalStorageStore implements SeqStore {
-  constructor(key?: string, storage?: Storage);
+  constructor(key?: string, storage?: WebStorage);
   get(): number | null;
   set(seq: number): void;
   clear(): void;
@@ -130,11 +136,23 @@ export interface Ack { ok: true; [key: string]: unknown }
 
 // -- HTTP ----------------------------------------------------------------------------
 
+/** What HttpClient needs of fetch() (the global one in browsers and Node 18+). */
+export interface FetchResponseLike {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly statusText: string;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+export type FetchLike = (url: string, init: {
+  method: string; headers: Record<string, string>; body?: string; cache?: string;
+}) => Promise<FetchResponseLike>;
+
 export interface HttpClientOptions {
   /** The server, e.g. "http://127.0.0.1:8000"; "" (default) is the page's own origin. */
   url?: string;
   token?: string | null;
-  fetch?: typeof fetch;
+  fetch?: FetchLike;
 }
 export interface RequestOptions {
   body?: unknown; headers?: Record<string, string>; query?: Record<string, unknown>;

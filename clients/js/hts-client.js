@@ -1,0 +1,1 @@
+../../hts_realtime/static/hts-client.js
