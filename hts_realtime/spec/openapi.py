@@ -223,20 +223,47 @@ def build_openapi(app: web.Application) -> JSON:
             "summary": "UNDOCUMENTED", "x-undocumented": True,
             "responses": {"default": {"description": "unknown"}}}
         paths.setdefault(path, {})[method.lower()] = op
-    components: JSON = {"schemas": dict(SHAPES), "securitySchemes": {
+    schemas = {name: schema_of(request_schemas()[name]) for name in sorted(used)}
+    # only the shapes this document refers to: the event payloads belong to the AsyncAPI
+    # document, and a generator must not meet `account` beside `Account`
+    schemas.update({name: SHAPES[name] for name in sorted(_referenced(paths))})
+    components: JSON = {"schemas": schemas, "securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                    "description": "from POST /api/auth/login or `hts-realtime token`"}}}
-    for name in sorted(used):
-        components["schemas"][name] = schema_of(request_schemas()[name])
     return {
         "openapi": "3.1.0",
         "info": {"title": "hts-realtime HTTP API", "version": VERSION,
                  "description": "Amounts are integer KRW. Every error body is "
-                                "`{\"error\":{\"code\",\"message\"}}`."},
+                                "`{\"error\":{\"code\",\"message\"}}`.",
+                 "license": {"name": "MIT", "identifier": "MIT"}},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "servers": [{"url": "/", "description": "the server that serves this document"}],
+        "security": [{"bearer": []}],
         "paths": paths,
         "components": components,
     }
+
+
+def _referenced(node: Any, found: set[str] | None = None) -> set[str]:
+    """Every shape ``node`` refers to, directly or through other shapes."""
+    found = set() if found is None else found
+    if isinstance(node, dict):
+        target = node.get("$ref")
+        if isinstance(target, str) and target.startswith("#/components/schemas/"):
+            name = target.rsplit("/", 1)[1]
+            if name in SHAPES and name not in found:
+                found.add(name)
+                _referenced(SHAPES[name], found)
+        for value in node.values():
+            _referenced(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _referenced(value, found)
+    return found
+
+
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
+                               "schema": {"type": "integer", "minimum": 1}}}
 
 
 def _operation(method: str, path: str, doc: Route, by_instance: dict[int, str],
@@ -252,11 +279,18 @@ def _operation(method: str, path: str, doc: Route, by_instance: dict[int, str],
     for code in sorted(errors):
         responses[str(code)] = {"description": "refused",
                                 "content": {"application/json": {"schema": ref("Error")}}}
+        if code in (429, 503):
+            responses[str(code)]["headers"] = RETRY_AFTER
+    if not any(400 <= c < 500 for c in errors):  # any route: a malformed request, 404, 405
+        responses["4XX"] = {"description": "refused (see the README's error codes)",
+                            "content": {"application/json": {"schema": ref("Error")}}}
     op: JSON = {"summary": doc.summary, "operationId": _operation_id(method, path),
                 "responses": responses}
     if doc.description:
         op["description"] = doc.description
-    if doc.auth != "none":
+    if doc.auth == "none":
+        op["security"] = []  # public: overrides the document's bearer default
+    else:
         op["security"] = [{"bearer": []}]
         if doc.auth == "admin":
             op["x-requires-role"] = "admin"
@@ -265,10 +299,10 @@ def _operation(method: str, path: str, doc: Route, by_instance: dict[int, str],
     params += [{"name": n, "in": "query", "required": False, "schema": s, "description": d}
                for n, s, d in doc.query]
     if doc.query_schema is not None:
-        used.add(by_instance[id(doc.query_schema)])
-        props = schema_of(doc.query_schema)["properties"]
-        params += [{"name": n, "in": "query", "required": False, "schema": s}
-                   for n, s in props.items() if n != "type"]
+        query = schema_of(doc.query_schema)
+        required = set(query.get("required", ()))
+        params += [{"name": n, "in": "query", "required": n in required, "schema": s}
+                   for n, s in query["properties"].items() if n != "type"]
     params += [{"name": n, "in": "header", "required": False, "schema": {"type": "string"},
                 "description": d} for n, d in doc.headers]
     if params:
