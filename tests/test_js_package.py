@@ -38,7 +38,11 @@ export async function main(url: string): Promise<number> {
   const session: Session = await api.login("testuser", "testpass");
   const stream = new Stream({ url, token: () => api.token ?? "", store: new MemoryStore(),
                               refreshToken: () => api.refresh() });
-  stream.on("order_update", (m, { replayed }) => { const o: Order = m.data; void o; void replayed; });
+  stream.on("order_update", (m, { replayed }) => {
+    const o: Order = m.data;
+    void o;
+    void replayed;
+  });
   await stream.connect();
   const orders: Order[] = await api.orders();
   return orders.length + session.expires_in;
