@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from hts_realtime import __version__
 from hts_realtime.ops.readiness import Readiness
-from tests.support import Client, Server, free_port
+from tests.support import ROOT, Client, Server, free_port
 from tests.trading import place, wait_order
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -173,3 +176,62 @@ async def test_readiness_fails_on_a_failing_or_hanging_check() -> None:
     assert not ready
     assert checks == {"database": "ok", "redis": "ConnectionError: connection refused",
                       "feed": "no answer within 0.2s"}
+
+
+GRAFANA = ROOT / "deploy" / "grafana" / "hts-realtime.json"
+# a PromQL identifier that is a metric (functions and label names are followed by "(" or
+# sit inside {...} / by (...), which the regex's context excludes)
+METRIC_NAME = re.compile(r"\b((?:hts|process|python)_[a-z0-9_]+)\b")
+
+
+def test_operator_metrics_and_the_grafana_dashboard(server: Server) -> None:
+    """Process, GC, build, per-route HTTP, refusal counters; one meaning per label value;
+    and every query of deploy/grafana/hts-realtime.json names a metric this server exports."""
+    admin = server.login("admin", "adminpass")
+    order = place(server, admin, quantity=1)
+    server.http("GET", f"/api/orders/{order['order_id']}", token=admin)
+    server.http("GET", "/api/orders/ORD-NOPE", token=admin)
+    server.http("GET", "/no/such/path")
+    server.http("POST", "/api/auth/login", {"username": "testuser", "password": "wrong"})
+    samples = scrape(server.url + "/metrics", admin)
+    names = {name for name, _ in samples}
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes",
+                 "python_gc_collections_total", "python_info", "hts_outbox_backlog",
+                 "hts_connections_behind"):
+        assert name in names, name
+    builds = [dict(labels) for name, labels in samples if name == "hts_build_info"]
+    assert builds and builds[0]["version"] == __version__
+    route = "/api/orders/{order_id}"
+    assert value(samples, "hts_http_requests_total", method="GET", route=route,
+                 status="200") >= 1
+    assert value(samples, "hts_http_requests_total", method="GET", route=route,
+                 status="404") >= 1
+    assert value(samples, "hts_http_requests_total", method="GET", route="unmatched",
+                 status="404") >= 1
+    assert value(samples, "hts_http_request_duration_seconds_count", method="POST",
+                 route="/api/orders") >= 1
+    routes = {dict(labels)["route"] for name, labels in samples
+              if name == "hts_http_requests_total"}
+    assert not any("ORD" in r for r in routes), routes  # templates, never ids
+    for reason in ("throttled", "busy"):
+        assert ("hts_login_refusals_total", (("reason", reason),)) in samples
+    assert ("hts_wire_refused_total", (("reason", "per_address_limit"),)) in samples
+    # transport="websocket" means one thing: Socket.IO over websocket (hts_connections)
+    framings = {dict(labels).get("transport") for name, labels in samples
+                if name == "hts_connections_opened_total"}
+    assert "websocket" not in framings, framings
+
+    dashboard = json.loads(GRAFANA.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 20
+    text = urllib.request.urlopen(urllib.request.Request(
+        server.url + "/metrics", headers={"Authorization": f"Bearer {admin}"}),
+        timeout=10).read().decode()
+    families = {f.name: f.type for f in text_string_to_metric_families(text)}
+    exported = set(names)
+    for family, kind in families.items():
+        exported |= {family + s for s in {"counter": ("_total",),
+                                           "histogram": ("_bucket", "_sum", "_count")}
+                     .get(kind, ("",))}
+    unknown = sorted({m for e in exprs for m in METRIC_NAME.findall(e)} - exported)
+    assert unknown == [], f"the dashboard queries metrics the server does not export: {unknown}"

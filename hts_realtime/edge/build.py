@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import platform
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from hts_realtime import __version__
 from hts_realtime.domain.symbols import SymbolMaster
 from hts_realtime.edge.access_relay import AccessRelay
 from hts_realtime.edge.admin_tap import AdminTap
@@ -32,6 +34,7 @@ from hts_realtime.edge.http.access_log import install_bad_http_filter
 from hts_realtime.edge.http.common import bearer
 from hts_realtime.edge.http.cors import cors_middleware
 from hts_realtime.edge.http.dashboard import DashboardRoutes
+from hts_realtime.edge.http.http_metrics import http_metrics_middleware
 from hts_realtime.edge.http.middlewares import body_guard, error_middleware, forwarded_middleware
 from hts_realtime.edge.http.ops import OpsRoutes, metrics_listener
 from hts_realtime.edge.http.path_guard import path_guard
@@ -158,7 +161,8 @@ class Edge:
         ``middlewares`` are the role's own, after the proxy's address is taken."""
         s = self.settings
         app = web.Application(
-            middlewares=[forwarded_middleware(s.trusted_proxies), cors_middleware(s.cors_origins),
+            middlewares=[forwarded_middleware(s.trusted_proxies),
+                         http_metrics_middleware(self.metrics), cors_middleware(s.cors_origins),
                          *middlewares,
                          error_middleware, path_guard,
                          body_guard(s.max_payload_bytes, s.request_read_timeout_seconds)],
@@ -247,6 +251,31 @@ class Edge:
                            connections, label="transport")
         self.metrics.gauge("hts_subscriptions", "Topic subscriptions held, by topic kind",
                            registry.subscription_counts, label="kind")
+        self.metrics.gauge("hts_connections_behind",
+                           "Connections whose outbox holds messages now (the client reads "
+                           "slower than it is sent to)",
+                           lambda: {"": float(self.fanout.flusher.behind)})
+        self.metrics.build_info.labels(__version__, platform.python_version()).set(1)
+        policy = self.policy
+
+        def refused() -> dict[str, float]:
+            wire = policy.status()["wire"]
+            counts = {"per_address_limit": float(wire["refused_concurrent"]),
+                      "per_address_rate": float(wire["refused_rate"])}
+            counts.update({k: float(v) for k, v in wire["refused"].items()})
+            return counts
+
+        self.metrics.counter("hts_wire_refused",
+                             "Connections refused by the wire guard, by reason", refused,
+                             label="reason")
+        self.metrics.counter("hts_wire_disconnects",
+                             "Connections cut by the wire guard (floods, deadlines), by reason",
+                             lambda: {k: float(v) for k, v in policy.disconnected.items()},
+                             label="reason")
+        self.metrics.counter("hts_bad_input",
+                             "Bad input received (frames, payloads), by kind",
+                             lambda: {k: float(v) for k, v in policy.bad_log.totals.items()},
+                             label="kind")
 
 
 EDGE = web.AppKey("edge", Edge)

@@ -161,6 +161,19 @@ class Engine:
                       lambda: {"": self.strategies.running()})
         metrics.gauge("hts_open_orders", "Orders accepted and not yet filled or cancelled",
                       lambda: {"": self.broker.open_orders()})
+        relay = self.relay
+        metrics.gauge("hts_outbox_backlog",
+                      "Committed private events not yet in Redis (a cluster's engine; 0 in one "
+                      "process)", lambda: {"": float(relay.backlog if relay else 0)})
+        logins = self.logins
+        metrics.counter("hts_login_refusals",
+                        "Logins refused before any password check: throttled (too many wrong "
+                        "passwords for the username or address) or busy (hashing queue full)",
+                        lambda: {"throttled": float(logins.refused_throttled),
+                                 "busy": float(logins.refused_busy)}, label="reason")
+        metrics.counter("hts_refresh_token_reuses",
+                        "Refresh tokens presented again after use (each revoked its family)",
+                        lambda: {"": float(self.refresh.reuses)})
         if self.driver is not None:
             feed_gauges(metrics, self.driver)
 

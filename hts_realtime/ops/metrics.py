@@ -24,12 +24,16 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger("hts.metrics")
@@ -45,21 +49,28 @@ REPLAY_BUCKETS = (0, 1, 10, 100, 1000, 10_000, 100_000)
 LOOP_LAG_INTERVAL = 0.25  # how often the event-loop lag probe wakes
 
 
-class _SampledGauges(Collector):
-    """Gauges read at scrape time from registered sources."""
+# one meaning per label value: a connection's framing is `socketio` or `plain_websocket`
+# (`websocket` alone is the Engine.IO transport of a Socket.IO connection, in hts_connections)
+FRAMINGS = {"websocket": "plain_websocket"}
 
-    def __init__(self) -> None:
+
+class _SampledGauges(Collector):
+    """Gauges (or, with ``counter``, counters kept elsewhere as plain ints) read at
+    scrape time from registered sources."""
+
+    def __init__(self, counter: bool = False) -> None:
         self._sources: list[tuple[str, str, str | None, GaugeSource]] = []
+        self._family = CounterMetricFamily if counter else GaugeMetricFamily
 
     def add(self, name: str, documentation: str, label: str | None, source: GaugeSource) -> None:
         self._sources.append((name, documentation, label, source))
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        by_name: dict[str, GaugeMetricFamily] = {}
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        by_name: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
         for name, doc, label, source in self._sources:
             family = by_name.get(name)
             if family is None:
-                family = GaugeMetricFamily(name, doc, labels=[label] if label else None)
+                family = self._family(name, doc, labels=[label] if label else None)
                 by_name[name] = family
             try:
                 samples = source()
@@ -77,6 +88,22 @@ class Metrics:
         r = self.registry
         self._sampled = _SampledGauges()
         r.register(self._sampled)
+        self._counted = _SampledGauges(counter=True)
+        r.register(self._counted)
+        # the process (CPU, memory, file descriptors), the GC and the interpreter: the
+        # default registry's collectors, on this app's registry
+        for collector in (PROCESS_COLLECTOR, GC_COLLECTOR, PLATFORM_COLLECTOR):
+            r.register(collector)
+        self.build_info = Gauge(
+            "hts_build_info", "Always 1: the running version, as labels", ["version", "python"],
+            registry=r)
+        self.http_requests = Counter(
+            "hts_http_requests", "HTTP requests answered, by method, route template and status",
+            ["method", "route", "status"], registry=r)
+        self.http_latency = Histogram(
+            "hts_http_request_duration_seconds",
+            "HTTP request received to answer ready, by method and route template",
+            ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
         self.connections_opened = Counter(
             "hts_connections_opened", "Accepted client connections, by transport",
             ["transport"], registry=r)
@@ -121,12 +148,18 @@ class Metrics:
         name (e.g. one per transport), each contributing its own label values."""
         self._sampled.add(name, documentation, label, source)
 
+    def counter(self, name: str, documentation: str, source: GaugeSource,
+                label: str | None = None) -> None:
+        """Register a counter kept elsewhere (a component's own int, also in the status
+        report), read at scrape time. ``name`` without ``_total``: it is added."""
+        self._counted.add(name, documentation, label, source)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
     # -- thin calls used across the server ---------------------------------------------
     def connection_opened(self, transport: str) -> None:
-        self.connections_opened.labels(transport).inc()
+        self.connections_opened.labels(FRAMINGS.get(transport, transport)).inc()
 
     def sent(self, event: str, recipients: int = 1) -> None:
         if recipients > 0:
@@ -153,7 +186,11 @@ class Metrics:
         self.resyncs.inc()
 
     def request_error(self, api: str, code: str) -> None:
-        self.request_errors.labels(api, code).inc()
+        self.request_errors.labels(FRAMINGS.get(api, api), code).inc()
+
+    def http_answered(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_latency.labels(method, route).observe(seconds)
 
     def order_accepted(self, seconds: float) -> None:
         self.order_accept_latency.observe(seconds)
