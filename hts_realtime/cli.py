@@ -134,27 +134,36 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     # with HTS_LOG_FORMAT=json every output line is a JSON object, the banner included
     say = log.info if settings.log_format == "json" else functools.partial(print, flush=True)
-    say(f"hts-realtime listening on http://{settings.host}:{settings.port}")
-    if settings.demo:
-        say("demo users: testuser / testpass (user id 1), admin / adminpass (admin)")
-        say(f"log in:  curl -s -X POST http://{settings.host}:{settings.port}/api/auth/login "
-            "-H 'Content-Type: application/json' "
-            "-d '{\"username\":\"testuser\",\"password\":\"testpass\"}'")
+    def banner(_aiohttp_line: str = "") -> None:
+        """Called by run_app once the socket is bound (never before: a port in use is
+        reported instead)."""
+        say(f"hts-realtime listening on http://{settings.host}:{settings.port}")
+        if settings.demo:
+            say("demo users: testuser / testpass (user id 1), admin / adminpass (admin)")
+            say(f"log in:  curl -s -X POST http://{settings.host}:{settings.port}/api/auth/login "
+                "-H 'Content-Type: application/json' "
+                "-d '{\"username\":\"testuser\",\"password\":\"testpass\"}'")
+        if settings.role != "single":
+            say(f"role {settings.role}" + (f", engine at {settings.engine_url}"
+                                           if settings.role == "gateway" else ""))
+        if settings.role != "gateway" and settings.feed != "sim":
+            say(f"market data: {settings.feed}" + (
+                f" ({settings.kis_env}, KIS Open API)" if settings.feed == "kis"
+                else f" ({settings.replay_file}, {settings.replay_speed:g}x)"))
+
     if settings.redis_url and settings.role == "single":
         log.warning("HTS_REDIS_URL is set but the role is single: Redis is not used "
                     "(run one --role engine and --role gateway processes for a cluster)")
-    if settings.role != "single":
-        say(f"role {settings.role}" + (f", engine at {settings.engine_url}"
-                                       if settings.role == "gateway" else ""))
-    if settings.role != "gateway" and settings.feed != "sim":
-        say(f"market data: {settings.feed}" + (
-            f" ({settings.kis_env}, KIS Open API)" if settings.feed == "kis"
-            else f" ({settings.replay_file}, {settings.replay_speed:g}x)"))
     # shutdown_timeout bounds the wait for requests still open at exit (a held
     # long-poll GET would otherwise keep the process alive for ping_interval)
-    web.run_app(app, host=settings.host, port=settings.port, print=None,
-                access_log_class=SafeAccessLogger, handle_signals=True,
-                shutdown_timeout=settings.shutdown_grace_seconds)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=banner,
+                    access_log_class=SafeAccessLogger, handle_signals=True,
+                    shutdown_timeout=settings.shutdown_grace_seconds)
+    except OSError as exc:  # the bind: port in use, address not available, no permission
+        log.error("cannot listen on %s:%d: %s", settings.host, settings.port,
+                  exc.strerror or exc)
+        return 1
     return 0
 
 

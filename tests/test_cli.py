@@ -166,3 +166,23 @@ def test_user_passwd_disable_enable_logout(tmp_path: Path) -> None:
         args = ["user", cmd, "nobody"] + (["--password", "whatever"] if cmd == "passwd" else [])
         r = run(args, env)
         assert r.returncode == 1 and "no user 'nobody'" in r.stderr, (cmd, r.stderr)
+
+
+def test_a_port_in_use_is_one_log_line_and_no_listening_banner(tmp_path: Path) -> None:
+    import json
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for fmt in ("text", "json"):
+            r = run(["serve", "--demo", "--port", port], _env(tmp_path, HTS_LOG_FORMAT=fmt))
+            out = r.stdout + r.stderr
+            assert r.returncode == 1, out
+            assert "Traceback" not in out and "listening on" not in out, out
+            assert f"cannot listen on 127.0.0.1:{port}" in out, out
+            if fmt == "json":
+                lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+                assert any(entry["level"] == "ERROR" and "cannot listen" in entry["message"]
+                           for entry in lines), out
