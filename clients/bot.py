@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -318,7 +319,8 @@ def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m clients.bot", description=__doc__.split("\n")[0])
-    p.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
+    p.add_argument("--url", default=os.environ.get("HTS_URL", "http://127.0.0.1:8000"),
+                   help="server base URL (default: $HTS_URL, else http://127.0.0.1:8000)")
     p.add_argument("--username", default="testuser")
     p.add_argument("--password", default="testpass")
     p.add_argument("--admin-username", default="admin", help="for GET /api/ws/status")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -376,3 +377,19 @@ def test_strategy_mode_prints_signals_status_and_fills(server: Server) -> None:
     status, run, _ = server.http("GET", f"/api/strategies/{sid}", token=server.login(
         "botstrat", "password1"))
     assert status == 200 and run["state"] == "stopped" and run["signals"] >= len(signals)
+
+
+def test_every_client_takes_the_server_from_hts_url(server: Server) -> None:
+    """One variable for every client and example: the Python bot, the Node bot and the
+    seed walkthrough find the server through HTS_URL alone (the seed examples in
+    tests/test_seed_examples.py)."""
+    env = {**bot_env(), "HTS_URL": server.url}
+    node = shutil.which("node")
+    assert node is not None
+    for cmd in ([*BOT, "--seconds", "1"],
+                [node, str(ROOT / "clients" / "js" / "bot.mjs"), "--seconds", "1"],
+                [sys.executable, "-m", "clients.seed.walkthrough", "--seconds", "1"]):
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                              encoding="utf-8", timeout=90)
+        assert proc.returncode == 0, explain(proc)
+        assert "price" in proc.stdout.lower(), explain(proc)

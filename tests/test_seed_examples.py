@@ -62,8 +62,8 @@ class Output:
 
 
 async def start(*cmd: str, server: Server, token: str) -> Output:
-    env = {**os.environ, "HTS_TOKEN": token, "HTS_HOST": "127.0.0.1",
-           "HTS_PORT": str(server.port), "PYTHONUNBUFFERED": "1"}
+    # the server as one URL (HTS_URL), as every client takes it; HTS_HOST/HTS_PORT would do too
+    env = {**os.environ, "HTS_TOKEN": token, "HTS_URL": server.url, "PYTHONUNBUFFERED": "1"}
     proc = await asyncio.create_subprocess_exec(
         *cmd, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
@@ -187,9 +187,9 @@ def _seed_block(title: str) -> str:
 
 @pytest.mark.parametrize(("title", "file", "seed_url", "our_url"), [
     ("Python 예제", "example.py", "ws://localhost:8000/api/ws?token={access_token}",
-     "ws://{HOST}:{PORT}/api/ws?token={access_token}"),
+     "{BASE.replace('http', 'ws', 1)}/api/ws?token={access_token}"),
     ("JavaScript 예제", "example.mjs", "ws://localhost:8000/api/ws?token=${accessToken}",
-     "ws://${HOST}:${PORT}/api/ws?token=${accessToken}"),
+     '${BASE.replace(/^http/, "ws")}/api/ws?token=${accessToken}'),
 ])
 def test_the_examples_are_the_seeds_text(title: str, file: str, seed_url: str,
                                          our_url: str) -> None:

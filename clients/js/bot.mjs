@@ -12,7 +12,7 @@ import { HtsError, HttpClient, Stream } from "./index.mjs";
 
 const { values: opt } = parseArgs({
   options: {
-    url: { type: "string", default: "http://127.0.0.1:8000" },
+    url: { type: "string", default: process.env.HTS_URL ?? "http://127.0.0.1:8000" },
     username: { type: "string", default: "testuser" },
     password: { type: "string", default: "testpass" },
     symbol: { type: "string", default: "005930" },

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import urllib.request
 from typing import Any
@@ -88,7 +89,8 @@ async def run(base: str, username: str, password: str, seconds: float,
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--url", default="http://127.0.0.1:8000")
+    p.add_argument("--url", default=os.environ.get("HTS_URL", "http://127.0.0.1:8000"),
+                   help="server base URL (default: $HTS_URL, else http://127.0.0.1:8000)")
     p.add_argument("--username", default="testuser")
     p.add_argument("--password", default="testpass")
     p.add_argument("--admin", default="admin:adminpass", help="NAME:PASSWORD for the status")
