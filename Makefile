@@ -10,11 +10,12 @@ VENDOR := hts_realtime/static/vendor/socket.io.min.js
 
 install: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): setup.cfg setup.py pyproject.toml clients/python/pyproject.toml
+# constraints.txt pins what setup.cfg only bounds below: every checkout gets the tested set
+$(STAMP): setup.cfg setup.py pyproject.toml clients/python/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq --upgrade pip
-	$(PY) -m pip install -qq --config-settings editable_mode=compat -e '.[test]'
-	$(PY) -m pip install -qq --config-settings editable_mode=compat -e clients/python
+	$(PY) -m pip install -qq -c constraints.txt --config-settings editable_mode=compat -e '.[test]'
+	$(PY) -m pip install -qq -c constraints.txt --config-settings editable_mode=compat -e clients/python
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -28,7 +29,8 @@ vendor: $(NODE_STAMP)
 	cp node_modules/socket.io-client/dist/socket.io.min.js $(VENDOR)
 	cp node_modules/socket.io-client/LICENSE $(dir $(VENDOR))socket.io.LICENSE
 
-run: $(STAMP)
+# the Node pieces too: the README's next command is `node clients/js/bot.mjs`
+run: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/hts-realtime serve --demo
 
 # Three workers, one test file each at a time (module fixtures stay whole): most of a

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from hts_realtime import __version__
 from hts_realtime.ops import logs
 from hts_realtime.settings import Secret, Settings, SettingsError
 from hts_realtime.storage.db import Database
@@ -33,6 +34,8 @@ DEMO_SECRET_KEY = "demo_jwt_secret"  # where `serve --demo` keeps its generated 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hts-realtime", description=__doc__)
+    p.add_argument("--version", action="version",
+                   version=f"hts-realtime {__version__} (Python {sys.version.split()[0]})")
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the realtime server")

@@ -186,3 +186,10 @@ def test_a_port_in_use_is_one_log_line_and_no_listening_banner(tmp_path: Path) -
                 lines = [json.loads(line) for line in out.splitlines() if line.strip()]
                 assert any(entry["level"] == "ERROR" and "cannot listen" in entry["message"]
                            for entry in lines), out
+
+
+def test_version(tmp_path: Path) -> None:
+    from hts_realtime import __version__
+
+    r = run(["--version"], _env(tmp_path))
+    assert r.returncode == 0 and r.stdout.startswith(f"hts-realtime {__version__} (Python 3.")

@@ -85,6 +85,18 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
                              check=True).stdout
     assert "hts_realtime/static/vendor/socket.io.min.js" in listing
     assert "hts_realtime/static/vendor/socket.io.LICENSE" in listing
+    # all tests or none: none (they need the whole repository), and the license
+    names = listing.splitlines()
+    assert not [n for n in names if "/tests/" in n], "the sdist carries tests"
+    assert any(n.endswith("-0.1.0/LICENSE") for n in names), names
+    with zipfile.ZipFile(whl) as z:
+        (meta,) = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = z.read(meta).decode()
+        assert any(n.endswith(".dist-info/licenses/LICENSE") for n in z.namelist())
+    assert "License-File: LICENSE" in metadata and "Classifier: Typing :: Typed" in metadata
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    # lower bounds only (constraints.txt pins the tested set for `make install`)
+    assert requires and not [r for r in requires if "<" in r.split(";")[0]], requires
     return whl
 
 
