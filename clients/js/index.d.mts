@@ -70,7 +70,7 @@ export interface Order {
   order_id: string; symbol: string; side: Side; order_type: OrderType; quantity: number;
   price: number | null; status: OrderStatus; filled_quantity: number; filled_price: number | null;
   remaining_quantity: number; last_fill_price: number | null; last_fill_quantity: number;
-  reason: string | null; strategy_id: string | null; created_at: string; updated_at: string;
+  reason: string | null; strategy_id: string | null; client_order_id: string | null; created_at: string; updated_at: string;
   fees?: number;
   /** 원주문번호: the order this one amends (정정); null otherwise. */
   original_order_id?: string | null;
@@ -79,6 +79,8 @@ export interface Order {
 }
 export interface OrderRequest {
   symbol: string; side: Side; order_type?: OrderType; quantity: number; price?: number | null;
+  /** Your own id (1-64 characters), echoed on the order and on its order_update events. */
+  client_order_id?: string | null;
 }
 export interface Fill { fill_id: number; quantity: number; price: number; amount: number; time: string; fee?: number; tax?: number }
 export interface Position {

@@ -61,6 +61,9 @@ class Order:
     # time priority: when it joined the queue at its price (its own created_at, or its
     # original's when an amendment only lowered the quantity); "" means created_at
     queued_at: str = ""
+    # the client's own id for the order (POST /api/orders `client_order_id`), echoed on
+    # every view and order_update, so a client matches an event that beats the answer
+    client_order_id: str | None = None
 
     @property
     def remaining_quantity(self) -> int:
@@ -94,6 +97,7 @@ class Order:
             "last_fill_quantity": self.last_fill_quantity,
             "reason": self.reason,
             "strategy_id": self.strategy_id,
+            "client_order_id": self.client_order_id,
             "fees": self.fees,
             "original_order_id": self.original_order_id,
             "replaced_by": self.replaced_by,

@@ -86,9 +86,11 @@ class OrderRequest:
     quantity: int
     price: int | None = None
     strategy_id: str | None = None
+    client_order_id: str | None = None
 
     def fingerprint(self) -> str:
-        body = [self.symbol, self.side.value, self.order_type.value, self.quantity, self.price]
+        body = [self.symbol, self.side.value, self.order_type.value, self.quantity, self.price,
+                self.client_order_id]
         return hashlib.sha256(json.dumps(body).encode()).hexdigest()
 
 
@@ -291,6 +293,7 @@ class PaperBroker:
             created_at=now,
             updated_at=now,
             strategy_id=req.strategy_id,
+            client_order_id=req.client_order_id,
         )
         if req.side is Side.BUY:
             order.reserve_price = self.costs.reserve_per_share(
@@ -429,7 +432,8 @@ class PaperBroker:
         if price == old.price and qty == rest:
             raise InvalidOrder("the amendment changes neither price nor quantity")
         new = self.new_order(user_id, OrderRequest(old.symbol, old.side, OrderType.LIMIT,
-                                                   qty, price))
+                                                   qty, price,
+                                                   client_order_id=old.client_order_id))
         new.created_at = new.updated_at = self._stamp()
         new.original_order_id = old.order_id
         if price == old.price and qty < rest:

@@ -135,11 +135,11 @@ class OrderStore:
         tx.execute(
             "INSERT INTO orders (order_id, user_id, symbol, side, order_type, quantity, price, "
             "status, reserve_price, strategy_id, created_at, updated_at, original_order_id, "
-            "queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "queued_at, client_order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (o.order_id, o.user_id, o.symbol, o.side.value, o.order_type.value, o.quantity,
              o.price, o.status.value, o.reserve_price, o.strategy_id, o.created_at,
              o.updated_at, o.original_order_id,
-             o.queued_at or None),
+             o.queued_at or None, o.client_order_id),
         )
 
     @staticmethod
@@ -194,4 +194,5 @@ def order_from_row(row: Row) -> Order:
         original_order_id=row["original_order_id"],
         replaced_by=row["replaced_by"],
         queued_at=row["queued_at"] or "",
+        client_order_id=row["client_order_id"],
     )

@@ -157,6 +157,9 @@ class OrderSchema(_Strict):
     )
     quantity = StrictInt(required=True)
     price = StrictInt(allow_none=True, load_default=None)
+    # the client's own id, echoed on the order and its order_update events
+    client_order_id = fields.String(allow_none=True, load_default=None,
+                                    validate=validate.Length(min=1, max=64))
 
 
 class AmendSchema(_Strict):

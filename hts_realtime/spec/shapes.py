@@ -86,7 +86,7 @@ SHAPES: dict[str, JSON] = {
                             "replaced", "expired"]},
         "filled_quantity": INT, "filled_price": nullable(KRW), "remaining_quantity": INT,
         "last_fill_price": nullable(KRW), "last_fill_quantity": INT,
-        "reason": nullable(STR), "strategy_id": nullable(STR),
+        "reason": nullable(STR), "strategy_id": nullable(STR), "client_order_id": nullable(STR),
         "fees": {**KRW, "description": "brokerage fees and transaction tax of its fills"},
         "original_order_id": {**nullable(STR),
                               "description": "원주문번호: the order this one amends"},

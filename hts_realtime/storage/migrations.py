@@ -261,6 +261,11 @@ SQLITE: tuple[str, ...] = (
     CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_id);
     CREATE INDEX refresh_tokens_by_access ON refresh_tokens (access_jti);
     """,
+    # v13 (issue 23): the client's own id for an order (client_order_id), echoed on its
+    # views and order_update events
+    """
+    ALTER TABLE orders ADD COLUMN client_order_id TEXT;
+    """,
 )
 
 

@@ -60,6 +60,7 @@ class OrderRoutes:
             order_type=OrderType(data["order_type"]),
             quantity=data["quantity"],
             price=data["price"],
+            client_order_id=data.get("client_order_id"),
         )
         order, created = await self.broker.place(identity.user_id, req, key)
         # DEBUG: the journal is every order's record; an INFO line per order was 8 % of
