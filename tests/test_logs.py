@@ -21,6 +21,7 @@ async def test_json_logs(make_server: Callable[..., Server],
     (hello,) = await c.wait_for("connected")
     sid = hello["session_id"]
     assert not (await c.call("subscribe", {"topic": "price:NOPE"}))["ok"]
+    assert srv.http("GET", "/api/account", token=token)[0] == 200
     await c.disconnect()
     srv.stop()
     text = srv.log()
@@ -41,6 +42,15 @@ async def test_json_logs(make_server: Callable[..., Server],
     assert failed["sid"] == sid and failed["event"] == "subscribe"
     assert any(e["logger"] == "aiohttp.access" and "/api/auth/login" in e["message"]
                for e in lines)
+    # the access log's fields are keys, not only text: who, what, how it went, how long
+    (account,) = [e for e in lines if e["logger"] == "aiohttp.access"
+                  and e.get("path") == "/api/account"]
+    assert account["method"] == "GET" and account["status"] == 200
+    assert account["user"] == "1" and account["remote"] == "127.0.0.1"
+    assert isinstance(account["duration_ms"], float) and account["duration_ms"] >= 0
+    (refused,) = [e for e in lines if e["logger"] == "aiohttp.access"
+                  and e.get("path") == "/api/auth/login" and e["status"] == 401]
+    assert refused["user"] is None
 
 
 def test_default_logs_are_human_readable(server: Server) -> None:

@@ -1,7 +1,8 @@
 """Log output: human-readable lines by default, or one JSON object per line.
 
 ``HTS_LOG_FORMAT=json`` writes ``{"time","level","logger","message","user",
-"sid","event","code"}`` per record (plus ``"exc"`` with a traceback). The
+"sid","event","code"}`` per record (plus ``"exc"`` with a traceback, and an
+HTTP request's ``"method","path","status","duration_ms","remote"``). The
 structured fields come from a record's ``extra`` when a call site gives them,
 otherwise from the house log prefix (``sid=... user=... event=... error=...``)
 that every transport log line already starts with, so call sites stay plain
@@ -21,6 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 FIELDS = ("user", "sid", "event", "code")
+# an HTTP request's access-log line carries these too (edge/http/access_log.py)
+REQUEST_FIELDS = ("method", "path", "status", "duration_ms", "remote")
 # the house prefix: `sid=abc user=1 event=subscribe error=invalid_topic`
 _PREFIX = re.compile(r"\b(sid|user|event|code|error)=([^\s,;()]+)")
 _JWT = re.compile(r"\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*")
@@ -55,6 +58,10 @@ class JsonFormatter(logging.Formatter):
         for name in FIELDS:
             value = getattr(record, name, None)
             entry[name] = redact(str(value)) if value is not None else found.get(name)
+        for name in REQUEST_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)

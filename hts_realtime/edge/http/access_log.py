@@ -1,7 +1,9 @@
 """What aiohttp writes to the log about HTTP requests, made safe for hostile input.
 
 ``SafeAccessLogger`` (every role's access log) leaves out query strings (a
-``?token=`` must never reach a log) and headers, and cuts long paths;
+``?token=`` must never reach a log) and headers, and cuts long paths; its
+fields (method, path, status, duration_ms, remote, user) are the JSON log's
+keys too;
 ``BadHttpLogFilter`` turns aiohttp's traceback for a request it cannot parse into
 one short line within the wire policy's bad-input log budget.
 """
@@ -10,11 +12,13 @@ from __future__ import annotations
 
 import logging
 
+from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from hts_realtime.edge.http.common import CALLER
 from hts_realtime.edge.wire_policy import BadInputLog
 
 ACCESS_LOG_PATH_CHARS = 120
@@ -28,8 +32,14 @@ class SafeAccessLogger(AbstractAccessLogger):
         path = request.path
         if len(path) > ACCESS_LOG_PATH_CHARS:
             path = f"{path[:ACCESS_LOG_PATH_CHARS]}...({len(path)} chars)"
+        duration_ms = round(time * 1000, 1)
         self.logger.info('%s "%s %s" %s %.1fms', request.remote, request.method, path,
-                         response.status, time * 1000)
+                         response.status, duration_ms, extra={
+                             "method": request.method, "path": path,
+                             "status": response.status, "duration_ms": duration_ms,
+                             "remote": request.remote,
+                             "user": request.get(CALLER) if isinstance(request, web.Request)
+                             else None})
 
 
 class BadHttpLogFilter(logging.Filter):

@@ -27,6 +27,8 @@ from hts_realtime.protocol.errors import (
 # Every JSON body the HTTP API writes goes through this: UTF-8 as is, so Korean
 # names stay readable ("삼성전자", not "\\uc0bc\\uc131..."), and never a bare NaN.
 dumps = strict_json.dumps
+# who a request turned out to be (its access-log line's ``user``)
+CALLER = web.RequestKey("hts.caller", str)
 
 # who is calling, as any role can tell: the Bearer token verified here and confirmed by
 # the engine (in this process, or the cluster's; see edge.build)
@@ -99,7 +101,9 @@ class Callers:
         self.writes_refused = 0
 
     async def identify(self, request: web.Request) -> Identity:
-        return await self.auth.identify(bearer(request))
+        identity = await self.auth.identify(bearer(request))
+        request[CALLER] = identity.user_id
+        return identity
 
     async def writer(self, request: web.Request, budget: str = "") -> Identity:
         """``identify``, for a route that writes the caller's journal: rate limited per user.
