@@ -15,6 +15,9 @@ measures order entry, not matching). Two loads, as in issue 21:
   the server core, ``--role gateway`` on the load core beside the generator)
 * the same 100 clients with the store on PostgreSQL (a real server from its own
   data directory, unpinned), one process and through a gateway
+* the durability variants, 100 clients, one process: SQLite
+  ``synchronous=NORMAL`` and PostgreSQL ``synchronous_commit=off`` (what the
+  stronger promise costs)
 
 plus, for scale, an authenticated ``GET /api/account`` at 80 clients (what
 one request costs without a write). Each load runs ``WARMUP_S`` seconds
@@ -152,6 +155,19 @@ async def through_gateway(rows: list[list[str]], results: dict[str, Any]) -> Non
         redis.stop()
 
 
+async def single(rows: list[list[str]], results: dict[str, Any], label: str,
+                 name: str, **settings: str | float | int) -> None:
+    """100 clients against one process with these settings (the durability variants)."""
+    with HtsServer(name, write_rate_per_second=1_000_000, write_rate_burst=1_000_000,
+                   **settings) as server:
+        tokens = await _users(server, server.url)
+        bodies = [{"symbol": s, "side": "buy", "order_type": "limit", "quantity": 1,
+                   "price": lower_limit(server.url, tokens[0], s)} for s in SYMBOLS]
+        r = await measure(server, tokens, bodies, 5, "orders", None)
+        results[label] = r
+        rows.append(_row(label, r, f"{r['server_cpu_percent']:.0f} %"))
+
+
 async def on_postgres(rows: list[list[str]], results: dict[str, Any]) -> None:
     """The same 100 clients with the engine's store on a real PostgreSQL (its own data
     directory, ``synchronous_commit=on``), one process and through a gateway."""
@@ -160,15 +176,11 @@ async def on_postgres(rows: list[list[str]], results: dict[str, Any]) -> None:
 
     pg = PostgresServer().start()
     try:
-        with HtsServer("order_rate_pg", database_url=pg.create_database("single"),
-                       write_rate_per_second=1_000_000, write_rate_burst=1_000_000) as server:
-            tokens = await _users(server, server.url)
-            bodies = [{"symbol": s, "side": "buy", "order_type": "limit", "quantity": 1,
-                       "price": lower_limit(server.url, tokens[0], s)} for s in SYMBOLS]
-            r = await measure(server, tokens, bodies, 5, "orders", None)
-            label = "PostgreSQL: orders, 100 clients"
-            results[label] = r
-            rows.append(_row(label, r, f"{r['server_cpu_percent']:.0f} %"))
+        await single(rows, results, "PostgreSQL: orders, 100 clients", "order_rate_pg",
+                     database_url=pg.create_database("single"))
+        await single(rows, results, "PostgreSQL synchronous_commit=off: orders, 100 clients",
+                     "order_rate_pg_off", database_url=pg.create_database("off"),
+                     database_synchronous_commit="off")
         redis = Redis("order-rate-pg-redis").start()
         engine = HtsServer("order_rate_pg_engine", role="engine", redis_url=redis.url,
                            database_url=pg.create_database("cluster"),
@@ -211,6 +223,8 @@ async def run() -> dict[str, Any]:
             rows.append(_row(label, r, f"{r['server_cpu_percent']:.0f} %"))
         log = server.log_report()
         described = server.describe()
+    await single(rows, results, "SQLite synchronous=NORMAL: orders, 100 clients",
+                 "order_rate_normal", database_synchronous="NORMAL")
     await through_gateway(rows, results)
     await on_postgres(rows, results)
     print_table("order_rate: closed-loop HTTP clients against one engine core (SQLite "

@@ -157,5 +157,10 @@ async def test_postgres_restart_then_the_pool_reconnects(postgres: PostgresServe
 
 def test_placeholders_and_grouping() -> None:
     assert numbered("SELECT ? + ?, 'x' WHERE a = ?") == "SELECT $1 + $2, 'x' WHERE a = $3"
+    # statements whose table is not plain: only consecutive ones share a call
     writes = [("a", (1,)), ("a", (2,)), ("b", (3,)), ("a", (4,))]
     assert grouped(writes) == [("a", [(1,), (2,)]), ("b", [(3,)]), ("a", [(4,)])]
+    # plain writes to different tables: one call per statement
+    ins_a, ins_b = "INSERT INTO a (k) VALUES (?)", "INSERT INTO b (k) VALUES (?)"
+    writes = [(ins_a, (1,)), (ins_b, (2,)), (ins_a, (3,))]
+    assert grouped(writes) == [(ins_a, [(1,), (3,)]), (ins_b, [(2,)])]

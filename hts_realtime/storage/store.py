@@ -18,6 +18,7 @@ NOTHING / DO UPDATE`` with table-qualified columns on the right of ``SET``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -89,14 +90,46 @@ def chunks(values: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
     return [values[i:i + size] for i in range(0, len(values), size)]
 
 
+_TABLE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
+
+
+def table_of(sql: str) -> str | None:
+    """The one table a write statement changes, or None when that is not plain to see
+    (a subquery, anything else): such a statement is never moved."""
+    m = _TABLE.match(sql)
+    if m is None or "select" in sql.lower():
+        return None
+    return m.group(1).lower()
+
+
 def grouped(writes: Sequence[Write]) -> list[tuple[str, list[Params]]]:
-    """Consecutive writes of the same statement become one ``executemany``: a batch of
-    N orders is a handful of driver calls (and, on PostgreSQL, pipelined round trips),
-    not N times each statement. Order between different statements is kept."""
+    """A group's writes as few ``executemany`` calls: a write joins the last earlier
+    call of the same statement when nothing since then touched its table. So a batch of
+    N orders (each: accounts, orders, user_streams, events, outbox) is one call per
+    statement, not N of each (on PostgreSQL each call is a round trip).
+
+    What this keeps: the order of the writes to each table, exactly (the tables have no
+    foreign keys or triggers between them, so no write depends on another table's);
+    a statement whose table is not plain (``table_of`` None) joins only the call right
+    before it, and nothing moves across it."""
     out: list[tuple[str, list[Params]]] = []
+    last_of: dict[str, int] = {}  # statement -> index in ``out`` of its latest call
+    touched: dict[str, int] = {}  # table -> index in ``out`` of the latest call on it
+    barrier = -1  # index of the latest statement nothing may move across
     for sql, params in writes:
-        if out and out[-1][0] == sql:
-            out[-1][1].append(params)
+        table = table_of(sql)
+        at = last_of.get(sql, -1)
+        if at == len(out) - 1 >= 0:  # the same statement as the call before: always safe
+            out[at][1].append(params)
+            continue
+        if table is not None and at > barrier and touched.get(table, -1) == at:
+            out[at][1].append(params)
+            continue
+        out.append((sql, [params]))
+        index = len(out) - 1
+        last_of[sql] = index
+        if table is None:
+            barrier = index
         else:
-            out.append((sql, [params]))
+            touched[table] = index
     return out
