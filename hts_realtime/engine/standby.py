@@ -85,8 +85,8 @@ class Standby:
         if time.monotonic() - at > HINT_SECONDS:
             try:
                 leader = await self.lease.leader()
-            except Exception:
-                leader = None
+            except Exception:  # the database is away: no hint now, ask again next time
+                return None
             address = leader[1] if leader is not None else None
             self._hint = (time.monotonic(), address)
         return address
