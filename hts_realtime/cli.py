@@ -171,13 +171,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _feed(args: argparse.Namespace) -> int:
+    from hts_realtime.adapters.kis.driver import kis_driver
     from hts_realtime.engine.record import record
 
     # secrets are not needed to record; the settings object insists on one
     settings = _settings(args, jwt_secret=os.environ.get("HTS_JWT_SECRET") or "x" * 48)
     logs.configure(settings.log_level, settings.log_format)
     symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
-    written = asyncio.run(record(settings, args.out, args.seconds, symbols))
+    written = asyncio.run(record(settings, args.out, args.seconds, symbols, kis_driver))
     print(f"recorded {written} events to {args.out}")
     return 0
 

@@ -299,9 +299,11 @@ async def seed_demo_users(users: UserStore) -> None:
 
 def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
                  stream_log: StreamWriter | None, watched: Watched | None,
-                 demand: MarketDemand | None = None) -> Engine:
+                 demand: MarketDemand | None = None,
+                 broker_feed: markets.FeedDriverFactory | None = None) -> Engine:
     """``watched`` None: stream every symbol (a cluster's engine). ``demand``: which
     market topics clients hold across every edge (a real feed registers what is wanted).
+    ``broker_feed``: what feeds the market with ``HTS_FEED=kis`` (the role's adapter).
 
     Nothing is read from the database here: ``Engine.load`` does that inside the
     running loop (at start, or when this engine takes the lead)."""
@@ -401,7 +403,7 @@ def build_engine(settings: Settings, *, metrics: Metrics, bus: Bus,
             settings, external, master, demand or no_demand,
             lambda: broker.open_symbols() | strategies.symbols(),
             publisher.feed_status,
-            lambda: datetime.now(KST))
+            lambda: datetime.now(KST), broker_feed)
     return Engine(settings, store, users, tokens, auth, logins, refresh, writes, watcher, master,
                   hours, shown, sim, market_state, feed, journal, events, broker, strategies,
                   candles, candle_store, streams, publisher,

@@ -2,7 +2,7 @@
 
 * ``sim`` (the default): the seeded simulator (``domain.market``); no driver.
 * ``kis``: an ``ExternalMarket`` fed by one KIS Open API session
-  (``adapters.kis``), driven by client demand.
+  (``adapters.kis.driver``, handed in by the role), driven by client demand.
 * ``replay``: an ``ExternalMarket`` fed by a recording (``engine.replay``).
 
 Everything above the ``MarketSource`` port — the broker, strategies, candles,
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Protocol
 
 from hts_realtime.domain.external_market import ExternalMarket
 from hts_realtime.domain.market_hours import MarketHours
 from hts_realtime.domain.symbols import SymbolMaster
-from hts_realtime.engine.payloads import feed_status
 from hts_realtime.ports import MarketDemand, MarketDriver
-from hts_realtime.settings import Settings
+from hts_realtime.settings import Settings, SettingsError
 
 FeedStatusSink = Callable[[str, dict[str, object]], None]  # (symbol, feed_status payload)
 
@@ -43,21 +43,26 @@ def external_market(settings: Settings, master: SymbolMaster) -> ExternalMarket:
     return ExternalMarket(symbols, external_hours(settings))
 
 
+class FeedDriverFactory(Protocol):
+    """What keeps an ``ExternalMarket`` fed by a broker (``HTS_FEED=kis``): made by the
+    role that composes the engine (``adapters.kis.driver``), so the engine imports no
+    adapter."""
+
+    def __call__(self, settings: Settings, market: ExternalMarket, master: SymbolMaster,
+                 demand: MarketDemand, engine_needs: Callable[[], Iterable[str]],
+                 publish: FeedStatusSink, now: Callable[[], datetime]) -> MarketDriver: ...
+
+
 def driver(settings: Settings, market: ExternalMarket, master: SymbolMaster,
            demand: MarketDemand, engine_needs: Callable[[], Iterable[str]],
-           publish: FeedStatusSink, now: Callable[[], datetime]) -> MarketDriver:
-    """What keeps ``market`` fed for ``settings.feed`` (kis or replay)."""
+           publish: FeedStatusSink, now: Callable[[], datetime],
+           broker_feed: FeedDriverFactory | None) -> MarketDriver:
+    """What keeps ``market`` fed for ``settings.feed``: ``broker_feed`` for kis, the
+    replayer for a recording."""
     if settings.feed == "kis":
-        from hts_realtime.adapters.kis import config
-        from hts_realtime.adapters.kis.feed import KisFeed
-
-        options = config.options(settings)
-
-        def on_state(symbol: str, state: str) -> None:
-            publish(symbol, feed_status(symbol, state, options.snapshot_interval, now()))
-
-        return KisFeed(market, [s.symbol for s in master], config.credentials(settings),
-                       options, demand, engine_needs, on_state)
+        if broker_feed is None:
+            raise SettingsError("HTS_FEED=kis: this command has no broker feed")
+        return broker_feed(settings, market, master, demand, engine_needs, publish, now)
     from hts_realtime.engine.replay import Replayer, ReplayMarket
 
     assert isinstance(market, ReplayMarket)

@@ -30,7 +30,8 @@ log = logging.getLogger("hts.record")
 
 
 async def record(settings: Settings, out: str, seconds: float,
-                 symbols: list[str] | None = None) -> int:
+                 symbols: list[str] | None = None,
+                 broker_feed: markets.FeedDriverFactory | None = None) -> int:
     """Record ``seconds`` of the feed to ``out``; returns the events written."""
     master = SymbolMaster()
     chosen = symbols or [s.symbol for s in master][:5]
@@ -50,7 +51,8 @@ async def record(settings: Settings, out: str, seconds: float,
             return {f"{kind}:{s}": 1 for s in chosen for kind in ("price", "orderbook")}
 
         driver = markets.driver(settings, external, master, demand, lambda: (),
-                                lambda symbol, payload: None, lambda: datetime.now(KST))
+                                lambda symbol, payload: None, lambda: datetime.now(KST),
+                                broker_feed)
     with open_out(out) as handle:  # a CLI tool: a blocking open here costs nothing
         recorder = Recorder(market, handle, chosen, settings.feed)
         feed = MarketFeed(market, settings.market_tick_seconds, stages=[recorder.on_quotes],

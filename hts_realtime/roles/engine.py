@@ -18,6 +18,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from hts_realtime.adapters.engine_http import InternalApi, gateway_client_middleware
+from hts_realtime.adapters.kis.driver import kis_driver
 from hts_realtime.adapters.local_engine import LocalEngine
 from hts_realtime.adapters.redis_bus import RedisBus
 from hts_realtime.adapters.redis_client import bus_lifecycle, redis_check, redis_client
@@ -48,7 +49,8 @@ def create_engine_app(settings: Settings) -> web.Application:
     engine = build_engine(settings, metrics=metrics, bus=bus,
                           stream_log=RedisEventLog(redis, settings.redis_stream_length),
                           watched=None,
-                          demand=RedisDemand(redis, [s.symbol for s in SymbolMaster()]))
+                          demand=RedisDemand(redis, [s.symbol for s in SymbolMaster()]),
+                          broker_feed=kis_driver)
     standby = Standby(engine, address=settings.engine_address
                       or f"http://{settings.host}:{settings.port}", ttl=settings.lease_seconds)
     edge = local_edge(settings, engine, metrics, registry, bus,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hts_realtime.adapters.kis.driver import kis_driver
 from hts_realtime.adapters.memory_bus import MemoryBus
 from hts_realtime.edge.sessions import SessionRegistry
 from hts_realtime.engine.build import build_engine
@@ -25,7 +26,8 @@ def create_single_app(settings: Settings) -> web.Application:
         return registry.market_demand()
 
     engine = build_engine(settings, metrics=metrics, bus=bus, stream_log=None,
-                          watched=registry.subscribed_symbols, demand=demand)
+                          watched=registry.subscribed_symbols, demand=demand,
+                          broker_feed=kis_driver)
     edge = local_edge(settings, engine, metrics, registry, bus, checks={})
     api, callers = engine_api(settings, engine, edge)
     return edge.application(api=api, status=process_status(engine, edge, callers),
