@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -54,11 +55,19 @@ class HaCluster:
         for srv in (self.gateway, *self.engines.values()):
             srv.stop()
 
-    def leader(self) -> str:
-        """The name of the engine that answers as leader (the other refuses)."""
-        leading = [name for name, e in self.engines.items()
-                   if e.proc is not None and e.proc.poll() is None
-                   and e.http("GET", "/readyz")[0] == 200]
+    def leader(self, timeout: float = 30.0) -> str:
+        """The name of the engine that serves as leader (a standby answers 503 to the
+        trading surface, e.g. ``GET /api/market``); waits for one, then checks it is the
+        only one. (``/readyz`` also weighs the market feed's pace: a loaded machine can
+        make a leader briefly not ready.)"""
+        deadline = time.monotonic() + timeout
+        while True:
+            leading = [name for name, e in self.engines.items()
+                       if e.proc is not None and e.proc.poll() is None
+                       and e.http("GET", "/api/market")[0] == 200]
+            if leading or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert len(leading) == 1, leading
         return leading[0]
 
@@ -146,6 +155,8 @@ class OrderFlow:
                                 self.acked[user][key] = body["order_id"]
                                 break
                             assert r.status == 503, (r.status, body)
+                            # an engine's address never reaches a client
+                            assert "X-HTS-Leader" not in r.headers, r.headers
                             self.refusals.append((r.status, body["error"]["code"],
                                                   r.headers.get("Retry-After")))
                     except aiohttp.ClientError:
@@ -298,7 +309,7 @@ async def test_a_leader_paused_past_its_lease_is_fenced_off_and_steps_down(
         # the standby takes over once the lease has run out; orders go on through it
         await until(lambda: flow.count() >= stopped_at + 20, what="orders after the takeover")
         successor = next(e for e in ha.engines.values() if e is not paused)
-        assert successor.http("GET", "/readyz")[0] == 200  # it leads
+        assert successor.http("GET", "/api/market")[0] == 200  # it leads
     finally:
         os.kill(paused.proc.pid, signal.SIGCONT)
     woke = len(prices.events["price_update"])

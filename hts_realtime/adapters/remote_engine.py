@@ -235,5 +235,7 @@ class RemoteEngine:
         reply = await self._send(request.method, request.rel_url.path,
                                  params=request.rel_url.query, data=body, headers=headers)
         self.forwarded += 1
-        out = {k: v for k, v in reply.headers.items() if k.lower() not in HOP_BY_HOP}
+        # the engines' addresses are the cluster's business: a leader hint never leaves
+        out = {k: v for k, v in reply.headers.items()
+               if k.lower() not in HOP_BY_HOP and k.lower() != LEADER_HEADER.lower()}
         return web.Response(status=reply.status, body=reply.body, headers=out)
