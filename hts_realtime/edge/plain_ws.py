@@ -44,6 +44,7 @@ from hts_realtime.ops.error_log import INTERNAL_ERRORS
 from hts_realtime.protocol import strict_json
 from hts_realtime.protocol.errors import (
     AuthRequired,
+    Forbidden,
     HtsError,
     InternalError,
     InvalidMessage,
@@ -203,6 +204,13 @@ class PlainWebSocket:
             return web.json_response({"error": error.to_dict()}, status=error.http_status,
                                      headers={"Retry-After": str(max(1, round(wait)))})
         try:
+            origin = refused_origin(request, self.settings.cors_origins)
+            if origin is not None:  # Engine.IO's handshake refuses it too (one policy)
+                refusal = Forbidden(f"origin {origin[:100]!r} is not accepted "
+                                    "(HTS_CORS_ORIGINS)")
+                self.core.metrics.request_error(TRANSPORT, refusal.code)
+                return web.json_response({"error": refusal.to_dict()},
+                                         status=refusal.http_status)
             return await self._handle(request)
         finally:
             self.policy.release(address)
@@ -336,6 +344,26 @@ class PlainWebSocket:
         """On shutdown: close every plain-WebSocket connection (1001, going away)."""
         conns = list(self._open.values())
         await asyncio.gather(*(c.close(None, code) for c in conns), return_exceptions=True)
+
+
+def refused_origin(request: web.Request, allowed: tuple[str, ...]) -> str | None:
+    """The browser ``Origin`` this upgrade is refused for, or None: the policy of
+    Engine.IO's handshake (``HTS_CORS_ORIGINS``), so both framings agree. No
+    ``Origin`` (not a browser: the seed's clients, OkHttp, websocat) is allowed; ``*``
+    allows every origin; an empty setting allows the server's own origin only (the
+    ``Host`` the request came to, with ``X-Forwarded-Proto``/``X-Forwarded-Host``)."""
+    origin = request.headers.get("Origin")
+    if not origin or "*" in allowed:
+        return None
+    if allowed:
+        return None if origin in allowed else origin
+    host = request.headers.get("Host", "")
+    own = {f"{request.scheme}://{host}"}
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
+    fwd_host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+    if proto or fwd_host:
+        own.add(f"{proto or request.scheme}://{fwd_host or host}")
+    return None if origin in own else origin
 
 
 def _valid_request_id(rid: object) -> bool:

@@ -189,11 +189,13 @@ ROUTES: dict[tuple[str, str], Route] = {
                                      ok=(200, ref("Watchlist"), "symbols")),
     ("PUT", "/api/watchlist"): Route(
         "Replace the caller's watchlist", auth="bearer", body=schemas.WATCHLIST,
-        ok=(200, ref("Watchlist"), "the stored list"), errors=(400,)),
+        ok=(200, ref("Watchlist"), "the stored list"), errors=(400, 429)),
     ("GET", "/api/ws"): Route(
         "The plain-WebSocket framing of the protocol (upgrade)",
-        ok=(101, None, "switching protocols"), errors=(400, 401),
-        description="see the AsyncAPI document (/api/asyncapi.json), channel `plain`"),
+        ok=(101, None, "switching protocols"), errors=(400, 401, 403, 429),
+        description="see the AsyncAPI document (/api/asyncapi.json), channel `plain`; 403 "
+                    "`forbidden`: a browser Origin HTTS_CORS_ORIGINS does not accept; 429: "
+                    "the per-address connection limits"),
     ("GET", "/api/openapi.json"): Route("This document", ok=(200, {"type": "object"}, "OpenAPI")),
     ("GET", "/api/asyncapi.json"): Route("The AsyncAPI 3 document of the events",
                                          ok=(200, {"type": "object"}, "AsyncAPI")),

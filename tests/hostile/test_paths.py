@@ -10,10 +10,12 @@ import json
 import os
 from collections.abc import Iterator
 
+import aiohttp
 import pytest
 
 from tests.cluster import GatewayFront, module_front
 from tests.hostile.wire import HOSTILE_ENV, raw_post, until
+from tests.plainws import ws_url
 from tests.support import Server
 
 TRAVERSALS = [
@@ -118,3 +120,27 @@ async def test_a_body_that_never_arrives_is_408_and_its_fds_are_released(srv: Se
     assert all(r.startswith(b"HTTP/1.1 408") for r in replies), \
         {r[:20] for r in replies}
     assert await until(lambda: open_fds(srv) <= baseline + 5, 10.0), (baseline, open_fds(srv))
+
+
+async def test_one_origin_policy_for_both_framings(srv: Server) -> None:
+    """HTS_CORS_ORIGINS (unset: the server's own origin) decides for Socket.IO's handshake
+    and the plain WebSocket alike; a client that sends no Origin (not a browser) is fine."""
+    token = srv.login()
+    own = f"http://127.0.0.1:{srv.port}"
+    for origin, accepted in ((own, True), ("http://evil.example", False), (None, True)):
+        headers = {"Origin": origin} if origin else {}
+        async with aiohttp.ClientSession() as http:
+            try:
+                async with http.ws_connect(ws_url(srv.url, f"?token={token}"),
+                                           headers=headers) as ws:
+                    hello = await ws.receive_json(timeout=5)
+                    plain: object = hello["type"]
+            except aiohttp.WSServerHandshakeError as exc:
+                plain = exc.status
+            async with http.get(srv.url + "/socket.io/?EIO=4&transport=polling",
+                                headers=headers) as r:
+                sio = r.status
+        if accepted:
+            assert (plain, sio) == ("connected", 200), origin
+        else:
+            assert (plain, sio) == (403, 400), origin

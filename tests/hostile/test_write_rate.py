@@ -69,3 +69,26 @@ def test_the_default_budget_lets_a_bot_place_a_basket_at_once(server: Server) ->
         assert status == 201, body
         status, body, _ = server.http("DELETE", f"/api/orders/{body['order_id']}", token=token)
         assert status == 200, body
+
+
+def test_watchlist_writes_have_a_budget_per_user(make_server: Callable[..., Server]) -> None:
+    """The audit: 400 watchlist commits in 0.4 s from one user. PUT /api/watchlist has a
+    budget of its own, the size of the journal writes' (so a throttled watchlist does
+    not stop orders, nor the reverse)."""
+    srv = make_server({"HTS_WRITE_RATE_BURST": "3", "HTS_WRITE_RATE_PER_SECOND": "0.01"}).start()
+    token, other = srv.add_user("fidget"), srv.add_user("steady")
+    for symbols in (["005930"], ["000660"], ["035420"]):
+        status, body, _ = srv.http("PUT", "/api/watchlist", {"symbols": symbols}, token=token)
+        assert status == 200, body
+    status, resp, headers = srv.http("PUT", "/api/watchlist", {"symbols": ["005380"]},
+                                     token=token)
+    assert (status, resp["error"]["code"]) == (429, "rate_limited"), resp
+    assert int(headers["Retry-After"]) >= 1
+    status, body, _ = srv.http("GET", "/api/watchlist", token=token)
+    assert body["symbols"] == ["035420"], "the refused write changed nothing"
+    order = {"symbol": "005930", "side": "buy", "quantity": 1, "order_type": "limit",
+             "price": LOWER}
+    status, body, _ = srv.http("POST", "/api/orders", order, token=token)
+    assert status == 201, body  # orders have their own budget
+    status, body, _ = srv.http("PUT", "/api/watchlist", {"symbols": ["005930"]}, token=other)
+    assert status == 200, body  # another user has its own

@@ -30,7 +30,9 @@ class WatchlistRoutes:
         return json_response({"symbols": await self.watchlists.get(identity.user_id)})
 
     async def put_watchlist(self, request: web.Request) -> web.Response:
-        identity = await self.callers.identify(request)
+        # a budget of its own, the size of the journal writes' (the audit: 400 commits in
+        # 0.4 s from one user); a throttled watchlist does not stop orders, nor the reverse
+        identity = await self.callers.writer(request, ":watchlist")
         data = schemas.load(schemas.WATCHLIST, await read_json(request))
         symbols = await self.watchlists.replace(identity.user_id, data["symbols"])
         log.info("user=%s watchlist saved (%d symbols)", identity.user_id, len(symbols))
