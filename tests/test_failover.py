@@ -132,6 +132,9 @@ class OrderFlow:
         self._tasks: list[asyncio.Task[None]] = []
 
     def count(self) -> int:
+        for task in self._tasks:  # a client that died says why, at once
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise AssertionError("an order client died") from task.exception()
         return sum(len(keys) for keys in self.acked.values())
 
     def start(self) -> None:
@@ -159,8 +162,8 @@ class OrderFlow:
                             assert "X-HTS-Leader" not in r.headers, r.headers
                             self.refusals.append((r.status, body["error"]["code"],
                                                   r.headers.get("Retry-After")))
-                    except aiohttp.ClientError:
-                        pass
+                    except (aiohttp.ClientError, TimeoutError):
+                        pass  # no answer (a dropped connection, or none in 15 s): retry
                     self.retries += 1
                     await asyncio.sleep(0.1)
                 await asyncio.sleep(0.02)
