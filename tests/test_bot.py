@@ -361,7 +361,7 @@ def test_strategy_mode_prints_signals_status_and_fills(server: Server) -> None:
     server.add_user("botstrat", "password1")
     proc = run_bot("--url", server.url, "--username", "botstrat", "--password", "password1",
                    "--strategy", "breakout", "--params", '{"window": 2}', "--auto-trade",
-                   "--quantity", "2", "--seconds", "5")
+                   "--quantity", "2", "--seconds", "15")
     assert proc.returncode == 0, explain(proc)
     lines = proc.stdout.splitlines()
     created = value_after(lines, "Created ")
