@@ -14,7 +14,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -85,21 +85,6 @@ def ha(tmp_path_factory: pytest.TempPathFactory, redis: RedisServer,
     c = HaCluster(tmp_path_factory.mktemp("ha"), redis, postgres.create_database("ha")).start()
     yield c
     c.stop()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[Callable[[], Client]]:
-    made: list[Client] = []
-
-    def make() -> Client:
-        c = Client()
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        if c.sio.connected:
-            await c.disconnect()
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:

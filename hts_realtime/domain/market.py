@@ -27,6 +27,7 @@ from hts_realtime.domain.book_model import Book, Sizer, take
 from hts_realtime.domain.krx import floor_to_tick, price_limits, tick_down, tick_up
 from hts_realtime.domain.market_hours import KST, MarketHours, MarketStatus
 from hts_realtime.domain.orderbook import BookSnapshot, Level, Trade
+from hts_realtime.domain.orderbook import take as remove_fills
 from hts_realtime.domain.orders import Side
 from hts_realtime.domain.price_model import (
     SESSION_SECONDS,
@@ -285,12 +286,7 @@ class MarketSimulator:
                            high=max(q.high, *prices) if q.volume else max(prices),
                            low=min(q.low, *prices) if q.volume else min(prices))
         levels = st.book.asks if side is Side.BUY else st.book.bids
-        for price, qty in fills:
-            for lv in levels:
-                if lv[0] == price:
-                    lv[1] -= qty
-                    break
-        levels[:] = [lv for lv in levels if lv[1] > 0]
+        remove_fills(levels, fills)
         if not levels:  # the whole side: the next quotes are beyond the deepest taken
             deepest = max(p for p, _ in fills) if side is Side.BUY else min(p for p, _ in fills)
             beyond = tick_up(deepest) if side is Side.BUY else tick_down(deepest)
